@@ -1,0 +1,170 @@
+"""The one exception hierarchy of signoff.
+
+Callers pick the level to catch::
+
+    SignoffError                 anything signoff raises on purpose
+    ├── PolicyError              a policy file or spec is invalid (has .problems with file:line:col)
+    ├── UserError                the API was misused (wrong arguments, sync call inside a loop)
+    ├── InvalidAction            an action or submission breaks a rule of the gate (e.g. no reasoning)
+    ├── NotFound                 no ticket / reviewer with that id
+    ├── Conflict                 a second decision on a decided ticket, an idempotency key reused
+    ├── NotAuthorized            who asked may not do this (tier, four eyes, own ticket, token)
+    ├── QuotaExceeded            too many pending tickets for one agent
+    ├── StoreUnavailable         the store cannot be reached or written: the gate fails closed
+    └── NotAllowed               control flow: the action must not run now
+        ├── Denied               the policy forbids the action outright
+        ├── Suggested            the action may only be suggested; a human executes it
+        ├── Rejected             a reviewer rejected it (.feedback holds their words)
+        ├── Expired              nobody decided in time, or the ticket was aborted/cancelled
+        └── AlreadyExecuted      this approval already ran (an approved action runs at most once)
+
+``NotAllowed`` is a signal, not a failure: ``gated`` tools raise it so that the
+agent's code can tell the model what happened, which is why it carries the decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from signoff._model import Decision
+
+__all__ = [
+    "AlreadyExecuted",
+    "Conflict",
+    "Denied",
+    "Expired",
+    "InvalidAction",
+    "NotAllowed",
+    "NotAuthorized",
+    "NotFound",
+    "PolicyError",
+    "Problem",
+    "QuotaExceeded",
+    "Rejected",
+    "SignoffError",
+    "StoreUnavailable",
+    "Suggested",
+    "UserError",
+]
+
+
+class SignoffError(Exception):
+    """Root of every error signoff raises on purpose."""
+
+    def __init__(self, message: str, **attrs: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        for key, value in attrs.items():
+            setattr(self, key, value)
+        self._attrs = attrs
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keep attributes when pickled (errors cross process pools and queues).
+        return (_rebuild, (type(self), self.message, self._attrs))
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _rebuild(cls: type[SignoffError], message: str, attrs: dict[str, Any]) -> SignoffError:
+    return cls(message, **attrs)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a policy, where it is."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+
+
+class PolicyError(SignoffError):
+    """Raised when a policy cannot be loaded; ``problems`` lists every one found, located."""
+
+    problems: list[Problem]
+
+    def __init__(self, message: str = "", *, problems: list[Problem] | None = None) -> None:
+        problems = list(problems or [])
+        if not message:
+            message = "\n".join(str(p) for p in problems) or "invalid policy"
+        super().__init__(message, problems=problems)
+
+    @property
+    def file(self) -> str:
+        return self.problems[0].file if self.problems else ""
+
+    @property
+    def line(self) -> int:
+        return self.problems[0].line if self.problems else 0
+
+    @property
+    def column(self) -> int:
+        return self.problems[0].column if self.problems else 0
+
+
+class UserError(SignoffError):
+    """Raised when signoff is used wrongly (bad arguments, a sync call inside an event loop)."""
+
+
+class InvalidAction(SignoffError):
+    """Raised when an action or a submission breaks a rule of the gate (e.g. a missing reasoning)."""
+
+
+class NotFound(SignoffError):
+    """Raised when a ticket, reviewer or token does not exist."""
+
+
+class Conflict(SignoffError):
+    """Raised on a second decision for a decided ticket, or an idempotency key reused for another action."""
+
+
+class NotAuthorized(SignoffError):
+    """Raised when the caller may not do this: wrong tier, own ticket, same approver twice, bad token."""
+
+
+class QuotaExceeded(SignoffError):
+    """Raised when an agent already has as many pending tickets as its quota allows."""
+
+
+class StoreUnavailable(SignoffError):
+    """Raised when the store cannot be reached or written; nothing that needs a human runs."""
+
+
+class NotAllowed(SignoffError):
+    """Control flow: the action must not run now. ``decision`` tells why."""
+
+    decision: Decision | None
+
+    def __init__(self, message: str, *, decision: Decision | None = None, **attrs: Any) -> None:
+        super().__init__(message, decision=decision, **attrs)
+
+
+class Denied(NotAllowed):
+    """Raised when the policy forbids the action outright (level ``deny``)."""
+
+
+class Suggested(NotAllowed):
+    """Raised when the action may only be suggested (level ``suggest``): a human executes it."""
+
+
+class Rejected(NotAllowed):
+    """Raised when a reviewer rejected the action; ``feedback`` holds their words to the agent."""
+
+    @property
+    def feedback(self) -> str:
+        return self.decision.feedback if self.decision is not None else ""
+
+
+class Expired(NotAllowed):
+    """Raised when nobody decided in time, or the ticket was aborted or cancelled."""
+
+
+class AlreadyExecuted(NotAllowed):
+    """Raised when an approval that already ran (or may have run) is used again."""

@@ -1,0 +1,70 @@
+"""CEL conditions: compiled once, run with only the variables they reference.
+
+Most of a CEL call's cost is converting Python values into CEL, so a condition that
+reads only ``args`` is never handed ``action`` or ``context``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import cel
+
+VARIABLES = ("action", "args", "context")
+_LOC = re.compile(r"<input>:(\d+):(\d+):\s*(.*)")
+
+
+class ConditionSyntaxError(ValueError):
+    """A condition that does not compile; ``line``/``column`` are within the expression."""
+
+    def __init__(self, message: str, line: int = 1, column: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    source: str
+    run: Callable[[Mapping[str, Any]], Any]
+    variables: tuple[str, ...]
+
+
+def compile_condition(source: str) -> Condition:
+    """Compile ``source``; raise ConditionSyntaxError with a position on failure."""
+    if not source.strip():
+        raise ConditionSyntaxError("empty condition")
+    try:
+        program = cel.compile(source)
+    except (ValueError, RuntimeError) as exc:
+        text = str(exc)
+        m = _LOC.search(text)
+        if m:
+            detail = m.group(3).splitlines()[0].strip()
+            raise ConditionSyntaxError(
+                f"invalid CEL condition: {detail}", int(m.group(1)), int(m.group(2))
+            ) from None
+        raise ConditionSyntaxError(f"invalid CEL condition: {text.splitlines()[0]}") from None
+    names = tuple(program.variables())
+    unknown = [n for n in names if n not in VARIABLES]
+    if unknown:
+        pos = source.find(unknown[0])
+        raise ConditionSyntaxError(
+            f"unknown variable {unknown[0]!r} in condition: use action, args or context",
+            1, pos + 1 if pos >= 0 else 1,
+        )
+    return Condition(source=source, run=program.execute, variables=names)
+
+
+def describe_failure(exc: Exception) -> str:
+    """A short, readable reason why a condition could not be evaluated."""
+    if isinstance(exc, KeyError):
+        return f"missing field {exc.args[0]!r}" if exc.args else "missing field"
+    text = str(exc).split(". ")[0].strip()
+    if isinstance(exc, TypeError) and "No such overload" in text:
+        return "wrong type of value (no such operation for these operand types)"
+    return text or type(exc).__name__

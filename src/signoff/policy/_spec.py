@@ -1,0 +1,173 @@
+"""The policy document as data: pydantic models that validate it, and build it from Python.
+
+These are the user-facing builders (``signoff.policy.Rule(...)``); the compiled, fast
+form lives in ``_compiled``. Unknown keys are refused so a typo never silently
+disables a rule.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from signoff._model import Level
+from signoff.policy._durations import parse_duration
+
+__all__ = [
+    "Defaults",
+    "Match",
+    "Mode",
+    "Novelty",
+    "PolicySpec",
+    "Reviewers",
+    "Rule",
+    "RuleOverride",
+]
+
+REASON_CODES = ("high_risk_action", "low_confidence", "external_impact", "policy_boundary",
+                "novel_action", "mode")
+NOVELTY_FIELDS = ("action", "agent", "external", "tags", "args")
+
+
+def _names(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple, set, frozenset)) and all(isinstance(v, str) and v for v in value):
+        return list(value)
+    raise ValueError("must be a name or a list of names")
+
+
+def _level(value: Any) -> Any:
+    if isinstance(value, Level):
+        return value
+    if isinstance(value, str) and value in Level._value2member_map_:
+        return Level(value)
+    raise ValueError(f"bad level {value!r}: use one of auto, notify, approve, suggest, deny")
+
+
+def _duration(value: Any) -> Any:
+    return parse_duration(value)
+
+
+Names = Annotated[list[str] | None, BeforeValidator(_names)]
+LevelField = Annotated[Level, BeforeValidator(_level)]
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+OnTimeout = Literal["escalate", "retry", "abort"]
+ReasonCode = Literal["high_risk_action", "low_confidence", "external_impact", "policy_boundary",
+                     "novel_action", "mode"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Match(_Model):
+    """What a rule applies to. Every key given must hold; an empty match applies to every action."""
+
+    action: Names = None
+    """Exact names or globs (``deploy_*``, ``iam.*``)."""
+    tags: list[str] = Field(default_factory=list)
+    """All of these tags must be on the action."""
+    agent: Names = None
+    """Exact agent names or globs."""
+    external: bool | None = None
+    """Only actions whose ``external`` flag equals this."""
+
+
+class Reviewers(_Model):
+    """Who must approve: at least this tier, and this many distinct people."""
+
+    tier: str | None = None
+    count: int = Field(default=1, ge=1, le=20)
+
+
+class Rule(_Model):
+    """One rule: when ``match`` (and ``when``) hold, the action gets at least ``level``."""
+
+    name: str = Field(min_length=1)
+    match: Match = Field(default_factory=Match)
+    when: str | None = None
+    """A CEL condition over ``action``, ``args``, ``context``."""
+    level: LevelField
+    reason: ReasonCode | None = None
+    message: str | None = None
+    """Words for the reviewer; a default is written from the rule when omitted."""
+    reviewers: Reviewers | None = None
+    timeout: Duration | None = None
+    on_timeout: OnTimeout | None = None
+    retries: int | None = Field(default=None, ge=0, le=100)
+    modes: Names = None
+    """Only active while one of these modes is on."""
+
+
+class RuleOverride(_Model):
+    """What a mode changes in one rule while it is on."""
+
+    level: LevelField | None = None
+    reviewers: Reviewers | None = None
+    timeout: Duration | None = None
+    on_timeout: OnTimeout | None = None
+
+
+class Mode(_Model):
+    """A mode (``incident``...) overrides thresholds and rules while it is switched on."""
+
+    description: str = ""
+    confidence_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    default_level: LevelField | None = None
+    rules: dict[str, RuleOverride] = Field(default_factory=dict)
+
+
+class Novelty(_Model):
+    """First-time actions (by fingerprint) need at least ``level`` until a human approved one."""
+
+    level: LevelField = Level.APPROVE
+    key: list[str] = Field(default_factory=lambda: ["action"])
+
+    @field_validator("key")
+    @classmethod
+    def _check_key(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("novelty.key needs at least one field")
+        for item in value:
+            head = item.split(".", 1)[0]
+            if head not in NOVELTY_FIELDS and head != "context":
+                raise ValueError(
+                    f"unknown novelty key {item!r}: use action, agent, external, tags, args, "
+                    "args.NAME or context.NAME"
+                )
+        return value
+
+
+class Defaults(_Model):
+    """What applies when no rule says otherwise."""
+
+    level: LevelField = Level.AUTO
+    confidence_threshold: float = Field(default=0.7, ge=0.0, le=1.0)
+    low_confidence_level: LevelField = Level.APPROVE
+    """The level an action below the confidence threshold is raised to."""
+    timeout: Duration = timedelta(minutes=30)
+    on_timeout: OnTimeout = "escalate"
+    retries: int = Field(default=3, ge=0, le=100)
+    """How many times ``retry`` re-notifies before the ticket aborts."""
+    reviewers: Reviewers = Field(default_factory=Reviewers)
+    require_reasoning: bool = False
+    """Refuse approval tickets whose action has no reasoning."""
+    max_pending_per_agent: int = Field(default=1000, ge=1)
+
+
+class PolicySpec(_Model):
+    """A whole policy document, as in DESIGN.md."""
+
+    version: Literal[1] = 1
+    name: str = ""
+    description: str = ""
+    defaults: Defaults = Field(default_factory=Defaults)
+    tiers: list[str] = Field(default_factory=list)
+    novelty: Novelty | None = None
+    rules: list[Rule] = Field(default_factory=list)
+    modes: dict[str, Mode] = Field(default_factory=dict)
