@@ -11,6 +11,7 @@ Callers pick the level to catch::
     ├── NotAuthorized            who asked may not do this (tier, four eyes, own ticket, token)
     ├── QuotaExceeded            too many pending tickets for one agent
     ├── StoreUnavailable         the store cannot be reached or written: the gate fails closed
+    ├── StillPending             a wait ran out before anyone decided (also a TimeoutError)
     └── NotAllowed               control flow: the action must not run now
         ├── Denied               the policy forbids the action outright
         ├── Suggested            the action may only be suggested; a human executes it
@@ -44,6 +45,7 @@ __all__ = [
     "QuotaExceeded",
     "Rejected",
     "SignoffError",
+    "StillPending",
     "StoreUnavailable",
     "Suggested",
     "UserError",
@@ -135,6 +137,10 @@ class QuotaExceeded(SignoffError):
 
 class StoreUnavailable(SignoffError):
     """Raised when the store cannot be reached or written; nothing that needs a human runs."""
+
+
+class StillPending(SignoffError, TimeoutError):
+    """Raised by ``wait(timeout=...)`` when the time given passes before a decision; ``ticket_id`` says which."""
 
 
 class NotAllowed(SignoffError):

@@ -365,6 +365,8 @@ class Ticket:
     edited_args: Mapping[str, Any] | None = None
     approved_digest: str | None = None
     execution: ExecutionStatus = "none"
+    executor: str | None = None
+    """The gate instance that claimed the execution (to tell a crash from a concurrent run)."""
     has_state: bool = False
 
     def __post_init__(self) -> None:

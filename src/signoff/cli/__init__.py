@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from signoff.cli import _policy
+from signoff.cli import _admin, _audit, _demo, _mcp, _policy, _serve, _tickets
 
 __all__ = ["main"]
 
@@ -15,4 +15,5 @@ def main() -> None:
     """signoff: a human-in-the-loop approval gate for AI agents."""
 
 
-_policy.register(main)
+for _module in (_policy, _tickets, _admin, _audit, _serve, _demo, _mcp):
+    _module.register(main)

@@ -7,7 +7,7 @@ reads only ``args`` is never handed ``action`` or ``context``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +15,7 @@ import cel
 
 VARIABLES = ("action", "args", "context")
 _LOC = re.compile(r"<input>:(\d+):(\d+):\s*(.*)")
+_EXPECTING = re.compile(r"\s+expecting \{[^}]*\}")
 
 
 class ConditionSyntaxError(ValueError):
@@ -30,7 +31,7 @@ class ConditionSyntaxError(ValueError):
 @dataclass(frozen=True, slots=True)
 class Condition:
     source: str
-    run: Callable[[Mapping[str, Any]], Any]
+    run: Callable[[dict[str, Any]], Any]
     variables: tuple[str, ...]
 
 
@@ -45,6 +46,11 @@ def compile_condition(source: str) -> Condition:
         m = _LOC.search(text)
         if m:
             detail = m.group(3).splitlines()[0].strip()
+            # The parser lists every token it would have accepted; that list helps nobody.
+            detail = _EXPECTING.sub("", detail)
+            detail = re.sub(r"(?:mismatched|extraneous) input '<EOF>'", "unexpected end of condition", detail)
+            detail = re.sub(r"(?:mismatched|extraneous) input ('[^']*')", r"unexpected \1", detail)
+            detail = detail.replace("'<EOF>'", "the end")
             raise ConditionSyntaxError(
                 f"invalid CEL condition: {detail}", int(m.group(1)), int(m.group(2))
             ) from None

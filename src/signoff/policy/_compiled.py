@@ -18,7 +18,7 @@ from typing import Any
 from signoff._errors import UserError
 from signoff._model import Action, Level, Outcome, Reason, ReviewersRequired, canonical_json
 from signoff.policy._cel import Condition, compile_condition, describe_failure
-from signoff.policy._spec import PolicySpec, Reviewers, Rule
+from signoff.policy._spec import OnTimeout, PolicySpec, Reviewers, Rule
 
 IsKnown = Callable[[str], bool]
 
@@ -53,7 +53,7 @@ class _CRule:
     cond: Condition | None
     reviewers: Reviewers | None
     timeout: timedelta | None
-    on_timeout: str | None
+    on_timeout: OnTimeout | None
     retries: int | None
     reason: Reason
     mode_reason: Reason | None
@@ -87,9 +87,12 @@ class _Table:
                 self.globs.append((_glob_regex(globs), rule))
         self.any_glob = _glob_regex([p for n in matchers.values() if n for p in n if _is_glob(p)]) \
             if self.globs else None
-        self.cache: dict[str, tuple[_CRule, ...]] = {}
+        self.cache: dict[str, tuple[tuple[_CRule, ...], bool]] = {}
+        self.memo: dict[tuple[Any, ...], list[Any]] = {}
+        """Outcomes of condition-free evaluations: see ``CompiledPolicy.evaluate``."""
 
-    def candidates(self, name: str) -> tuple[_CRule, ...]:
+    def lookup(self, name: str) -> tuple[tuple[_CRule, ...], bool]:
+        """The rules whose name matcher accepts ``name``, in policy order, and whether any has a condition."""
         found = self.cache.get(name)
         if found is not None:
             return found
@@ -98,11 +101,15 @@ class _Table:
         if self.any_glob is not None and self.any_glob.match(name):
             rules.extend(r for rx, r in self.globs if rx.match(name))
         uniq = {r.index: r for r in rules}
-        result = tuple(uniq[i] for i in sorted(uniq))
+        ordered = tuple(uniq[i] for i in sorted(uniq))
+        result = (ordered, any(r.cond is not None for r in ordered))
         if len(self.cache) >= _CACHE_MAX:
             self.cache.clear()
         self.cache[name] = result
         return result
+
+    def candidates(self, name: str) -> tuple[_CRule, ...]:
+        return self.lookup(name)[0]
 
 
 @dataclass(slots=True)
@@ -112,6 +119,8 @@ class _ModeInfo:
     default_level: Level
     threshold_changed: bool
     default_changed: bool
+    confidence_floor: float = 0.0
+    """At or above this (or with no confidence) the confidence cannot change the outcome."""
 
 
 class CompiledPolicy:
@@ -180,6 +189,7 @@ class CompiledPolicy:
             threshold_changed=bool(m and m.confidence_threshold is not None and m.confidence_threshold != threshold),
             default_changed=bool(m and m.default_level is not None and m.default_level != default_level),
         )
+        info.confidence_floor = max(info.threshold, threshold)
         return _Table(rules, matchers), info
 
     def fingerprint(self, action: Action) -> str:
@@ -210,12 +220,45 @@ class CompiledPolicy:
         try:
             table, info = self._tables[mode]
         except KeyError:
-            raise UserError(f"unknown mode {mode!r}; the policy defines {sorted(self.spec.modes) or 'no modes'}") from None
+            known = sorted(self.spec.modes) or "no modes"
+            raise UserError(f"unknown mode {mode!r}; the policy defines {known}") from None
+        rules, conditional = table.lookup(action.name)
+        conf = action.confidence
+        if conditional or (conf is not None and conf < info.confidence_floor):
+            return self._evaluate(action, table, info, rules, is_known)
+        # No condition to run and a confidence that cannot matter: the outcome depends only on
+        # the name, tags, agent, external flag and fingerprint, so it is computed once and shared
+        # (Outcome is frozen). Building an Outcome costs more than the whole rule walk, and most
+        # agent steps are such repeats. ``is_known`` is still asked exactly when the uncached path
+        # would ask it: the first computation records whether novelty could raise the level.
+        fingerprint = self.fingerprint(action) if self._novelty_level is not None else ""
+        key = (action.name, action.tags, action.agent, action.external, fingerprint)
+        memo = table.memo.get(key)
+        if memo is None:
+            asked: list[str] = []
+
+            def known_and_record(fp: str) -> bool:
+                asked.append(fp)
+                return True
+
+            plain = self._evaluate(action, table, info, rules, known_and_record)
+            memo = [plain, bool(asked), None]
+            if len(table.memo) >= _CACHE_MAX:
+                table.memo.clear()
+            table.memo[key] = memo
+        if is_known is None or not memo[1] or is_known(fingerprint):
+            return memo[0]  # type: ignore[no-any-return]
+        if memo[2] is None:
+            memo[2] = self._evaluate(action, table, info, rules, lambda fp: False)
+        return memo[2]  # type: ignore[no-any-return]
+
+    def _evaluate(self, action: Action, table: _Table, info: _ModeInfo, candidates: tuple[_CRule, ...],
+                  is_known: IsKnown | None) -> Outcome:
         matched: list[_CRule] = []
         reasons: list[Reason] = []
         near: list[str] = []
         activation: dict[str, Any] | None = None
-        for rule in table.candidates(action.name):
+        for rule in candidates:
             if rule.tags and not rule.tags <= action.tags:
                 continue
             if rule.agent_re is not None and not rule.agent_re.match(action.agent):
@@ -259,8 +302,10 @@ class CompiledPolicy:
         else:
             level = info.default_level
             if info.default_changed:
-                reasons.append(Reason(code="mode", level=level,
-                                      message=f"No rule matched; mode {info.name!r} sets the default to {level.value}."))
+                reasons.append(Reason(
+                    code="mode", level=level,
+                    message=f"No rule matched; mode {info.name!r} sets the default to {level.value}.",
+                ))
             elif level is not Level.AUTO:
                 reasons.append(Reason(code="default", level=level,
                                       message=f"No rule matched; the default applies: {LEVEL_WORDS[level]}."))
@@ -278,8 +323,10 @@ class CompiledPolicy:
                         f"{LEVEL_WORDS[low_level]}.",
             ))
             if info.threshold_changed:
-                reasons.append(Reason(code="mode", level=low_level,
-                                      message=f"Mode {info.name!r} sets the confidence threshold to {info.threshold:g}."))
+                reasons.append(Reason(
+                    code="mode", level=low_level,
+                    message=f"Mode {info.name!r} sets the confidence threshold to {info.threshold:g}.",
+                ))
         elif conf is not None and info.threshold_changed and conf < self.spec.defaults.confidence_threshold \
                 and level < low_level and level is not Level.DENY:
             reasons.append(Reason(
@@ -310,7 +357,13 @@ class CompiledPolicy:
         on_timeout = defaults.on_timeout
         retries = defaults.retries
         if raised_by_rules:
+            # The rule with the smallest timeout (the first in policy order on a tie) decides
+            # timeout, on_timeout and retries together; when no winner sets a timeout, the
+            # first one that sets on_timeout does. Never mix one rule's timeout with another's
+            # on_timeout: the result would depend on the order of the rules.
+            decider: _CRule | None = None
             best_timeout: timedelta | None = None
+            first_on_timeout: _CRule | None = None
             for r in winners:
                 if r.reviewers is not None:
                     if r.reviewers.tier is not None and (
@@ -319,13 +372,15 @@ class CompiledPolicy:
                         tier = r.reviewers.tier
                     count = max(count, r.reviewers.count) if r.reviewers.count else count
                 if r.timeout is not None and (best_timeout is None or r.timeout < best_timeout):
-                    best_timeout = r.timeout
-                    timeout = r.timeout
-                    on_timeout = r.on_timeout or on_timeout
-                    retries = r.retries if r.retries is not None else retries
-                elif best_timeout is None and r.on_timeout is not None:
-                    on_timeout = r.on_timeout
-                    retries = r.retries if r.retries is not None else retries
+                    decider, best_timeout = r, r.timeout
+                elif first_on_timeout is None and r.on_timeout is not None:
+                    first_on_timeout = r
+            if decider is None:
+                decider = first_on_timeout
+            if decider is not None:
+                timeout = decider.timeout or timeout
+                on_timeout = decider.on_timeout or on_timeout
+                retries = decider.retries if decider.retries is not None else retries
         return Outcome(
             level=level,
             reasons=tuple(reasons),
@@ -333,7 +388,7 @@ class CompiledPolicy:
             near_misses=tuple(near),
             reviewers=ReviewersRequired(tier=tier, count=count),
             timeout=timeout,
-            on_timeout=on_timeout,  # type: ignore[arg-type]
+            on_timeout=on_timeout,
             retries=retries,
             mode=info.name,
             fingerprint=fingerprint,

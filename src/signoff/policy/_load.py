@@ -24,7 +24,9 @@ from signoff.policy._yaml import Located, load_located
 def load_text(text: str, filename: str = "<policy>") -> tuple[PolicySpec, Located]:
     located = load_located(text, filename)
     if not isinstance(located.data, dict):
-        raise PolicyError(problems=[Problem(filename, 1, 1, "a policy must be a mapping (version, defaults, rules...)")])
+        raise PolicyError(
+            problems=[Problem(filename, 1, 1, "a policy must be a mapping (version, defaults, rules...)")]
+        )
     return validate(located.data, filename, located), located
 
 
@@ -143,9 +145,10 @@ def _cross_check(spec: PolicySpec, filename: str, loc: Located) -> list[Problem]
             names[rule.name] = i
         if rule.reviewers is not None:
             check_tier(("rules", i, "reviewers"), rule.reviewers.tier)
-        for mode in rule.modes or []:
-            if mode not in spec.modes:
-                add(("rules", i, "modes"), f"rule {rule.name!r} names mode {mode!r}, which is not defined under 'modes:'")
+        for mode_name in rule.modes or []:
+            if mode_name not in spec.modes:
+                add(("rules", i, "modes"),
+                    f"rule {rule.name!r} names mode {mode_name!r}, which is not defined under 'modes:'")
         if rule.when is not None:
             try:
                 compile_condition(rule.when)
@@ -157,7 +160,8 @@ def _cross_check(spec: PolicySpec, filename: str, loc: Located) -> list[Problem]
             if rname not in names:
                 hint = difflib.get_close_matches(rname, list(names), n=1)
                 extra = f"; did you mean {hint[0]!r}?" if hint else ""
-                add(("modes", mname, "rules", rname), f"mode {mname!r} overrides unknown rule {rname!r}{extra}", key=True)
+                add(("modes", mname, "rules", rname),
+                    f"mode {mname!r} overrides unknown rule {rname!r}{extra}", key=True)
             if override.reviewers is not None:
                 check_tier(("modes", mname, "rules", rname, "reviewers"), override.reviewers.tier)
     return problems
@@ -170,8 +174,20 @@ def _condition_position(loc: Located, path: tuple[Any, ...], exc: ConditionSynta
         return line, col
     style = getattr(node, "style", None)
     if style in ("|", ">"):
-        return line + exc.line, col + exc.column + 1
+        # The text starts on the line after the indicator, indented by the block's indentation.
+        return line + exc.line, _block_indent(node, line) + exc.column
     quote = 1 if style in ("'", '"') else 0
     if exc.line == 1:
         return line, col + quote + exc.column - 1
     return line + exc.line - 1, exc.column
+
+
+def _block_indent(node: Any, line: int) -> int:
+    """How many columns a block scalar's lines are indented (from the first non-blank line)."""
+    buffer = getattr(node.start_mark, "buffer", None)
+    if not isinstance(buffer, str):
+        return 0
+    for text in buffer.split("\n")[line:]:
+        if text.strip():
+            return len(text) - len(text.lstrip(" "))
+    return 0

@@ -37,6 +37,10 @@ def _names(value: Any) -> Any:
     if isinstance(value, str):
         return [value]
     if isinstance(value, (list, tuple, set, frozenset)) and all(isinstance(v, str) and v for v in value):
+        if not value:
+            # An empty list would match nothing, or (read as "no constraint") everything:
+            # either way not what the author meant, so refuse it.
+            raise ValueError("must be a name or a non-empty list of names")
         return list(value)
     raise ValueError("must be a name or a list of names")
 

@@ -1,0 +1,712 @@
+"""The Gate: evaluate an action, and when a human is needed, queue it durably and wait.
+
+``evaluate`` is pure and fast (policy + in-memory caches of mode and known fingerprints).
+Everything else goes through the store on the gate's engine loop (see ``_engine``);
+waiting happens on the caller's loop and is woken by the decision itself. Sync callers
+use the ``*_sync`` twins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+import os
+import secrets
+import socket
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar, cast
+
+from signoff._engine import Engine, check_no_running_loop
+from signoff._errors import (
+    Denied,
+    Expired,
+    InvalidAction,
+    NotAllowed,
+    NotAuthorized,
+    Rejected,
+    SignoffError,
+    StillPending,
+    Suggested,
+    UserError,
+)
+from signoff._model import Action, Decision, Level, Outcome, Ticket, utcnow
+from signoff.audit import VerifyResult, verify_chain
+from signoff.insights import Insights, ReplayReport, compute_insights, replay
+from signoff.policy import Policy, PolicySpec
+from signoff.review import _transitions as tr
+from signoff.review._grouping import group_key
+from signoff.store import Store, open_store
+from signoff.store._records import AuditDraft, Event, Reviewer, StoredState, TicketQuery, encode_state
+
+__all__ = ["BatchResult", "Gate", "decision_of", "intent", "raise_for"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+_GRACE = timedelta(milliseconds=250)
+_DECIDED_STATUSES = ("approved", "rejected", "expired", "aborted", "cancelled")
+
+
+@dataclass(frozen=True)
+class _Intent:
+    reasoning: str = ""
+    confidence: float | None = None
+    alternatives: tuple[str, ...] = ()
+    context: Mapping[str, Any] = field(default_factory=dict)
+    idempotency_key: str | None = None
+    state: Any = None
+
+
+_intent: contextvars.ContextVar[_Intent | None] = contextvars.ContextVar("signoff_intent", default=None)
+
+
+@contextmanager
+def intent(reasoning: str = "", *, confidence: float | None = None, alternatives: Iterable[str] = (),
+           context: Mapping[str, Any] | None = None, idempotency_key: str | None = None,
+           state: Any = None) -> Any:
+    """Give ``gated`` tools the agent's words for the next calls::
+
+        with signoff.intent("order 3 days late; policy 4.2", confidence=0.9):
+            await issue_refund(order="A-17", amount=150.0)
+    """
+    token = _intent.set(_Intent(reasoning, confidence, tuple(alternatives), dict(context or {}),
+                                idempotency_key, state))
+    try:
+        yield
+    finally:
+        _intent.reset(token)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """The outcome of deciding several tickets in one call: each ticket on its own."""
+
+    decided: list[Ticket]
+    failed: dict[str, str]
+
+    def __repr__(self) -> str:
+        return f"<BatchResult decided={len(self.decided)} failed={len(self.failed)}>"
+
+
+def _new_id() -> str:
+    return "tk_" + secrets.token_hex(8)
+
+
+def decision_of(t: Ticket) -> Decision:
+    """The Decision a waiter receives for a ticket (pending tickets have none)."""
+    if t.kind == "notification":
+        status, approved = "notified", True
+    elif t.kind == "suggestion":
+        status, approved = "suggested", False
+    else:
+        status, approved = t.status, t.status == "approved"
+    explanation = t.explanation
+    if t.status == "rejected" and not explanation:
+        explanation = f"Rejected by {', '.join(t.decided_by)}" + (f": {t.feedback}" if t.feedback else ".")
+    elif t.status == "approved" and not explanation:
+        explanation = f"Approved by {', '.join(t.decided_by)}" + \
+            (" with edited arguments." if t.edited_args is not None else ".")
+    return Decision(
+        status=status,  # type: ignore[arg-type]
+        approved=approved, action=t.executable_action, feedback=t.feedback, explanation=explanation,
+        reviewers=t.decided_by, reasons=t.reasons, level=t.level, ticket_id=t.id,
+        edited=t.edited_args is not None, created_at=t.created_at, decided_at=t.decided_at,
+    )
+
+
+def raise_for(decision: Decision) -> None:
+    """Turn a decision that forbids acting into the matching NotAllowed error."""
+    if decision.approved:
+        return
+    words = decision.feedback or decision.explanation or ", ".join(r.message for r in decision.reasons)
+    msg = f"{decision.action.name}: {decision.status}" + (f": {words}" if words else "")
+    cls: type[NotAllowed] = {
+        "denied": Denied, "suggested": Suggested, "rejected": Rejected,
+    }.get(decision.status, Expired)
+    raise cls(msg, decision=decision)
+
+
+class Gate:
+    """The approval gate. Open with ``Gate.open(policy=..., store=...)``; close with ``close()``."""
+
+    def __init__(self, policy: Policy, store: Store, *, sweep: bool = True, poll_interval: float = 0.02,
+                 instance: str | None = None) -> None:
+        self.policy = policy
+        self.store = store
+        self.instance = instance or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self._known: set[str] = set()
+        self._mode: str | None = None
+        self._engine = Engine()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._sweep = sweep
+        self._poll_interval = poll_interval
+        self._closed = False
+        self._wake_sweeper: asyncio.Event | None = None
+        self.store.notifier.add_callback(self._on_event)
+
+    # -- lifecycle --------------------------------------------------------------------------
+    @classmethod
+    def open(cls, policy: Policy | PolicySpec | Mapping[str, Any] | str | Path,
+             store: Store | str | None = "sqlite:///signoff.db", *, sweep: bool = True,
+             poll_interval: float = 0.02) -> Gate:
+        """Load the policy, open the store, start the sweeper; usable as ``async with`` too."""
+        pol = Policy.coerce(policy)
+        st = open_store(store or "sqlite://") if isinstance(store, str) or store is None else store
+        gate = cls(pol, st, sweep=sweep, poll_interval=poll_interval)
+        try:
+            gate._engine.run_sync(gate._start())
+        except BaseException:
+            gate._engine.stop()
+            raise
+        return gate
+
+    @classmethod
+    def remote(cls, url: str, *, token: str, timeout: float = 30.0) -> Any:
+        """The same interface against a running ``signoff serve`` (agent or reviewer token)."""
+        from signoff.client import RemoteGate
+
+        return RemoteGate(url, token=token, timeout=timeout)
+
+    async def _start(self) -> None:
+        await self.store.open()
+        self._known = await self.store.known_fingerprints()
+        self._mode = await self.store.get_mode()
+        if self._mode is not None and self._mode not in self.policy.modes:
+            self._mode = None  # a mode the current policy no longer defines is off
+        self._wake_sweeper = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._poller()))
+        if self._sweep:
+            self._tasks.append(loop.create_task(self._sweeper()))
+
+    def close(self) -> None:
+        """Stop the sweeper and close the store. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._engine.alive:
+            try:
+                self._engine.run_sync(self._stop(), timeout=10)
+            except Exception:
+                pass
+        self._engine.stop()
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self._engine.run(self._stop())
+        await asyncio.get_running_loop().run_in_executor(None, self._engine.stop)
+
+    async def _stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.store.close()
+
+    async def __aenter__(self) -> Gate:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __enter__(self) -> Gate:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Gate policy={self.policy.source} store={self.store.url} mode={self._mode}>"
+
+    # -- background work (engine loop) ------------------------------------------------------
+    def _on_event(self, ev: Event) -> None:
+        if ev.kind == "approved":
+            fp = ev.data.get("fingerprint")
+            if fp:
+                self._known.add(str(fp))
+        elif ev.kind == "mode":
+            mode = ev.data.get("mode")
+            self._mode = str(mode) if mode and mode in self.policy.modes else None
+        if ev.kind in ("submitted", "escalated", "retried") and self._wake_sweeper is not None:
+            self._engine.loop.call_soon_threadsafe(self._wake_sweeper.set)
+
+    async def _poller(self) -> None:
+        while True:
+            try:
+                await self.store.poll()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                pass  # a store that is down is reported by the calls that need it
+            await asyncio.sleep(self._poll_interval)
+
+    async def _sweeper(self) -> None:
+        assert self._wake_sweeper is not None
+        while True:
+            try:
+                await self.sweep()
+                nd = await self.store.next_deadline()
+                delay = 1.0 if nd is None else max(0.0, min(1.0, (nd - utcnow()).total_seconds()))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                delay = 1.0
+            self._wake_sweeper.clear()
+            try:
+                await asyncio.wait_for(self._wake_sweeper.wait(), timeout=delay)
+            except TimeoutError:
+                pass
+
+    async def sweep(self) -> int:
+        """Apply ``on_timeout`` to every ticket past its deadline; returns how many changed."""
+        tiers = self.policy.tiers
+        n = 0
+        while True:
+            now = utcnow()
+            due = await self._engine.run(self.store.due_tickets(now))
+            if not due:
+                return n
+            for tid in due:
+                await self._expire(tid, tiers)
+                n += 1
+
+    async def _expire(self, ticket_id: str, tiers: Sequence[str] | None = None) -> Ticket:
+        tiers = self.policy.tiers if tiers is None else tiers
+        return await self._engine.run(self.store.update_ticket(
+            ticket_id, lambda t: tr.timeout(t, tiers=tiers, now=utcnow())))
+
+    # -- evaluation -------------------------------------------------------------------------
+    @property
+    def mode(self) -> str | None:
+        """The mode in force (``None`` when none is switched on)."""
+        return self._mode
+
+    def evaluate(self, action: Action) -> Outcome:
+        """Pure and fast: the level, reasons, matched rules and reviewers needed for ``action``."""
+        return self.policy.evaluate(action, mode=self._mode, is_known=self._known.__contains__)
+
+    # -- agent side -------------------------------------------------------------------------
+    def _ticket_for(self, action: Action, outcome: Outcome, *, now: datetime, idempotency_key: str | None,
+                    batch_id: str | None, state: StoredState | None) -> Ticket:
+        if outcome.level is Level.APPROVE:
+            kind, status = "approval", "pending"
+        elif outcome.level is Level.NOTIFY:
+            kind, status = "notification", "notified"
+        elif outcome.level is Level.SUGGEST:
+            kind, status = "suggestion", "suggested"
+        else:
+            raise UserError(f"a {outcome.level.value} action needs no ticket")
+        timeout = outcome.timeout or timedelta(minutes=30)
+        return Ticket(
+            id=_new_id(), kind=kind, action=action, status=status,  # type: ignore[arg-type]
+            level=outcome.level, reasons=outcome.reasons, rules=outcome.matched_rules,
+            tier=outcome.reviewers.tier, required_approvals=outcome.reviewers.count,
+            deadline=now + timeout if status == "pending" else None, timeout_seconds=timeout.total_seconds(),
+            on_timeout=outcome.on_timeout, retries_left=outcome.retries,
+            group_key=group_key(action.name, outcome.matched_rules, action.args), batch_id=batch_id,
+            idempotency_key=idempotency_key, digest=action.digest(), fingerprint=outcome.fingerprint,
+            mode=outcome.mode, created_at=now, has_state=state is not None,
+        )
+
+    def _check_submission(self, action: Action, outcome: Outcome) -> None:
+        if outcome.level is Level.DENY:
+            raise Denied(f"{action.name}: the policy forbids it: "
+                         + "; ".join(r.message for r in outcome.reasons),
+                         decision=self._instant_decision(action, outcome))
+        if outcome.level is Level.APPROVE and outcome.require_reasoning and not action.reasoning.strip():
+            raise InvalidAction(
+                f"{action.name} needs a human and this policy requires a reasoning: set Action.reasoning "
+                "to why the agent wants to do it"
+            )
+
+    def _instant_decision(self, action: Action, outcome: Outcome) -> Decision:
+        status = {Level.AUTO: "auto", Level.DENY: "denied"}[outcome.level]
+        return Decision(status=status, approved=outcome.level is Level.AUTO,  # type: ignore[arg-type]
+                        action=action, reasons=outcome.reasons, level=outcome.level,
+                        explanation="; ".join(r.message for r in outcome.reasons), created_at=utcnow())
+
+    async def submit(self, action: Action, *, state: Any = None, idempotency_key: str | None = None) -> Ticket:
+        """Queue ``action`` durably and return at once. The same idempotency key returns the same ticket."""
+        return (await self._submit([action], states=[state], keys=[idempotency_key], batch=False))[0]
+
+    async def submit_many(self, actions: Sequence[Action], *, states: Sequence[Any] | None = None,
+                          idempotency_keys: Sequence[str | None] | None = None) -> list[Ticket]:
+        """Queue several actions as one batch (reviewed together); one transaction."""
+        return await self._submit(list(actions), states=list(states or [None] * len(actions)),
+                                  keys=list(idempotency_keys or [None] * len(actions)), batch=True)
+
+    async def _submit(self, actions: list[Action], *, states: list[Any], keys: list[str | None],
+                      batch: bool) -> list[Ticket]:
+        if len(states) != len(actions) or len(keys) != len(actions):
+            raise UserError("states and idempotency_keys must have one entry per action")
+        now = utcnow()
+        batch_id = ("bt_" + secrets.token_hex(6)) if batch else None
+        rows = []
+        for action, state, key in zip(actions, states, keys, strict=True):
+            outcome = self.evaluate(action)
+            self._check_submission(action, outcome)
+            if outcome.level is Level.AUTO:
+                outcome = _force_approval(outcome)  # an explicit submit always asks a human
+            stored = encode_state(state)
+            rows.append((self._ticket_for(action, outcome, now=now, idempotency_key=key, batch_id=batch_id,
+                                          state=stored), stored))
+        results = await self._engine.run(self.store.insert_tickets(
+            rows, max_pending=self.policy.spec.defaults.max_pending_per_agent))
+        return [t for t, _ in results]
+
+    async def guard(self, action: Action, *, state: Any = None, idempotency_key: str | None = None,
+                    timeout: float | None = None) -> Decision:
+        """Evaluate; if a human is needed, submit and wait until decided or timed out. Never raises
+        for a refusal: the Decision says (``raise_for`` or ``gated`` turn it into an error)."""
+        outcome = self.evaluate(action)
+        if outcome.level is Level.AUTO:
+            return self._instant_decision(action, outcome)
+        if outcome.level is Level.DENY:
+            decision = self._instant_decision(action, outcome)
+            await self._engine.run(self.store.append_audit(AuditDraft(
+                kind="denied", actor=action.agent or "agent",
+                data={"action": action.name, "digest": action.digest(), "rules": list(outcome.matched_rules)})))
+            return decision
+        self._check_submission(action, outcome)
+        stored = encode_state(state)
+        ticket = self._ticket_for(action, outcome, now=utcnow(), idempotency_key=idempotency_key,
+                                  batch_id=None, state=stored)
+        [(ticket, _)] = await self._engine.run(self.store.insert_tickets(
+            [(ticket, stored)], max_pending=self.policy.spec.defaults.max_pending_per_agent))
+        if ticket.kind != "approval":
+            return decision_of(ticket)
+        return await self.wait(ticket.id, timeout=timeout)
+
+    async def wait(self, ticket_id: str, timeout: float | None = None) -> Decision:
+        """Wait for the decision. Returns when decided, expired or aborted (the deadline is enforced
+        here too, within a second); raises StillPending when ``timeout`` seconds pass first."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + timeout if timeout is not None else None
+        notifier = self.store.notifier
+        while True:
+            fut = notifier.waiter(ticket_id)
+            try:
+                t = await self._engine.run(self.store.get_ticket(ticket_id))
+                if t.status != "pending":
+                    return decision_of(t)
+                wake = None
+                if t.deadline is not None:
+                    wake = loop.time() + max(0.0, (t.deadline + _GRACE - utcnow()).total_seconds())
+                if give_up is not None:
+                    wake = give_up if wake is None else min(wake, give_up)
+                try:
+                    if wake is None:
+                        await fut
+                    else:
+                        await asyncio.wait_for(asyncio.shield(fut), max(0.0, wake - loop.time()))
+                    continue
+                except TimeoutError:
+                    pass
+                if give_up is not None and loop.time() >= give_up:
+                    raise StillPending(f"ticket {ticket_id} is still pending after {timeout:g}s",
+                                       ticket_id=ticket_id)
+                # The deadline passed: apply the timeout ourselves rather than trust the sweeper.
+                await self._expire(ticket_id)
+            finally:
+                notifier.discard(ticket_id, fut)
+
+    async def resume(self, ticket_id: str) -> tuple[Decision, Any]:
+        """The decision (waiting if needed) and the state stored at submission; from any process."""
+        decision = await self.wait(ticket_id)
+        state = await self._engine.run(self.store.get_state(ticket_id))
+        return decision, state.value() if state is not None else None
+
+    async def get_ticket(self, ticket_id: str) -> Ticket:
+        return await self._engine.run(self.store.get_ticket(ticket_id))
+
+    async def list_tickets(self, *, status: str | Sequence[str] | None = None, kind: str | None = None,
+                           agent: str | None = None, action: str | None = None, group: str | None = None,
+                           batch: str | None = None, limit: int = 500, offset: int = 0,
+                           newest_first: bool = False) -> list[Ticket]:
+        """Tickets matching every filter given."""
+        q = TicketQuery(status=status if isinstance(status, (str, type(None))) else tuple(status), kind=kind,
+                        agent=agent, action=action, group=group, batch=batch, limit=limit, offset=offset,
+                        newest_first=newest_first)
+        return await self._engine.run(self.store.list_tickets(q))
+
+    async def cancel(self, ticket_id: str, *, actor: str = "agent", reason: str = "") -> Ticket:
+        return await self._engine.run(self.store.update_ticket(
+            ticket_id, lambda t: tr.cancel(t, actor=actor, now=utcnow(), reason=reason)))
+
+    # -- executing approved actions ---------------------------------------------------------
+    async def execute(self, decision: Decision, fn: Callable[..., Any]) -> Any:
+        """Run ``fn(**decision.args)`` if the decision allows it, at most once per approval."""
+        raise_for(decision)
+        if decision.ticket_id is None or decision.status == "notified":
+            return await _call(fn, decision.args)
+        tid = decision.ticket_id
+        action = decision.action
+        claimed = await self._engine.run(self.store.update_ticket(
+            tid, lambda t: tr.claim_execution(t, action=action, instance=self.instance, now=utcnow())))
+        if claimed.execution == "unknown":
+            from signoff._errors import AlreadyExecuted
+
+            raise AlreadyExecuted(f"ticket {tid}: {claimed.explanation}", decision=decision)
+        try:
+            result = await _call(fn, decision.args)
+        except BaseException as exc:
+            await self._engine.run(self.store.update_ticket(
+                tid, lambda t: tr.finish_execution(t, ok=False, error=f"{type(exc).__name__}: {exc}")))
+            raise
+        await self._engine.run(self.store.update_ticket(tid, lambda t: tr.finish_execution(t, ok=True)))
+        return result
+
+    def gated(self, name: str | None = None, *, agent: str = "", tags: Iterable[str] = (),
+              external: bool = False, timeout: float | None = None) -> Callable[[Callable[P, R]], Callable[P, R]]:
+        """Wrap a tool (sync or async): it runs only when allowed, with the reviewer's edited arguments;
+        otherwise raises Denied / Suggested / Rejected / Expired. Give reasoning with ``signoff.intent``."""
+        tagset = frozenset(tags)
+
+        def deco(fn: Callable[P, R]) -> Callable[P, R]:
+            sig = inspect.signature(fn)
+            action_name = name or fn.__name__
+
+            def build(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Action, _Intent]:
+                bound = sig.bind(*args, **kwargs)
+                bound.apply_defaults()
+                it = _intent.get() or _Intent()
+                return Action(name=action_name, args=dict(bound.arguments), agent=agent, tags=tagset,
+                              external=external, reasoning=it.reasoning, confidence=it.confidence,
+                              alternatives=it.alternatives, context=it.context), it
+
+            if inspect.iscoroutinefunction(fn):
+                @functools.wraps(fn)
+                async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+                    action, it = build(args, kwargs)
+                    decision = await self.guard(action, state=it.state, idempotency_key=it.idempotency_key,
+                                                timeout=timeout)
+                    return await self.execute(decision, fn)
+
+                return cast(Callable[P, R], async_wrapper)
+
+            @functools.wraps(fn)
+            def sync_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+                action, it = build(args, kwargs)
+                decision = self.guard_sync(action, state=it.state, idempotency_key=it.idempotency_key,
+                                           timeout=timeout)
+                return self.execute_sync(decision, fn)
+
+            return cast(Callable[P, R], sync_wrapper)
+
+        return deco
+
+    # -- reviewer side ----------------------------------------------------------------------
+    def add_reviewer(self, name: str, *, tier: str | None = None, password: str | None = None,
+                     actor: str = "admin") -> None:
+        """Create or update a reviewer (stored with its tier; the password hashed with argon2)."""
+        if tier is not None and tier not in self.policy.tiers:
+            raise UserError(f"unknown tier {tier!r}; the policy's tiers are {self.policy.tiers or 'none'}")
+        hashed = None
+        if password is not None:
+            from signoff._passwords import hash_password
+
+            hashed = hash_password(password)
+        self._engine.run_sync(self.store.put_reviewer(Reviewer(name=name, tier=tier, password_hash=hashed),
+                                                      actor=actor))
+
+    async def _reviewer(self, name: str) -> Reviewer:
+        reviewer = await self._engine.run(self.store.get_reviewer(name))
+        if reviewer is None:
+            raise NotAuthorized(f"unknown reviewer {name!r}: add them with `signoff reviewer add` or "
+                                "gate.add_reviewer()")
+        return reviewer
+
+    async def approve(self, ticket_id: str, *, reviewer: str, args: Mapping[str, Any] | None = None,
+                      comment: str = "") -> Ticket:
+        """Approve (optionally with edited arguments, which the policy checks again)."""
+        rv = await self._reviewer(reviewer)
+        tiers = self.policy.tiers
+
+        def change(t: Ticket) -> Any:
+            c = tr.approve(t, rv, tiers=tiers, now=utcnow(), args=args, evaluate=self.evaluate, comment=comment)
+            if c.learn_fingerprint:
+                c = _with_fingerprint(c)
+            return c
+
+        return await self._engine.run(self.store.update_ticket(ticket_id, change))
+
+    async def reject(self, ticket_id: str, *, reviewer: str, feedback: str = "") -> Ticket:
+        """Reject with feedback; the agent receives the words."""
+        rv = await self._reviewer(reviewer)
+        tiers = self.policy.tiers
+        return await self._engine.run(self.store.update_ticket(
+            ticket_id, lambda t: tr.reject(t, rv, tiers=tiers, now=utcnow(), feedback=feedback)))
+
+    async def decide_many(self, ticket_ids: Iterable[str], *, reviewer: str, approve: bool,
+                          feedback: str = "") -> BatchResult:
+        """Approve or reject several tickets; each is decided on its own (a failure skips only it)."""
+        decided: list[Ticket] = []
+        failed: dict[str, str] = {}
+        for tid in ticket_ids:
+            try:
+                if approve:
+                    decided.append(await self.approve(tid, reviewer=reviewer, comment=feedback))
+                else:
+                    decided.append(await self.reject(tid, reviewer=reviewer, feedback=feedback))
+            except SignoffError as exc:
+                failed[tid] = str(exc)
+        return BatchResult(decided=decided, failed=failed)
+
+    async def decide_group(self, group: str, *, reviewer: str, approve: bool, feedback: str = "") -> BatchResult:
+        pending = await self.list_tickets(status="pending", group=group, limit=10_000)
+        return await self.decide_many([t.id for t in pending], reviewer=reviewer, approve=approve, feedback=feedback)
+
+    async def decide_batch(self, batch: str, *, reviewer: str, approve: bool, feedback: str = "") -> BatchResult:
+        pending = await self.list_tickets(status="pending", batch=batch, limit=10_000)
+        return await self.decide_many([t.id for t in pending], reviewer=reviewer, approve=approve, feedback=feedback)
+
+    async def flag(self, ticket_id: str, *, reviewer: str, note: str = "") -> Ticket:
+        """Flag an action that ran under ``notify`` for a closer look."""
+        rv = await self._reviewer(reviewer)
+        return await self._engine.run(self.store.update_ticket(
+            ticket_id, lambda t: tr.flag(t, rv, now=utcnow(), note=note)))
+
+    async def resolve_suggestion(self, ticket_id: str, *, reviewer: str, done: bool, note: str = "") -> Ticket:
+        """Mark a suggestion done (a human executed it) or dismissed."""
+        rv = await self._reviewer(reviewer)
+        tiers = self.policy.tiers
+        return await self._engine.run(self.store.update_ticket(
+            ticket_id, lambda t: tr.resolve_suggestion(t, rv, tiers=tiers, now=utcnow(), done=done, note=note)))
+
+    def set_mode(self, mode: str | None, *, actor: str = "operator") -> None:
+        """Switch a mode on (``None``: off). Audited; every gate on the store follows."""
+        if mode is not None and mode not in self.policy.modes:
+            raise UserError(f"unknown mode {mode!r}; the policy defines {list(self.policy.modes) or 'no modes'}")
+        self._engine.run_sync(self.store.set_mode(mode, actor=actor))
+        self._mode = mode
+
+    async def set_mode_async(self, mode: str | None, *, actor: str = "operator") -> None:
+        if mode is not None and mode not in self.policy.modes:
+            raise UserError(f"unknown mode {mode!r}; the policy defines {list(self.policy.modes) or 'no modes'}")
+        await self._engine.run(self.store.set_mode(mode, actor=actor))
+        self._mode = mode
+
+    async def insights(self, *, min_volume: int = 20) -> Insights:
+        """Approval rates per rule and action, time to decision, and recommendations."""
+        tickets = await self.list_tickets(kind="approval", status=_DECIDED_STATUSES, limit=1_000_000)
+        return compute_insights(tickets, min_volume=min_volume)
+
+    async def replay(self, policy: Policy | PolicySpec | Mapping[str, Any] | str | Path) -> ReplayReport:
+        """What ``policy`` would have done with the decided requests in the store."""
+        new = Policy.coerce(policy)
+        tickets = await self.list_tickets(kind="approval", status=_DECIDED_STATUSES, limit=1_000_000)
+        return replay(tickets, new.evaluate)
+
+    async def verify_audit(self) -> VerifyResult:
+        entries = await self._engine.run(self.store.audit_entries())
+        head = await self._engine.run(self.store.audit_head())
+        return verify_chain(entries, head)
+
+    # -- sync twins (keep in sync with the async methods above) -----------------------------
+    def _sync(self, name: str, coro: Awaitable[R]) -> R:
+        try:
+            check_no_running_loop(name)
+        except UserError:
+            cast(Any, coro).close()
+            raise
+        return self._engine.run_sync(_in_engine(coro))
+
+    def guard_sync(self, action: Action, **kw: Any) -> Decision:
+        return self._sync("guard_sync", self.guard(action, **kw))
+
+    def submit_sync(self, action: Action, **kw: Any) -> Ticket:
+        return self._sync("submit_sync", self.submit(action, **kw))
+
+    def submit_many_sync(self, actions: Sequence[Action], **kw: Any) -> list[Ticket]:
+        return self._sync("submit_many_sync", self.submit_many(actions, **kw))
+
+    def wait_sync(self, ticket_id: str, timeout: float | None = None) -> Decision:
+        return self._sync("wait_sync", self.wait(ticket_id, timeout=timeout))
+
+    def resume_sync(self, ticket_id: str) -> tuple[Decision, Any]:
+        return self._sync("resume_sync", self.resume(ticket_id))
+
+    def get_ticket_sync(self, ticket_id: str) -> Ticket:
+        return self._sync("get_ticket_sync", self.get_ticket(ticket_id))
+
+    def list_tickets_sync(self, **kw: Any) -> list[Ticket]:
+        return self._sync("list_tickets_sync", self.list_tickets(**kw))
+
+    def cancel_sync(self, ticket_id: str, **kw: Any) -> Ticket:
+        return self._sync("cancel_sync", self.cancel(ticket_id, **kw))
+
+    def approve_sync(self, ticket_id: str, **kw: Any) -> Ticket:
+        return self._sync("approve_sync", self.approve(ticket_id, **kw))
+
+    def reject_sync(self, ticket_id: str, **kw: Any) -> Ticket:
+        return self._sync("reject_sync", self.reject(ticket_id, **kw))
+
+    def decide_many_sync(self, ticket_ids: Iterable[str], **kw: Any) -> BatchResult:
+        return self._sync("decide_many_sync", self.decide_many(ticket_ids, **kw))
+
+    def insights_sync(self, **kw: Any) -> Insights:
+        return self._sync("insights_sync", self.insights(**kw))
+
+    def verify_audit_sync(self) -> VerifyResult:
+        return self._sync("verify_audit_sync", self.verify_audit())
+
+    def execute_sync(self, decision: Decision, fn: Callable[..., Any]) -> Any:
+        """Sync twin of ``execute``: ``fn`` runs in the calling thread."""
+        raise_for(decision)
+        if decision.ticket_id is None or decision.status == "notified":
+            return fn(**decision.args)
+        # Claim on the engine, run here (the tool may be slow or thread-bound), then record.
+        tid = decision.ticket_id
+        action = decision.action
+        claimed = self._sync("execute_sync", self._engine.run(self.store.update_ticket(
+            tid, lambda t: tr.claim_execution(t, action=action, instance=self.instance, now=utcnow()))))
+        if claimed.execution == "unknown":
+            from signoff._errors import AlreadyExecuted
+
+            raise AlreadyExecuted(f"ticket {tid}: {claimed.explanation}", decision=decision)
+        try:
+            result = fn(**decision.args)
+        except BaseException as exc:
+            err = f"{type(exc).__name__}: {exc}"
+            self._sync("execute_sync", self._engine.run(self.store.update_ticket(
+                tid, lambda t: tr.finish_execution(t, ok=False, error=err))))
+            raise
+        self._sync("execute_sync", self._engine.run(self.store.update_ticket(
+            tid, lambda t: tr.finish_execution(t, ok=True))))
+        return result
+
+
+async def _in_engine(coro: Awaitable[R]) -> R:
+    return await coro
+
+
+async def _call(fn: Callable[..., Any], args: Mapping[str, Any]) -> Any:
+    result = fn(**args)
+    if inspect.isawaitable(result):
+        return await result
+    return result
+
+
+def _force_approval(outcome: Outcome) -> Outcome:
+    from dataclasses import replace
+
+    from signoff._model import Reason
+
+    return replace(outcome, level=Level.APPROVE, reasons=(*outcome.reasons, Reason(
+        code="policy_boundary", level=Level.APPROVE,
+        message="Submitted explicitly for review by the agent.")))
+
+
+def _with_fingerprint(change: Any) -> Any:
+    from dataclasses import replace
+
+    drafts = tuple(replace(d, data={**d.data, "fingerprint": change.learn_fingerprint})
+                   if d.kind == "approved" else d for d in change.audit)
+    return replace(change, audit=drafts)
+

@@ -1,0 +1,215 @@
+"""Ticket transitions as pure functions: each takes a ticket and returns the Change to write.
+
+Stores run them inside a write transaction (row lock or BEGIN IMMEDIATE), so the check
+("still pending?") and the write are one step: a second decision raises Conflict, never
+overwrites. Keeping them here means SQLite and PostgreSQL cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from signoff._errors import AlreadyExecuted, Conflict, InvalidAction, NotAllowed, NotAuthorized, UserError
+from signoff._model import Action, Level, Outcome, Ticket
+from signoff.store._records import AuditDraft, Change, Reviewer
+
+Evaluate = Callable[[Action], Outcome]
+
+
+def tier_rank(tiers: Sequence[str], tier: str | None) -> int:
+    if tier is None:
+        return -1
+    try:
+        return list(tiers).index(tier)
+    except ValueError:
+        return len(tiers)  # a tier the policy no longer lists: only the top can act
+
+
+def _check_reviewer(ticket: Ticket, reviewer: Reviewer, tiers: Sequence[str]) -> None:
+    if reviewer.disabled:
+        raise NotAuthorized(f"reviewer {reviewer.name!r} is disabled")
+    if reviewer.name == ticket.action.agent:
+        raise NotAuthorized(f"{reviewer.name!r} requested ticket {ticket.id} and cannot decide it")
+    if ticket.tier is not None and tier_rank(tiers, reviewer.tier) < tier_rank(tiers, ticket.tier):
+        raise NotAuthorized(
+            f"ticket {ticket.id} needs a {ticket.tier} reviewer; {reviewer.name!r} is "
+            f"{reviewer.tier or 'without a tier'}"
+        )
+
+
+def _pending(ticket: Ticket, kind: str = "approval") -> None:
+    if ticket.kind != kind:
+        raise UserError(f"ticket {ticket.id} is a {ticket.kind}, not a{'n' if kind[0] in 'aeiou' else ''} {kind}")
+    if ticket.status != "pending":
+        raise Conflict(f"ticket {ticket.id} is already {ticket.status}"
+                       + (f" (by {', '.join(ticket.decided_by)})" if ticket.decided_by else ""),
+                       ticket_id=ticket.id, status=ticket.status)
+
+
+def approve(ticket: Ticket, reviewer: Reviewer, *, tiers: Sequence[str], now: datetime,
+            args: Mapping[str, Any] | None = None, evaluate: Evaluate | None = None,
+            comment: str = "") -> Change:
+    """Record one approval; the ticket is approved once enough distinct reviewers approved it."""
+    _pending(ticket)
+    _check_reviewer(ticket, reviewer, tiers)
+    if reviewer.name in ticket.approvals and args is None:
+        raise NotAuthorized(f"{reviewer.name!r} already approved ticket {ticket.id}; "
+                            f"it needs {ticket.required_approvals} distinct approvers")
+    t = ticket
+    data: dict[str, Any] = {"reviewer": reviewer.name}
+    if args is not None and dict(args) != dict(ticket.executable_action.args):
+        edited = ticket.action.evolve(args=dict(args))
+        if evaluate is not None:
+            out = evaluate(edited)
+            if out.level in (Level.DENY, Level.SUGGEST):
+                raise InvalidAction(
+                    f"the edited arguments are not allowed: the policy says {out.level.value} "
+                    f"({'; '.join(r.message for r in out.reasons)})"
+                )
+            new_tier = t.tier
+            if out.level is Level.APPROVE and tier_rank(tiers, out.reviewers.tier) > tier_rank(tiers, t.tier):
+                new_tier = out.reviewers.tier
+            if tier_rank(tiers, reviewer.tier) < tier_rank(tiers, new_tier):
+                raise NotAuthorized(
+                    f"the edited arguments need a {new_tier} reviewer; {reviewer.name!r} is "
+                    f"{reviewer.tier or 'without a tier'}"
+                )
+            t = t.evolve(tier=new_tier, required_approvals=max(t.required_approvals, out.reviewers.count)
+                         if out.level is Level.APPROVE else t.required_approvals)
+        # Earlier approvals were for other arguments: they do not count for the edited action.
+        t = t.evolve(edited_args=dict(args), approvals=())
+        data["edited_args"] = dict(args)
+    approvals = (*t.approvals, reviewer.name) if reviewer.name not in t.approvals else t.approvals
+    t = t.evolve(approvals=approvals)
+    if comment:
+        data["comment"] = comment
+    if len(approvals) >= t.required_approvals:
+        t = t.evolve(status="approved", decided_at=now, decided_by=approvals, feedback=comment,
+                     approved_digest=t.executable_action.digest())
+        data["status"] = "approved"
+        data["approved_digest"] = t.approved_digest
+        return Change(ticket=t, audit=(AuditDraft(kind="approved", actor=reviewer.name, data=data,
+                                                   ticket_id=t.id),),
+                      learn_fingerprint=t.fingerprint or None)
+    data["status"] = "pending"
+    data["approvals"] = f"{len(approvals)}/{t.required_approvals}"
+    return Change(ticket=t, audit=(AuditDraft(kind="approval", actor=reviewer.name, data=data, ticket_id=t.id),))
+
+
+def reject(ticket: Ticket, reviewer: Reviewer, *, tiers: Sequence[str], now: datetime, feedback: str = "") -> Change:
+    """Reject: final at once, the feedback goes to the agent."""
+    _pending(ticket)
+    _check_reviewer(ticket, reviewer, tiers)
+    t = ticket.evolve(status="rejected", decided_at=now, decided_by=(reviewer.name,), feedback=feedback)
+    return Change(ticket=t, audit=(AuditDraft(kind="rejected", actor=reviewer.name, ticket_id=t.id,
+                                              data={"reviewer": reviewer.name, "feedback": feedback,
+                                                    "status": "rejected"}),))
+
+
+def cancel(ticket: Ticket, *, actor: str, now: datetime, reason: str = "") -> Change:
+    """The agent (or an operator) withdraws a pending ticket."""
+    _pending(ticket)
+    t = ticket.evolve(status="cancelled", decided_at=now, explanation=reason or f"cancelled by {actor}")
+    return Change(ticket=t, audit=(AuditDraft(kind="cancelled", actor=actor, ticket_id=t.id,
+                                              data={"status": "cancelled", "reason": reason}),))
+
+
+def timeout(ticket: Ticket, *, tiers: Sequence[str], now: datetime) -> Change | None:
+    """Apply ``on_timeout`` to a pending ticket past its deadline; None when nothing is due."""
+    if ticket.status != "pending" or ticket.deadline is None or ticket.deadline > now:
+        return None
+    span = timedelta(seconds=ticket.timeout_seconds or 1800)
+    waited = _fmt(span)
+    if ticket.on_timeout == "escalate":
+        rank = tier_rank(tiers, ticket.tier)
+        if rank + 1 < len(tiers):
+            nxt = tiers[rank + 1]
+            t = ticket.evolve(tier=nxt, deadline=now + span, escalations=ticket.escalations + 1,
+                              explanation=f"No decision within {waited}; escalated to {nxt}.")
+            return Change(ticket=t, audit=(AuditDraft(kind="escalated", actor="signoff", ticket_id=t.id,
+                                                      data={"tier": nxt, "status": "pending",
+                                                            "deadline": t.deadline.isoformat() if t.deadline else None}),))
+        t = ticket.evolve(status="expired", decided_at=now,
+                          explanation=f"No decision within {waited}"
+                          + (f" after {ticket.escalations} escalation(s)" if ticket.escalations else "")
+                          + "; no higher tier to escalate to, so the request expired.")
+    elif ticket.on_timeout == "retry":
+        if ticket.retries_left > 0:
+            t = ticket.evolve(deadline=now + span, retries_left=ticket.retries_left - 1,
+                              explanation=f"No decision within {waited}; reviewers notified again "
+                                          f"({ticket.retries_left - 1} retries left).")
+            return Change(ticket=t, audit=(AuditDraft(kind="retried", actor="signoff", ticket_id=t.id,
+                                                      data={"retries_left": t.retries_left, "status": "pending"}),))
+        t = ticket.evolve(status="expired", decided_at=now,
+                          explanation=f"No decision within {waited} after every retry; the request expired.")
+    else:
+        t = ticket.evolve(status="aborted", decided_at=now,
+                          explanation=f"No decision within {waited}; the policy aborts this action on timeout. "
+                                      "Do not perform it; ask again or choose another way.")
+    return Change(ticket=t, audit=(AuditDraft(kind=t.status, actor="signoff", ticket_id=t.id,
+                                              data={"status": t.status, "explanation": t.explanation}),))
+
+
+def flag(ticket: Ticket, reviewer: Reviewer, *, now: datetime, note: str = "") -> Change:
+    """A reviewer flags an action that ran under ``notify``."""
+    if ticket.kind != "notification":
+        raise UserError(f"ticket {ticket.id} is a {ticket.kind}; only notified actions can be flagged")
+    if ticket.status == "flagged":
+        raise Conflict(f"ticket {ticket.id} is already flagged")
+    t = ticket.evolve(status="flagged", decided_at=now, decided_by=(reviewer.name,), feedback=note)
+    return Change(ticket=t, audit=(AuditDraft(kind="flagged", actor=reviewer.name, ticket_id=t.id,
+                                              data={"status": "flagged", "note": note}),))
+
+
+def resolve_suggestion(ticket: Ticket, reviewer: Reviewer, *, tiers: Sequence[str], now: datetime,
+                       done: bool, note: str = "") -> Change:
+    """A human executed the suggestion by hand (done) or decided against it (dismissed)."""
+    if ticket.kind != "suggestion":
+        raise UserError(f"ticket {ticket.id} is a {ticket.kind}, not a suggestion")
+    if ticket.status != "suggested":
+        raise Conflict(f"suggestion {ticket.id} is already {ticket.status}")
+    status = "done" if done else "dismissed"
+    t = ticket.evolve(status=status, decided_at=now, decided_by=(reviewer.name,), feedback=note)
+    return Change(ticket=t, audit=(AuditDraft(kind=status, actor=reviewer.name, ticket_id=t.id,
+                                              data={"status": status, "note": note}),))
+
+
+def claim_execution(ticket: Ticket, *, action: Action, instance: str, now: datetime) -> Change:
+    """Mark an approved ticket as executing, once. A claim found half-done elsewhere becomes 'unknown'."""
+    if ticket.status != "approved":
+        raise NotAllowed(f"ticket {ticket.id} is {ticket.status}, not approved")
+    if action.digest() != ticket.approved_digest:
+        raise Conflict(
+            f"ticket {ticket.id}: the action to run differs from what the reviewer approved "
+            "(name, arguments or agent changed); refusing to run it"
+        )
+    if ticket.execution == "none":
+        t = ticket.evolve(execution="executing", executor=instance)
+        return Change(ticket=t, audit=(AuditDraft(kind="executing", actor=ticket.action.agent or "agent",
+                                                  ticket_id=t.id, data={"instance": instance}),))
+    if ticket.execution == "executing" and ticket.executor != instance:
+        t = ticket.evolve(execution="unknown",
+                          explanation="A run of this approval started elsewhere and never reported back "
+                                      "(a crash?). It may or may not have happened: a human must check.")
+        return Change(ticket=t, audit=(AuditDraft(kind="execution_unknown", actor="signoff", ticket_id=t.id,
+                                                  data={"previous_instance": ticket.executor}),))
+    raise AlreadyExecuted(
+        f"ticket {ticket.id} was already run ({ticket.execution}); an approval runs at most once"
+    )
+
+
+def finish_execution(ticket: Ticket, *, ok: bool, error: str = "") -> Change:
+    if ticket.execution != "executing":
+        raise Conflict(f"ticket {ticket.id} is not executing (it is {ticket.execution})")
+    status = "executed" if ok else "failed"
+    t = ticket.evolve(execution=status)
+    return Change(ticket=t, audit=(AuditDraft(kind=status, actor=ticket.action.agent or "agent", ticket_id=t.id,
+                                              data={"error": error} if error else {}),))
+
+
+def _fmt(td: timedelta) -> str:
+    from signoff.policy import format_duration
+
+    return format_duration(td)

@@ -1,0 +1,111 @@
+"""Stores: one protocol, an embedded SQLite default and PostgreSQL for several servers.
+
+``open_store(url)`` picks the implementation from the URL. Every store passes the
+same contract test suite (tests/contract).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from signoff._errors import UserError
+from signoff._model import Ticket
+from signoff.store._notify import Notifier
+from signoff.store._records import (
+    AuditDraft,
+    AuditEntry,
+    Change,
+    Event,
+    Reviewer,
+    StoredState,
+    TicketQuery,
+    TokenRecord,
+)
+
+__all__ = [
+    "AuditDraft",
+    "AuditEntry",
+    "Change",
+    "Event",
+    "NewTicket",
+    "Notifier",
+    "Reviewer",
+    "Store",
+    "StoredState",
+    "TicketQuery",
+    "TokenRecord",
+    "open_store",
+]
+
+NewTicket = tuple[Ticket, StoredState | None]
+
+
+@runtime_checkable
+class Store(Protocol):
+    """What the gate needs from a database. All methods are coroutines run on the gate's engine loop.
+
+    Writes that change a ticket go through ``update_ticket``: the store locks the row (or the
+    database), hands the current ticket to ``change`` (a pure function from
+    ``signoff.review``), and writes the result and its audit entries in one transaction.
+    """
+
+    url: str
+    notifier: Notifier
+
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+
+    async def insert_tickets(self, tickets: Sequence[NewTicket], *, max_pending: int | None = None,
+                             audit_kind: str = "submitted") -> list[tuple[Ticket, bool]]:
+        """Insert tickets in one transaction; returns (ticket, created). An idempotency key already
+        used for the same action returns the existing ticket (created=False); for another action,
+        Conflict. More pending tickets than ``max_pending`` for the agent: QuotaExceeded (audited)."""
+        ...
+
+    async def get_ticket(self, ticket_id: str) -> Ticket: ...
+    async def get_state(self, ticket_id: str) -> StoredState | None: ...
+    async def list_tickets(self, query: TicketQuery) -> list[Ticket]: ...
+    async def count_tickets(self, query: TicketQuery) -> int: ...
+    async def update_ticket(self, ticket_id: str, change: Callable[[Ticket], Change | None]) -> Ticket: ...
+    async def due_tickets(self, now: datetime, limit: int = 100) -> list[str]: ...
+    async def next_deadline(self) -> datetime | None: ...
+
+    async def put_reviewer(self, reviewer: Reviewer, *, actor: str = "admin") -> None: ...
+    async def get_reviewer(self, name: str) -> Reviewer | None: ...
+    async def list_reviewers(self) -> list[Reviewer]: ...
+    async def put_token(self, token: TokenRecord) -> None: ...
+    async def find_token(self, token_hash: str) -> TokenRecord | None: ...
+
+    async def known_fingerprints(self) -> set[str]: ...
+    async def get_mode(self) -> str | None: ...
+    async def set_mode(self, mode: str | None, *, actor: str) -> None: ...
+
+    async def append_audit(self, draft: AuditDraft) -> AuditEntry: ...
+    async def audit_entries(self, *, after: int = 0, limit: int | None = None,
+                            ticket_id: str | None = None) -> list[AuditEntry]: ...
+    async def audit_head(self) -> tuple[int, str] | None: ...
+    async def poll(self) -> None:
+        """Publish events committed by other processes (a no-op where the database pushes them)."""
+        ...
+
+
+def open_store(url: str) -> Store:
+    """A store for ``url``: ``sqlite:///path`` (``sqlite://`` alone: in memory) or ``postgresql://...``."""
+    if url.startswith("sqlite:"):
+        from signoff.store.sqlite import SQLiteStore
+
+        return SQLiteStore(url)
+    if url.startswith(("postgresql:", "postgres:")):
+        try:
+            from signoff.store.postgres import PostgresStore
+        except ImportError as exc:
+            raise UserError(
+                f"the PostgreSQL store needs psycopg: pip install 'signoff[postgres]' ({exc})"
+            ) from None
+        return PostgresStore(url)
+    raise UserError(f"unsupported store URL {url!r}: use sqlite:///path/to/file.db or postgresql://...")
+
+
+Factory = Callable[[], Store]

@@ -1,0 +1,509 @@
+"""The embedded default store: one SQLite file, several processes, durable commits.
+
+WAL, ``synchronous=FULL``, ``BEGIN IMMEDIATE`` for every write and a busy timeout, so
+writers queue instead of failing; a lock that outlasts the timeout is retried a few
+times and then becomes StoreUnavailable (the gate fails closed). Every call runs on one
+worker thread that owns the connection. Other processes' commits are noticed through
+``PRAGMA data_version`` by ``poll()`` and published from the audit log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+from signoff._errors import Conflict, NotFound, QuotaExceeded, StoreUnavailable, UserError
+from signoff._model import Ticket, utcnow
+from signoff.audit import GENESIS, entry_hash
+from signoff.store._notify import Notifier
+from signoff.store._records import (
+    AuditDraft,
+    AuditEntry,
+    Change,
+    Event,
+    Reviewer,
+    StoredState,
+    TicketQuery,
+    TokenRecord,
+    decode_state,
+    ticket_from_json,
+    ticket_to_json,
+)
+
+__all__ = ["SCHEMA_VERSION", "SQLiteStore"]
+
+SCHEMA_VERSION = 1
+# Forward migrations: version -> statements that bring version-1 to version.
+MIGRATIONS: dict[int, list[str]] = {}
+T = TypeVar("T")
+_LOCK_RETRIES = 5
+
+
+def _ts(dt: datetime | None) -> float | None:
+    return dt.timestamp() if dt is not None else None
+
+
+class SQLiteStore:
+    """``sqlite:///relative.db``, ``sqlite:////abs/path.db`` or ``sqlite://`` (in memory)."""
+
+    def __init__(self, url: str, *, busy_timeout_ms: int = 10_000) -> None:
+        self.url = url
+        path = url.removeprefix("sqlite:")
+        if path in ("", "//", "///:memory:", "//:memory:"):
+            self.path = ":memory:"
+        elif path.startswith("///"):
+            self.path = path[3:]
+        elif path.startswith("//"):
+            raise UserError(f"bad SQLite URL {url!r}: use sqlite:///relative/path.db or sqlite:////absolute/path.db")
+        else:
+            self.path = path
+        self.busy_timeout_ms = busy_timeout_ms
+        self.notifier = Notifier()
+        self._conn: sqlite3.Connection | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._data_version = -1
+        self._opened = threading.Event()
+
+    # -- plumbing ---------------------------------------------------------------------------
+    async def _run(self, fn: Callable[[], T]) -> T:
+        if self._executor is None:
+            raise StoreUnavailable(f"store {self.url} is closed")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, fn)
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.path != ":memory:":
+            parent = Path(self.path).expanduser().resolve().parent
+            if not parent.exists():
+                raise StoreUnavailable(f"cannot open {self.url}: directory {parent} does not exist")
+        try:
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+            if self.path != ":memory:":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"cannot open {self.url}: {exc}") from exc
+        return conn
+
+    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> tuple[T, list[Event]]:
+        """Run ``fn`` in BEGIN IMMEDIATE ... COMMIT, retrying a lock that outlasts the busy timeout."""
+        conn = self._require()
+        for attempt in range(_LOCK_RETRIES):
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    time.sleep(0.05 * (attempt + 1))
+                    continue
+                raise self._unavailable(exc) from exc
+            try:
+                result = fn(conn)
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                if isinstance(exc, sqlite3.Error):
+                    raise self._unavailable(exc) from exc
+                raise
+            return result, self._catch_up(conn)
+        raise StoreUnavailable(f"{self.url} stayed locked by another process; nothing was written")
+
+    def _unavailable(self, exc: sqlite3.Error) -> StoreUnavailable:
+        text = str(exc)
+        if "full" in text:
+            return StoreUnavailable(f"{self.url}: the disk or database is full ({text}); nothing was written")
+        return StoreUnavailable(f"{self.url}: {text}")
+
+    def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._require()
+        try:
+            return fn(conn)
+        except sqlite3.Error as exc:
+            raise self._unavailable(exc) from exc
+
+    def _require(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreUnavailable(f"store {self.url} is not open")
+        return self._conn
+
+    def _catch_up(self, conn: sqlite3.Connection) -> list[Event]:
+        rows = conn.execute(
+            "SELECT seq, kind, ticket_id, data FROM audit WHERE seq > ? ORDER BY seq",
+            (self.notifier.last_seq,),
+        ).fetchall()
+        return [Event(seq=r[0], kind=r[1], ticket_id=r[2], data=json.loads(r[3])) for r in rows]
+
+    async def _write_async(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        result, events = await self._run(lambda: self._write(fn))
+        self.notifier.publish(events)
+        return result
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def open(self) -> None:
+        if self._executor is not None:
+            return
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="signoff-sqlite")
+        try:
+            await self._run(self._open_sync)
+        except BaseException:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+            raise
+
+    def _open_sync(self) -> None:
+        conn = self._connect()
+        self._conn = conn
+        try:
+            self._migrate(conn)
+            row = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM audit").fetchone()
+            self.notifier.last_seq = int(row[0])
+            self._data_version = conn.execute("PRAGMA data_version").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise self._unavailable(exc) from exc
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreUnavailable(
+                    f"{self.url} has schema version {version}, newer than this signoff ({SCHEMA_VERSION}): upgrade signoff"
+                )
+            if version == 0:
+                schema = resources.files("signoff.store").joinpath("sql/sqlite_schema.sql").read_text()
+                for stmt in split_sql(schema):
+                    conn.execute(stmt)
+                version = 1
+            for v in range(version + 1, SCHEMA_VERSION + 1):
+                for stmt in MIGRATIONS[v]:
+                    conn.execute(stmt)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    async def close(self) -> None:
+        if self._executor is None:
+            return
+
+        def shut() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        try:
+            await self._run(shut)
+        finally:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    async def poll(self) -> None:
+        def check() -> list[Event]:
+            conn = self._require()
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            if version == self._data_version:
+                return []
+            self._data_version = version
+            return self._catch_up(conn)
+
+        events = await self._run(lambda: self._read(check))
+        if events:
+            self.notifier.publish(events)
+
+    # -- audit ------------------------------------------------------------------------------
+    def _append(self, conn: sqlite3.Connection, draft: AuditDraft) -> AuditEntry:
+        row = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
+        at = utcnow().isoformat()
+        data = dict(draft.data)
+        h = entry_hash(seq=seq, at=at, kind=draft.kind, ticket_id=draft.ticket_id, actor=draft.actor,
+                       data=data, prev_hash=prev)
+        conn.execute(
+            "INSERT INTO audit (seq, at, kind, ticket_id, actor, data, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)",
+            (seq, at, draft.kind, draft.ticket_id, draft.actor, json.dumps(data, sort_keys=True), prev, h),
+        )
+        conn.execute("INSERT INTO settings (key, value) VALUES ('audit_head', ?) "
+                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (f"{seq}:{h}",))
+        return AuditEntry(seq=seq, at=at, kind=draft.kind, ticket_id=draft.ticket_id, actor=draft.actor,
+                          data=data, prev_hash=prev, hash=h)
+
+    async def append_audit(self, draft: AuditDraft) -> AuditEntry:
+        return await self._write_async(lambda c: self._append(c, draft))
+
+    async def audit_entries(self, *, after: int = 0, limit: int | None = None,
+                            ticket_id: str | None = None) -> list[AuditEntry]:
+        def q(conn: sqlite3.Connection) -> list[AuditEntry]:
+            sql = "SELECT seq, at, kind, ticket_id, actor, data, prev_hash, hash FROM audit WHERE seq > ?"
+            params: list[Any] = [after]
+            if ticket_id is not None:
+                sql += " AND ticket_id = ?"
+                params.append(ticket_id)
+            sql += " ORDER BY seq"
+            if limit is not None:
+                sql += " LIMIT ?"
+                params.append(limit)
+            return [AuditEntry(seq=r[0], at=r[1], kind=r[2], ticket_id=r[3], actor=r[4], data=json.loads(r[5]),
+                               prev_hash=r[6], hash=r[7]) for r in conn.execute(sql, params)]
+
+        return await self._run(lambda: self._read(q))
+
+    async def audit_head(self) -> tuple[int, str] | None:
+        def q(conn: sqlite3.Connection) -> tuple[int, str] | None:
+            row = conn.execute("SELECT value FROM settings WHERE key = 'audit_head'").fetchone()
+            if not row or not row[0]:
+                return None
+            seq, _, h = str(row[0]).partition(":")
+            return int(seq), h
+
+        return await self._run(lambda: self._read(q))
+
+    # -- tickets ----------------------------------------------------------------------------
+    def _row_values(self, t: Ticket) -> tuple[Any, ...]:
+        return (t.kind, t.status, t.action.agent, t.action.name, t.group_key, t.batch_id, t.idempotency_key,
+                t.tier, _ts(t.deadline) if t.status == "pending" else None, _ts(t.created_at),
+                _ts(t.decided_at), ticket_to_json(t))
+
+    async def insert_tickets(self, tickets: Sequence[tuple[Ticket, StoredState | None]], *,
+                             max_pending: int | None = None,
+                             audit_kind: str = "submitted") -> list[tuple[Ticket, bool]]:
+        def tx(conn: sqlite3.Connection) -> list[tuple[Ticket, bool]] | QuotaExceeded:
+            out: list[tuple[Ticket, bool]] = []
+            new_by_agent: dict[str, int] = {}
+            for t, state in tickets:
+                if t.idempotency_key is not None:
+                    row = conn.execute("SELECT body FROM tickets WHERE idempotency_key = ?",
+                                       (t.idempotency_key,)).fetchone()
+                    if row is not None:
+                        existing = ticket_from_json(row[0])
+                        if existing.digest != t.digest:
+                            raise Conflict(
+                                f"idempotency key {t.idempotency_key!r} was already used for another action "
+                                f"(ticket {existing.id}, {existing.action.name})",
+                                ticket_id=existing.id,
+                            )
+                        out.append((existing, False))
+                        continue
+                if max_pending is not None and t.status == "pending":
+                    agent = t.action.agent
+                    n = conn.execute("SELECT COUNT(*) FROM tickets WHERE agent = ? AND status = 'pending'",
+                                     (agent,)).fetchone()[0] + new_by_agent.get(agent, 0)
+                    if n >= max_pending:
+                        return QuotaExceeded(
+                            f"agent {agent!r} already has {n} pending tickets (quota {max_pending}); "
+                            "wait for decisions before submitting more", agent=agent, pending=n)
+                    new_by_agent[agent] = new_by_agent.get(agent, 0) + 1
+                conn.execute(
+                    "INSERT INTO tickets (kind, status, agent, action, group_key, batch_id, idempotency_key, tier, "
+                    "deadline, created_at, decided_at, body, id, state_kind, state) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (*self._row_values(t), t.id, state.kind if state else None, state.data if state else None),
+                )
+                self._append(conn, AuditDraft(kind=audit_kind if t.kind == "approval" else t.status,
+                                              actor=t.action.agent or "agent", ticket_id=t.id,
+                                              data=_submitted(t)))
+                out.append((t, True))
+            return out
+
+        result = await self._write_async(tx)
+        if isinstance(result, QuotaExceeded):
+            err = result
+            await self.append_audit(AuditDraft(kind="quota_exceeded", actor=getattr(err, "agent", "") or "agent",
+                                               data={"pending": getattr(err, "pending", 0),
+                                                     "quota": max_pending}))
+            raise err
+        return result
+
+    async def get_ticket(self, ticket_id: str) -> Ticket:
+        def q(conn: sqlite3.Connection) -> Ticket:
+            row = conn.execute("SELECT body FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no ticket {ticket_id!r}", ticket_id=ticket_id)
+            return ticket_from_json(row[0])
+
+        return await self._run(lambda: self._read(q))
+
+    async def get_state(self, ticket_id: str) -> StoredState | None:
+        def q(conn: sqlite3.Connection) -> StoredState | None:
+            row = conn.execute("SELECT state_kind, state FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no ticket {ticket_id!r}", ticket_id=ticket_id)
+            return decode_state(row[0], row[1])
+
+        return await self._run(lambda: self._read(q))
+
+    def _where(self, query: TicketQuery) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if query.status is not None:
+            statuses = (query.status,) if isinstance(query.status, str) else tuple(query.status)
+            clauses.append(f"status IN ({','.join('?' * len(statuses))})")
+            params.extend(statuses)
+        for col, value in (("kind", query.kind), ("agent", query.agent), ("action", query.action),
+                           ("group_key", query.group), ("batch_id", query.batch)):
+            if value is not None:
+                clauses.append(f"{col} = ?")
+                params.append(value)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    async def list_tickets(self, query: TicketQuery) -> list[Ticket]:
+        def q(conn: sqlite3.Connection) -> list[Ticket]:
+            where, params = self._where(query)
+            order = "DESC" if query.newest_first else "ASC"
+            sql = f"SELECT body FROM tickets{where} ORDER BY created_at {order}, id LIMIT ? OFFSET ?"
+            return [ticket_from_json(r[0]) for r in conn.execute(sql, [*params, query.limit, query.offset])]
+
+        return await self._run(lambda: self._read(q))
+
+    async def count_tickets(self, query: TicketQuery) -> int:
+        def q(conn: sqlite3.Connection) -> int:
+            where, params = self._where(query)
+            return int(conn.execute(f"SELECT COUNT(*) FROM tickets{where}", params).fetchone()[0])
+
+        return await self._run(lambda: self._read(q))
+
+    async def update_ticket(self, ticket_id: str, change: Callable[[Ticket], Change | None]) -> Ticket:
+        def tx(conn: sqlite3.Connection) -> Ticket:
+            row = conn.execute("SELECT body FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no ticket {ticket_id!r}", ticket_id=ticket_id)
+            current = ticket_from_json(row[0])
+            result = change(current)
+            if result is None:
+                return current
+            t = result.ticket
+            conn.execute(
+                "UPDATE tickets SET kind=?, status=?, agent=?, action=?, group_key=?, batch_id=?, idempotency_key=?, "
+                "tier=?, deadline=?, created_at=?, decided_at=?, body=? WHERE id=?",
+                (*self._row_values(t), t.id),
+            )
+            for draft in result.audit:
+                self._append(conn, draft)
+            if result.learn_fingerprint:
+                conn.execute("INSERT OR IGNORE INTO fingerprints (fingerprint, ticket_id, learnt_at) VALUES (?,?,?)",
+                             (result.learn_fingerprint, t.id, time.time()))
+            return t
+
+        return await self._write_async(tx)
+
+    async def due_tickets(self, now: datetime, limit: int = 100) -> list[str]:
+        def q(conn: sqlite3.Connection) -> list[str]:
+            return [r[0] for r in conn.execute(
+                "SELECT id FROM tickets WHERE status = 'pending' AND deadline <= ? ORDER BY deadline LIMIT ?",
+                (now.timestamp(), limit))]
+
+        return await self._run(lambda: self._read(q))
+
+    async def next_deadline(self) -> datetime | None:
+        def q(conn: sqlite3.Connection) -> datetime | None:
+            row = conn.execute("SELECT MIN(deadline) FROM tickets WHERE status = 'pending'").fetchone()
+            return datetime.fromtimestamp(row[0], timezone.utc) if row and row[0] is not None else None
+
+        return await self._run(lambda: self._read(q))
+
+    # -- people, tokens, settings ------------------------------------------------------------
+    async def put_reviewer(self, reviewer: Reviewer, *, actor: str = "admin") -> None:
+        def tx(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO reviewers (name, tier, password_hash, disabled) VALUES (?,?,?,?) "
+                "ON CONFLICT(name) DO UPDATE SET tier = excluded.tier, "
+                "password_hash = COALESCE(excluded.password_hash, reviewers.password_hash), "
+                "disabled = excluded.disabled",
+                (reviewer.name, reviewer.tier, reviewer.password_hash, int(reviewer.disabled)),
+            )
+            self._append(conn, AuditDraft(kind="reviewer", actor=actor,
+                                          data={"name": reviewer.name, "tier": reviewer.tier,
+                                                "disabled": reviewer.disabled}))
+
+        await self._write_async(tx)
+
+    async def get_reviewer(self, name: str) -> Reviewer | None:
+        def q(conn: sqlite3.Connection) -> Reviewer | None:
+            row = conn.execute("SELECT name, tier, password_hash, disabled FROM reviewers WHERE name = ?",
+                               (name,)).fetchone()
+            return Reviewer(name=row[0], tier=row[1], password_hash=row[2], disabled=bool(row[3])) if row else None
+
+        return await self._run(lambda: self._read(q))
+
+    async def list_reviewers(self) -> list[Reviewer]:
+        def q(conn: sqlite3.Connection) -> list[Reviewer]:
+            return [Reviewer(name=r[0], tier=r[1], password_hash=r[2], disabled=bool(r[3])) for r in
+                    conn.execute("SELECT name, tier, password_hash, disabled FROM reviewers ORDER BY name")]
+
+        return await self._run(lambda: self._read(q))
+
+    async def put_token(self, token: TokenRecord) -> None:
+        def tx(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO tokens (token_hash, kind, name, created_at, revoked) VALUES (?,?,?,?,?)",
+                         (token.token_hash, token.kind, token.name, token.created_at.timestamp(),
+                          int(token.revoked)))
+            self._append(conn, AuditDraft(kind="token_created", actor="admin",
+                                          data={"kind": token.kind, "name": token.name,
+                                                "hash_prefix": token.token_hash[:8]}))
+
+        await self._write_async(tx)
+
+    async def find_token(self, token_hash: str) -> TokenRecord | None:
+        def q(conn: sqlite3.Connection) -> TokenRecord | None:
+            row = conn.execute("SELECT token_hash, kind, name, created_at, revoked FROM tokens WHERE token_hash = ?",
+                               (token_hash,)).fetchone()
+            if row is None:
+                return None
+            return TokenRecord(token_hash=row[0], kind=row[1], name=row[2],
+                               created_at=datetime.fromtimestamp(row[3], timezone.utc), revoked=bool(row[4]))
+
+        return await self._run(lambda: self._read(q))
+
+    async def known_fingerprints(self) -> set[str]:
+        return await self._run(lambda: self._read(
+            lambda c: {r[0] for r in c.execute("SELECT fingerprint FROM fingerprints")}))
+
+    async def get_mode(self) -> str | None:
+        def q(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute("SELECT value FROM settings WHERE key = 'mode'").fetchone()
+            return row[0] if row and row[0] else None
+
+        return await self._run(lambda: self._read(q))
+
+    async def set_mode(self, mode: str | None, *, actor: str) -> None:
+        def tx(conn: sqlite3.Connection) -> None:
+            row = conn.execute("SELECT value FROM settings WHERE key = 'mode'").fetchone()
+            previous = row[0] if row and row[0] else None
+            conn.execute("INSERT INTO settings (key, value) VALUES ('mode', ?) "
+                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (mode,))
+            self._append(conn, AuditDraft(kind="mode", actor=actor, data={"mode": mode, "previous": previous}))
+
+        await self._write_async(tx)
+
+
+def split_sql(script: str) -> list[str]:
+    """Statements of a .sql file (comments may contain semicolons)."""
+    out: list[str] = []
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                out.append(buf.strip())
+            buf = ""
+    return out
+
+
+def _submitted(t: Ticket) -> dict[str, Any]:
+    return {"status": t.status, "action": t.action.name, "agent": t.action.agent, "digest": t.digest,
+            "level": t.level.value, "rules": list(t.rules), "tier": t.tier, "batch": t.batch_id,
+            "group": t.group_key}
