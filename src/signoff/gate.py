@@ -24,6 +24,7 @@ from typing import Any, ParamSpec, TypeVar, cast
 
 from signoff._engine import Engine, check_no_running_loop
 from signoff._errors import (
+    AlreadyExecuted,
     Denied,
     Expired,
     InvalidAction,
@@ -450,14 +451,13 @@ class Gate:
         claimed = await self._engine.run(self.store.update_ticket(
             tid, lambda t: tr.claim_execution(t, action=action, instance=self.instance, now=utcnow())))
         if claimed.execution == "unknown":
-            from signoff._errors import AlreadyExecuted
-
             raise AlreadyExecuted(f"ticket {tid}: {claimed.explanation}", decision=decision)
         try:
             result = await _call(fn, decision.args)
         except BaseException as exc:
+            err = f"{type(exc).__name__}: {exc}"
             await self._engine.run(self.store.update_ticket(
-                tid, lambda t: tr.finish_execution(t, ok=False, error=f"{type(exc).__name__}: {exc}")))
+                tid, lambda t: tr.finish_execution(t, ok=False, error=err)))
             raise
         await self._engine.run(self.store.update_ticket(tid, lambda t: tr.finish_execution(t, ok=True)))
         return result
@@ -667,8 +667,6 @@ class Gate:
         claimed = self._sync("execute_sync", self._engine.run(self.store.update_ticket(
             tid, lambda t: tr.claim_execution(t, action=action, instance=self.instance, now=utcnow()))))
         if claimed.execution == "unknown":
-            from signoff._errors import AlreadyExecuted
-
             raise AlreadyExecuted(f"ticket {tid}: {claimed.explanation}", decision=decision)
         try:
             result = fn(**decision.args)

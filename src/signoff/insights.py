@@ -10,7 +10,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-
 from signoff._model import Level, Ticket
 
 __all__ = ["Insights", "Recommendation", "ReplayReport", "Stat", "compute_insights", "replay"]

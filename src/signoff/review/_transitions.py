@@ -128,9 +128,9 @@ def timeout(ticket: Ticket, *, tiers: Sequence[str], now: datetime) -> Change | 
             nxt = tiers[rank + 1]
             t = ticket.evolve(tier=nxt, deadline=now + span, escalations=ticket.escalations + 1,
                               explanation=f"No decision within {waited}; escalated to {nxt}.")
+            deadline = t.deadline.isoformat() if t.deadline else None
             return Change(ticket=t, audit=(AuditDraft(kind="escalated", actor="signoff", ticket_id=t.id,
-                                                      data={"tier": nxt, "status": "pending",
-                                                            "deadline": t.deadline.isoformat() if t.deadline else None}),))
+                                                      data={"tier": nxt, "status": "pending", "deadline": deadline}),))
         t = ticket.evolve(status="expired", decided_at=now,
                           explanation=f"No decision within {waited}"
                           + (f" after {ticket.escalations} escalation(s)" if ticket.escalations else "")

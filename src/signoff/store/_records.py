@@ -6,7 +6,7 @@ import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from signoff._model import Action, Level, Reason, Ticket, canonical_json
@@ -144,7 +144,7 @@ def _parse_dt(value: str | None) -> datetime | None:
     if value is None:
         return None
     dt = datetime.fromisoformat(value)
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def ticket_to_json(t: Ticket) -> str:

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -181,7 +181,8 @@ class SQLiteStore:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise StoreUnavailable(
-                    f"{self.url} has schema version {version}, newer than this signoff ({SCHEMA_VERSION}): upgrade signoff"
+                    f"{self.url} has schema version {version}, newer than this signoff "
+                    f"({SCHEMA_VERSION}): upgrade signoff"
                 )
             if version == 0:
                 schema = resources.files("signoff.store").joinpath("sql/sqlite_schema.sql").read_text()
@@ -213,8 +214,7 @@ class SQLiteStore:
             self._executor = None
 
     async def poll(self) -> None:
-        def check() -> list[Event]:
-            conn = self._require()
+        def check(conn: sqlite3.Connection) -> list[Event]:
             version = conn.execute("PRAGMA data_version").fetchone()[0]
             if version == self._data_version:
                 return []
@@ -411,7 +411,7 @@ class SQLiteStore:
     async def next_deadline(self) -> datetime | None:
         def q(conn: sqlite3.Connection) -> datetime | None:
             row = conn.execute("SELECT MIN(deadline) FROM tickets WHERE status = 'pending'").fetchone()
-            return datetime.fromtimestamp(row[0], timezone.utc) if row and row[0] is not None else None
+            return datetime.fromtimestamp(row[0], UTC) if row and row[0] is not None else None
 
         return await self._run(lambda: self._read(q))
 
@@ -464,7 +464,7 @@ class SQLiteStore:
             if row is None:
                 return None
             return TokenRecord(token_hash=row[0], kind=row[1], name=row[2],
-                               created_at=datetime.fromtimestamp(row[3], timezone.utc), revoked=bool(row[4]))
+                               created_at=datetime.fromtimestamp(row[3], UTC), revoked=bool(row[4]))
 
         return await self._run(lambda: self._read(q))
 
