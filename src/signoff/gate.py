@@ -612,6 +612,8 @@ class Gate:
     def _sync(self, name: str, coro: Awaitable[R]) -> R:
         try:
             check_no_running_loop(name)
+            if not self._engine.alive:
+                raise UserError("the gate is closed")
         except UserError:
             cast(Any, coro).close()
             raise
