@@ -120,6 +120,13 @@ class Action:
                 raise _user_error("Action.confidence must be a number between 0 and 1")
             if not 0.0 <= float(self.confidence) <= 1.0:
                 raise _user_error(f"Action.confidence must be between 0 and 1, got {self.confidence}")
+        for fname in ("reasoning", "agent"):
+            if not isinstance(getattr(self, fname), str):
+                raise _user_error(f"Action.{fname} must be a string, got {type(getattr(self, fname)).__name__}")
+        if not isinstance(self.external, bool):
+            raise _user_error(f"Action.external must be true or false, got {self.external!r}")
+        if not isinstance(self.context, Mapping):
+            raise _user_error(f"Action.context must be a mapping, got {type(self.context).__name__}")
         if isinstance(self.tags, str):
             raise _user_error("Action.tags must be a collection of strings, not one string")
         object.__setattr__(self, "tags", frozenset(self.tags))

@@ -36,7 +36,7 @@ class TestSyncTwins:
         async def inside() -> None:
             gate.list_tickets_sync()
 
-        with pytest.raises(signoff.UserError, match="use `await gate.list_tickets"):
+        with pytest.raises(signoff.UserError, match=r"use `await gate\.list_tickets"):
             asyncio.run(inside())
 
     def test_waiter_on_one_thread_is_woken_by_a_decision_on_another(self, gate: signoff.Gate) -> None:

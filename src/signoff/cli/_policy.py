@@ -11,6 +11,7 @@ Exit codes: 0 fine, 1 the policy has problems, 2 bad usage (bad JSON, bad action
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -52,7 +53,10 @@ def policy_group() -> None:
 
 
 def _paint(text: str, **style: Any) -> str:
-    # click.echo strips the escape codes again when stdout is not a terminal (pipes, CI logs, tests).
+    # click.echo strips the escape codes again when stdout is not a terminal (pipes, CI logs,
+    # tests); NO_COLOR (https://no-color.org) turns them off on a terminal too.
+    if os.environ.get("NO_COLOR"):
+        return text
     return click.style(text, **style)
 
 
@@ -72,7 +76,7 @@ def check(files: Sequence[Path]) -> None:
             policy = Policy.load(path)
         except PolicyError as exc:
             problems = exc.problems or [Problem(str(path), 0, 0, exc.message)]
-            for problem in problems:
+            for problem in sorted(problems, key=lambda p: (p.line, p.column)):
                 click.echo(_problem_line(problem))
             total += len(problems)
             bad_files += 1
@@ -120,7 +124,8 @@ def explain(policy_path: Path, mode: str | None, as_json: bool, action_json: str
     try:
         policy = Policy.load(policy_path)
     except PolicyError as exc:
-        for problem in exc.problems or [Problem(str(policy_path), 0, 0, exc.message)]:
+        for problem in sorted(exc.problems or [Problem(str(policy_path), 0, 0, exc.message)],
+                              key=lambda p: (p.line, p.column)):
             click.echo(_problem_line(problem), err=True)
         sys.exit(1)
     action = _read_action(action_json)

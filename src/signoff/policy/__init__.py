@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from signoff._model import Action, Outcome
-from signoff.policy._compiled import IsKnown, CompiledPolicy
+from signoff.policy._compiled import CompiledPolicy, IsKnown
 from signoff.policy._durations import format_duration, parse_duration
 from signoff.policy._load import load_file, load_text, validate
 from signoff.policy._spec import Defaults, Match, Mode, Novelty, PolicySpec, Reviewers, Rule, RuleOverride
