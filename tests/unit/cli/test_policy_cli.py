@@ -1,5 +1,5 @@
 """``signoff policy check`` and ``signoff explain``, run as real subprocesses like a user or CI runs them."""
-# ruff: noqa: SIM300  (the house style is `assert expected == actual`, see STYLE.md)
+
 
 from __future__ import annotations
 

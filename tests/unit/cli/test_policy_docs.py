@@ -1,5 +1,5 @@
 """The examples in docs/policy.md are real: every YAML block loads and every shell session prints what it shows."""
-# ruff: noqa: SIM300  (the house style is `assert expected == actual`, see STYLE.md)
+
 
 from __future__ import annotations
 

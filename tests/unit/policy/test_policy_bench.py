@@ -1,5 +1,5 @@
 """The policy benchmark keeps working: a tiny run gives every category, and its policy has 50 rules."""
-# ruff: noqa: SIM300  (the house style is `assert expected == actual`, see STYLE.md)
+
 
 from __future__ import annotations
 

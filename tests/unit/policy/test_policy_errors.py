@@ -1,5 +1,5 @@
 """Every way a policy can be wrong gets a PolicyError naming file, line, column and what is wrong."""
-# ruff: noqa: SIM300  (the house style is `assert expected == actual`, see STYLE.md)
+
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """What each rule feature does to an action's level, checked on both evaluators (compiled and reference)."""
-# ruff: noqa: SIM300  (the house style is `assert expected == actual`, see STYLE.md)
+
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The policy example of DESIGN.md (the seed's gate) loads and decides as the design says."""
-# ruff: noqa: SIM300  (the house style is `assert expected == actual`, see STYLE.md)
+
 
 from __future__ import annotations
 
