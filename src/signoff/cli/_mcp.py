@@ -1,9 +1,70 @@
-"""CLI command group (being written)."""
+"""``signoff mcp-proxy``: an MCP server on stdio that fronts an upstream MCP server and gates its tools.
+
+Point any MCP client at ``signoff mcp-proxy --policy policy.yaml --db sqlite:///signoff.db --
+python upstream_server.py`` instead of at the upstream server itself. stdout is the MCP
+channel: everything the proxy has to say goes to stderr.
+"""
 
 from __future__ import annotations
 
+import asyncio
+
 import click
+
+from signoff.cli._db import db_option, fail, signoff_errors
+
+__all__ = ["register"]
 
 
 def register(group: click.Group) -> None:
-    """Add this module's commands to ``group``."""
+    """Add ``mcp-proxy`` to ``group``."""
+    group.add_command(mcp_proxy)
+
+
+@click.command("mcp-proxy", context_settings={"allow_interspersed_args": False})
+@click.option("--policy", "policy", envvar="SIGNOFF_POLICY", required=True, metavar="FILE",
+              type=click.Path(dir_okay=False), help="The policy file (env SIGNOFF_POLICY).")
+@db_option
+@click.option("--agent", default="mcp-client", show_default=True,
+              help="The agent name on tickets (reviewers with this name cannot decide them).")
+@click.option("--upstream-url", metavar="URL", help="A streamable HTTP upstream (instead of a command after --).")
+@click.option("--wait", "wait", default=120.0, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds a call that needs approval waits for the decision before answering 'pending'.")
+@click.option("--session", metavar="NAME",
+              help="Scope of 'same call, same ticket' (default: one per proxy process). Pin it to keep "
+                   "pending tickets across proxy restarts.")
+@click.option("--progress-interval", default=5.0, show_default=True, type=click.FloatRange(min=0.05),
+              help="Seconds between progress notifications while a call waits.")
+@click.argument("upstream", nargs=-1, type=click.UNPROCESSED, metavar="-- COMMAND [ARGS]...")
+def mcp_proxy(policy: str, db: str, agent: str, upstream_url: str | None, wait: float, session: str | None,
+              progress_interval: float, upstream: tuple[str, ...]) -> None:
+    """Serve the tools of an upstream MCP server on stdio, every call gated by POLICY.
+
+    The upstream is a command after -- (a stdio server), or --upstream-url for streamable HTTP.
+    """
+    try:
+        from signoff.integrations.mcp import GatingProxy, connect_upstream
+    except ImportError as exc:
+        fail(str(exc), 2)
+    if bool(upstream) == bool(upstream_url):
+        fail("give the upstream MCP server either as a command after -- or as --upstream-url (one of them)", 2)
+    from signoff.gate import Gate
+
+    with signoff_errors():
+        gate = Gate.open(policy=policy, store=db)
+
+    async def main() -> None:
+        async with connect_upstream(list(upstream) if upstream else None, url=upstream_url) as session_:
+            proxy = GatingProxy(gate, session_, agent=agent, wait=wait, session=session,
+                                progress_interval=progress_interval)
+            await proxy.serve_stdio()
+
+    try:
+        with signoff_errors():
+            asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        fail(f"cannot start the upstream MCP server: {exc}", 1)
+    finally:
+        gate.close()

@@ -1,0 +1,10 @@
+"""Adapters for agent frameworks; each lives in its own module and imports its framework.
+
+* ``signoff.integrations.langgraph``: LangChain ``create_agent`` middleware and a LangGraph tool node
+  (``pip install 'signoff[langgraph]'``)
+* ``signoff.integrations.openai_agents``: OpenAI Agents SDK (``pip install 'signoff[openai-agents]'``)
+* ``signoff.integrations.pydantic_ai``: Pydantic AI toolsets (``pip install 'signoff[pydantic-ai]'``)
+* ``signoff.integrations.mcp``: a gating MCP proxy, ``signoff mcp-proxy`` (``pip install 'signoff[mcp]'``)
+
+Nothing is imported here, so ``import signoff`` never needs a framework.
+"""

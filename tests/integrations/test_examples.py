@@ -1,0 +1,80 @@
+"""Every examples/*.py runs offline as `python examples/<name>.py` and says what the docs promise."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+# What each adapter example must print: the pause, the decisions' effects, the resume.
+EXPECTED: dict[str, list[str]] = {
+    "langgraph_agent.py": [
+        "paused: 2 tool call(s) wait for a reviewer in signoff",
+        "[tool] issue_refund('A-17', 100.0)",
+        "tool result for close_account: 'The call to close_account was rejected by alice and did not run: "
+        "offer a voucher instead of closing'",
+        "Note: a reviewer edited the arguments to {\"amount\": 100.0, \"order\": \"A-17\"}",
+        "refund ticket execution: executed",
+    ],
+    "openai_agents_refund.py": [
+        "interruptions: ['issue_refund', 'close_account']",
+        "[tool] issue_refund('A-17', 100.0)",
+        "rejected by alice and did not run: offer a voucher instead of closing",
+        "Note: a reviewer edited the arguments to {\"amount\": 100.0, \"order\": \"A-17\"}",
+        "agent: Refunded 100.00 on A-17; your account stays open.",
+        "refund ticket execution: executed",
+    ],
+    "pydantic_ai_refund.py": [
+        "deferred for approval: ['issue_refund', 'close_account']",
+        "call_2: ToolApproved(override_args={'amount': 100.0, 'order': 'A-17'}",
+        "call_3: ToolDenied(message='The call to close_account was rejected by alice",
+        "[tool] issue_refund('A-17', 100.0)",
+        "refund ticket execution: executed",
+    ],
+    "mcp_proxy.py": [
+        "1) tools through the proxy: ['lookup_order', 'issue_refund', 'close_account', 'delete_customer_data']",
+        "2) lookup_order (auto): 'order A-17: delivered 3 days late, paid 150.00' isError=False",
+        "is not allowed by policy and did not run",
+        "isError=True",
+        "Note: a reviewer edited the arguments to {\"amount\": 100.0, \"order\": \"A-17\"}",
+        "refunded 100.00 on A-17",
+        "5) close_account (approve; nobody decides within --wait): 'Pending approval: ticket tk_",
+        "6) close_account asked again after the rejection: 'The call to close_account was rejected by alice",
+    ],
+}
+FORBIDDEN = {  # the original, unedited calls must never run
+    "langgraph_agent.py": ["issue_refund('A-17', 150.0)", "[tool] close_account"],
+    "openai_agents_refund.py": ["issue_refund('A-17', 150.0)", "[tool] close_account"],
+    "pydantic_ai_refund.py": ["issue_refund('A-17', 150.0)", "[tool] close_account"],
+}
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.glob("*.py")))
+def test_example_runs(example: str) -> None:
+    """The example exits 0 and prints the lines that show each decision took effect."""
+    if example in EXPECTED:
+        pytest.importorskip({"langgraph_agent.py": "langchain.agents", "openai_agents_refund.py": "agents.testing",
+                             "pydantic_ai_refund.py": "pydantic_ai", "mcp_proxy.py": "mcp.server.mcpserver"}[example])
+    out = subprocess.run([sys.executable, str(EXAMPLES / example)], capture_output=True, text=True, timeout=300,
+                         cwd=EXAMPLES.parent)
+    assert 0 == out.returncode, out.stderr[-3000:]
+    missing = [line for line in EXPECTED.get(example, []) if line not in out.stdout]
+    assert [] == missing, out.stdout
+    present = [line for line in FORBIDDEN.get(example, []) if line in out.stdout]
+    assert [] == present, out.stdout
+
+
+DOCS = EXAMPLES.parent / "docs" / "integrations"
+PAGES = {"langgraph.md": "langgraph_agent.py", "openai-agents.md": "openai_agents_refund.py",
+         "pydantic-ai.md": "pydantic_ai_refund.py", "mcp.md": "mcp_proxy.py"}
+
+
+@pytest.mark.parametrize("page", sorted(PAGES))
+def test_docs_page_shows_the_complete_example(page: str) -> None:
+    """Each framework's page carries its example verbatim, so the docs run as they read."""
+    source = (EXAMPLES / PAGES[page]).read_text(encoding="utf-8")
+    assert f"```python\n{source}```" in (DOCS / page).read_text(encoding="utf-8")
