@@ -1,5 +1,81 @@
-"""The signoff server: JSON API under /api/v1 (agents and reviewers) and the reviewer inbox at /."""
+"""The signoff server: JSON API under /api/v1 (agents and reviewers) and the reviewer inbox at /.
+
+``create_app(gate, settings=...)`` builds the ASGI app around an open Gate; ``signoff
+serve`` runs it with uvicorn. The app does not own the gate: whoever opened it closes
+it (after the server stopped), and the gate's sweeper applies timeouts meanwhile.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI
+from starlette.responses import HTMLResponse
+
+from signoff.server._settings import ServerSettings
+
+if TYPE_CHECKING:
+    from signoff.gate import Gate
+
+__all__ = ["ServerSettings", "begin_shutdown", "create_app"]
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(gate: Gate, *, settings: ServerSettings | None = None) -> FastAPI:
+    """The ASGI app serving ``gate``: the JSON API, its OpenAPI document, and the inbox when installed."""
+    from signoff import __version__
+    from signoff.server._auth import Authenticator
+    from signoff.server._context import ServerContext
+    from signoff.server._docs import install_docs
+    from signoff.server._group_commit import GroupCommit
+    from signoff.server._problems import BodyLimit, install_problem_handlers
+    from signoff.server.api import ROUTERS
+
+    settings = settings or ServerSettings()
+    app = FastAPI(
+        title="signoff", version=__version__,
+        description="A human-in-the-loop approval gate for AI agents: submit actions, wait for decisions, "
+                    "review them.",
+        openapi_url=f"{API_PREFIX}/openapi.json", docs_url=None, redoc_url=None,
+    )
+    app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    app.state.signoff = ServerContext(gate=gate, settings=settings,
+                                      auth=Authenticator(gate, ttl=settings.token_cache_seconds),
+                                      submissions=GroupCommit(gate))
+    install_problem_handlers(app, retry_after=settings.quota_retry_after_seconds)
+    for router in ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
+    install_docs(app, f"{API_PREFIX}/docs")
+    mount_ui = _find_ui()
+    if mount_ui is not None:
+        mount_ui(app, gate, settings)
+    else:
+        app.add_route("/", _no_inbox, include_in_schema=False)
+    return app
+
+
+def begin_shutdown(app: FastAPI) -> None:
+    """Tell open long-polls and event streams to end now (the server is stopping). Idempotent."""
+    from signoff.server._context import ServerContext
+
+    ctx = getattr(app.state, "signoff", None)
+    if isinstance(ctx, ServerContext):
+        ctx.stopping.set()
+
+
+def _find_ui() -> Any:
+    # The inbox lives in signoff.server.ui; an install without it still serves the API.
+    # Only its absence is tolerated: an ImportError raised inside it is a bug to show.
+    try:
+        from signoff.server.ui import mount_ui
+    except ModuleNotFoundError as exc:
+        if exc.name in ("signoff.server.ui",):
+            return None
+        raise
+    return mount_ui
+
+
+async def _no_inbox(request: object) -> HTMLResponse:
+    return HTMLResponse("<!doctype html><title>signoff</title><p>The reviewer inbox is not installed in this "
+                        f"build. The API is at <a href={API_PREFIX}/docs>{API_PREFIX}/docs</a>.</p>")

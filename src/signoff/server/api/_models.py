@@ -1,0 +1,330 @@
+"""Request and response bodies of the JSON API (they are what /api/v1/openapi.json documents).
+
+Responses are built as plain dicts by ``signoff._wire`` and sent with orjson; these models
+describe them for the OpenAPI document and for clients in other languages.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+LevelName = Literal["auto", "notify", "approve", "suggest", "deny"]
+TicketStatusName = Literal["pending", "approved", "rejected", "expired", "aborted", "cancelled",
+                           "notified", "flagged", "suggested", "done", "dismissed"]
+DecisionStatusName = Literal["approved", "rejected", "expired", "aborted", "cancelled",
+                             "auto", "notified", "suggested", "denied"]
+TicketKindName = Literal["approval", "notification", "suggestion"]
+
+_SHORT = 200
+_TEXT = 20_000
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- shared pieces -------------------------------------------------------------------------------
+class ActionIn(_In):
+    """What an agent wants to do. With an agent token, ``agent`` may be left out: it is the token's agent."""
+
+    name: str = Field(min_length=1, max_length=_SHORT, examples=["deploy_production"])
+    args: dict[str, Any] = Field(default_factory=dict, examples=[{"service": "api", "version": "1.4.2"}])
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    reasoning: str = Field(default="", max_length=_TEXT)
+    alternatives: list[str] = Field(default_factory=list, max_length=100)
+    tags: list[str] = Field(default_factory=list, max_length=100)
+    external: bool = False
+    agent: str = Field(default="", max_length=_SHORT)
+    context: dict[str, Any] = Field(default_factory=dict)
+
+
+class ActionOut(BaseModel):
+    name: str
+    args: dict[str, Any]
+    confidence: float | None
+    reasoning: str
+    alternatives: list[str]
+    tags: list[str]
+    external: bool
+    agent: str
+    context: dict[str, Any]
+
+
+class ReasonOut(BaseModel):
+    code: str
+    rule: str | None
+    message: str
+    level: LevelName
+
+
+class ReviewersOut(BaseModel):
+    tier: str | None
+    count: int
+
+
+class OutcomeOut(BaseModel):
+    """What the policy says about an action, and why."""
+
+    level: LevelName
+    reasons: list[ReasonOut]
+    matched_rules: list[str]
+    near_misses: list[str]
+    reviewers: ReviewersOut
+    timeout_seconds: float | None
+    on_timeout: str
+    retries: int
+    mode: str | None
+    fingerprint: str
+    novel: bool
+    require_reasoning: bool
+    needs_human: bool
+
+
+class TicketOut(BaseModel):
+    """A request for a human, as stored."""
+
+    id: str
+    kind: TicketKindName
+    action: ActionOut
+    status: TicketStatusName
+    level: LevelName
+    reasons: list[ReasonOut]
+    rules: list[str]
+    tier: str | None
+    required_approvals: int
+    approvals: list[str]
+    deadline: str | None
+    timeout_seconds: float | None
+    on_timeout: str
+    retries_left: int
+    escalations: int
+    group_key: str
+    batch_id: str | None
+    idempotency_key: str | None
+    digest: str
+    fingerprint: str
+    mode: str | None
+    created_at: str
+    decided_at: str | None
+    decided_by: list[str]
+    feedback: str
+    explanation: str
+    edited_args: dict[str, Any] | None
+    approved_digest: str | None
+    execution: str
+    executor: str | None
+    has_state: bool
+
+
+class DecisionOut(BaseModel):
+    """How an action ended: may the agent act (``approved``), with which arguments, and why."""
+
+    status: DecisionStatusName
+    approved: bool
+    action: ActionOut
+    args: dict[str, Any]
+    feedback: str
+    explanation: str
+    reviewers: list[str]
+    reasons: list[ReasonOut]
+    level: LevelName
+    ticket_id: str | None
+    edited: bool
+    created_at: str | None
+    decided_at: str | None
+
+
+# -- agents -------------------------------------------------------------------------------------
+class EvaluateIn(_In):
+    action: ActionIn
+
+
+class _WithState(_In):
+    state: Any = Field(default=None, description="The agent's state as JSON, stored with the ticket.")
+    state_b64: str | None = Field(default=None, max_length=12_000_000,
+                                  description="The agent's state as base64 bytes (instead of `state`).")
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=_SHORT)
+
+    @model_validator(mode="after")
+    def _one_state(self) -> _WithState:
+        if self.state is not None and self.state_b64 is not None:
+            raise ValueError("give the state as `state` (JSON) or `state_b64` (bytes), not both")
+        return self
+
+
+class SubmitIn(_WithState):
+    action: ActionIn
+
+
+class SubmitManyIn(_In):
+    items: list[SubmitIn] = Field(min_length=1, max_length=1000)
+
+
+class GuardIn(SubmitIn):
+    wait: float = Field(default=0.0, ge=0.0, le=3600.0,
+                        description="Seconds to wait for a decision before answering with the pending ticket.")
+
+
+class GuardOut(BaseModel):
+    """Either the decision (no human needed, or decided within ``wait``) or the pending ticket to wait on."""
+
+    decision: DecisionOut | None
+    ticket: TicketOut | None
+
+
+class WaitOut(BaseModel):
+    """``decided`` false: the long-poll ran out first; ask again."""
+
+    decided: bool
+    ticket_id: str
+    decision: DecisionOut | None
+
+
+class ResumeOut(WaitOut):
+    state: Any = None
+    state_b64: str | None = None
+    state_kind: Literal["json", "bytes"] | None = None
+
+
+class CancelIn(_In):
+    reason: str = Field(default="", max_length=_TEXT)
+
+
+class ClaimIn(_In):
+    action: ActionIn
+    instance: str = Field(min_length=1, max_length=_SHORT)
+
+
+class FinishIn(_In):
+    ok: bool
+    error: str = Field(default="", max_length=_TEXT)
+
+
+# -- reviewers -----------------------------------------------------------------------------------
+class TicketPage(BaseModel):
+    tickets: list[TicketOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class ApproveIn(_In):
+    args: dict[str, Any] | None = Field(default=None, description="Edited arguments (the policy checks them again).")
+    comment: str = Field(default="", max_length=_TEXT)
+    reviewer: str | None = Field(default=None, max_length=_SHORT,
+                                 description="Optional; must be the token's reviewer when given.")
+
+
+class RejectIn(_In):
+    feedback: str = Field(default="", max_length=_TEXT)
+    reviewer: str | None = Field(default=None, max_length=_SHORT)
+
+
+class DecideIn(_In):
+    approve: bool
+    feedback: str = Field(default="", max_length=_TEXT)
+    reviewer: str | None = Field(default=None, max_length=_SHORT)
+
+
+class OneDecision(_In):
+    ticket_id: str = Field(min_length=1, max_length=_SHORT)
+    approve: bool
+    feedback: str = Field(default="", max_length=_TEXT)
+    args: dict[str, Any] | None = None
+
+
+class DecideManyIn(_In):
+    decisions: list[OneDecision] = Field(min_length=1, max_length=1000)
+    reviewer: str | None = Field(default=None, max_length=_SHORT)
+
+
+class BatchResultOut(BaseModel):
+    """Each ticket decided on its own: ``failed`` maps a ticket id to why it was not."""
+
+    decided: list[TicketOut]
+    failed: dict[str, str]
+
+
+class NoteIn(_In):
+    note: str = Field(default="", max_length=_TEXT)
+    reviewer: str | None = Field(default=None, max_length=_SHORT)
+
+
+class ModeIn(_In):
+    mode: str | None = Field(description="A mode the policy defines, or null to switch modes off.", max_length=_SHORT)
+
+
+class ModeOut(BaseModel):
+    mode: str | None
+    modes: list[str]
+
+
+class StatOut(BaseModel):
+    key: str
+    volume: int
+    approved: int
+    rejected: int
+    timeouts: int
+    edits: int
+    median_seconds_to_decision: float | None
+    approval_rate: float
+
+
+class RecommendationOut(BaseModel):
+    rule: str | None
+    action: str | None
+    suggest_level: LevelName
+    message: str
+
+
+class TimelinePoint(BaseModel):
+    day: str
+    approved: int
+    decided: int
+
+
+class InsightsOut(BaseModel):
+    total: int
+    rules: list[StatOut]
+    actions: list[StatOut]
+    recommendations: list[RecommendationOut]
+    timeline: dict[str, list[TimelinePoint]]
+
+
+class AuditEntryOut(BaseModel):
+    seq: int
+    at: str
+    kind: str
+    ticket_id: str | None
+    actor: str
+    data: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class AuditPage(BaseModel):
+    entries: list[AuditEntryOut]
+    next_after: int | None = Field(description="Pass as `after` for the next page; null at the end.")
+
+
+class VerifyOut(BaseModel):
+    ok: bool
+    count: int
+    first_bad: int | None
+    problem: str
+    message: str
+
+
+class ProblemOut(BaseModel):
+    """An RFC 9457 problem: ``detail`` says what is wrong; ``error`` names the signoff exception."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    error: str | None = None
+    attrs: dict[str, Any] | None = None
+    errors: list[dict[str, Any]] | None = None
