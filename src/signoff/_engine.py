@@ -20,6 +20,10 @@ T = TypeVar("T")
 
 class Engine:
     def __init__(self, name: str = "signoff-engine") -> None:
+        self.inline = False
+        """Set by the gate when its store's coroutines may run on any loop (``inline_safe``, the
+        SQLite store): ``run`` then awaits them where they are called, saving two thread switches
+        per call. Coroutines bound to the engine loop (its own tasks) use ``run_here``."""
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
         self._thread.start()
@@ -36,7 +40,16 @@ class Engine:
         return self._thread.is_alive() and not self.loop.is_closed()
 
     async def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Await ``coro`` on the engine loop from any loop."""
+        """Await ``coro`` on the engine loop from any loop (or where it is, when ``inline``)."""
+        if self.inline:
+            if not self.alive:
+                coro.close()
+                raise UserError("the gate is closed")
+            return await coro
+        return await self.run_here(coro)
+
+    async def run_here(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await ``coro`` on the engine loop itself, whatever loop calls."""
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:

@@ -70,5 +70,9 @@ def verify_chain(entries: Iterable[AuditEntry], head: tuple[int, str] | None) ->
             if last.seq < head_seq:
                 return VerifyResult(False, count, last.seq + 1,
                                     f"entries {last.seq + 1}..{head_seq} were deleted from the end")
+            if last.seq > head_seq:
+                return VerifyResult(False, count, head_seq + 1,
+                                    f"entries {head_seq + 1}..{last.seq} were added outside signoff "
+                                    f"(the recorded head is entry {head_seq})")
             return VerifyResult(False, count, last.seq, "the last entry does not match the recorded head")
     return VerifyResult(True, count)

@@ -15,12 +15,13 @@ import inspect
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from signoff._engine import Engine, check_no_running_loop
 from signoff._errors import (
@@ -132,6 +133,18 @@ def raise_for(decision: Decision) -> None:
     raise cls(msg, decision=decision)
 
 
+def _on_engine(method: Callable[Concatenate[Gate, P], Coroutine[Any, Any, R]],
+               ) -> Callable[Concatenate[Gate, P], Coroutine[Any, Any, R]]:
+    """Run a whole gate method on the engine loop: its store calls (e.g. the reviewer lookup and
+    the update) then cost one thread switch there and back instead of one per call."""
+
+    @functools.wraps(method)
+    async def wrapper(self: Gate, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await self._engine.run(method(self, *args, **kwargs))
+
+    return cast("Callable[Concatenate[Gate, P], Coroutine[Any, Any, R]]", wrapper)
+
+
 class Gate:
     """The approval gate. Open with ``Gate.open(policy=..., store=...)``; close with ``close()``."""
 
@@ -143,11 +156,13 @@ class Gate:
         self._known: set[str] = set()
         self._mode: str | None = None
         self._engine = Engine()
+        self._engine.inline = bool(getattr(store, "inline_safe", False))
         self._tasks: list[asyncio.Task[None]] = []
         self._sweep = sweep
         self._poll_interval = poll_interval
         self._closed = False
         self._wake_sweeper: asyncio.Event | None = None
+        self._next_sweep = 0.0  # when the sweeper wakes next (unix time); 0 while it sweeps
         self.store.notifier.add_callback(self._on_event)
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -201,7 +216,7 @@ class Gate:
         if self._closed:
             return
         self._closed = True
-        await self._engine.run(self._stop())
+        await self._engine.run_here(self._stop())  # its tasks live on the engine loop
         await asyncio.get_running_loop().run_in_executor(None, self._engine.stop)
 
     async def _stop(self) -> None:
@@ -234,7 +249,8 @@ class Gate:
         elif ev.kind == "mode":
             mode = ev.data.get("mode")
             self._mode = str(mode) if mode and mode in self.policy.modes else None
-        if ev.kind in ("submitted", "escalated", "retried") and self._wake_sweeper is not None:
+        if ev.kind in ("submitted", "escalated", "retried") and self._wake_sweeper is not None \
+                and _before(ev.data.get("deadline"), self._next_sweep):
             self._engine.loop.call_soon_threadsafe(self._wake_sweeper.set)
 
     async def _poller(self) -> None:
@@ -249,18 +265,31 @@ class Gate:
 
     async def _sweeper(self) -> None:
         assert self._wake_sweeper is not None
+        lease = getattr(self.store, "sweeper_lease", None)  # shared databases: one server sweeps at a time
         while True:
+            # Cleared before sweeping, so a ticket submitted meanwhile wakes the next wait at once.
+            # While a sweep runs, any new deadline wakes us (_next_sweep = 0); while we sleep, only
+            # one earlier than the planned wake-up does: a submission with a 30-minute timeout
+            # costs the sweeper nothing.
+            self._wake_sweeper.clear()
+            self._next_sweep = 0.0
             try:
-                await self.sweep()
-                nd = await self.store.next_deadline()
-                delay = 1.0 if nd is None else max(0.0, min(1.0, (nd - utcnow()).total_seconds()))
+                if lease is not None and not await lease():
+                    delay = 1.0
+                else:
+                    await self.sweep()
+                    nd = await self.store.next_deadline()
+                    delay = 1.0 if nd is None else max(0.0, min(1.0, (nd - utcnow()).total_seconds()))
             except asyncio.CancelledError:
                 raise
             except Exception:
                 delay = 1.0
-            self._wake_sweeper.clear()
+            self._next_sweep = time.time() + delay
             try:
-                await asyncio.wait_for(self._wake_sweeper.wait(), timeout=delay)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancel from
+                # close() when the event is set at the same moment, and close() then hangs.
+                async with asyncio.timeout(delay):
+                    await self._wake_sweeper.wait()
             except TimeoutError:
                 pass
 
@@ -405,7 +434,8 @@ class Gate:
                     if wake is None:
                         await fut
                     else:
-                        await asyncio.wait_for(asyncio.shield(fut), max(0.0, wake - loop.time()))
+                        async with asyncio.timeout_at(wake):
+                            await asyncio.shield(fut)
                     continue
                 except TimeoutError:
                     pass
@@ -419,9 +449,20 @@ class Gate:
 
     async def resume(self, ticket_id: str) -> tuple[Decision, Any]:
         """The decision (waiting if needed) and the state stored at submission; from any process."""
-        decision = await self.wait(ticket_id)
-        state = await self._engine.run(self.store.get_state(ticket_id))
+        # A decided ticket (the usual case) costs one trip to the engine, not two.
+        decided = await self._engine.run(self._decided_with_state(ticket_id))
+        if decided is not None:
+            decision, state = decided
+        else:
+            decision = await self.wait(ticket_id)
+            state = await self._engine.run(self.store.get_state(ticket_id))
         return decision, state.value() if state is not None else None
+
+    async def _decided_with_state(self, ticket_id: str) -> tuple[Decision, StoredState | None] | None:
+        t = await self.store.get_ticket(ticket_id)
+        if t.status == "pending":
+            return None
+        return decision_of(t), await self.store.get_state(ticket_id)
 
     async def get_ticket(self, ticket_id: str) -> Ticket:
         return await self._engine.run(self.store.get_ticket(ticket_id))
@@ -522,6 +563,7 @@ class Gate:
                                 "gate.add_reviewer()")
         return reviewer
 
+    @_on_engine
     async def approve(self, ticket_id: str, *, reviewer: str, args: Mapping[str, Any] | None = None,
                       comment: str = "") -> Ticket:
         """Approve (optionally with edited arguments, which the policy checks again)."""
@@ -536,6 +578,7 @@ class Gate:
 
         return await self._engine.run(self.store.update_ticket(ticket_id, change))
 
+    @_on_engine
     async def reject(self, ticket_id: str, *, reviewer: str, feedback: str = "") -> Ticket:
         """Reject with feedback; the agent receives the words."""
         rv = await self._reviewer(reviewer)
@@ -566,12 +609,14 @@ class Gate:
         pending = await self.list_tickets(status="pending", batch=batch, limit=10_000)
         return await self.decide_many([t.id for t in pending], reviewer=reviewer, approve=approve, feedback=feedback)
 
+    @_on_engine
     async def flag(self, ticket_id: str, *, reviewer: str, note: str = "") -> Ticket:
         """Flag an action that ran under ``notify`` for a closer look."""
         rv = await self._reviewer(reviewer)
         return await self._engine.run(self.store.update_ticket(
             ticket_id, lambda t: tr.flag(t, rv, now=utcnow(), note=note)))
 
+    @_on_engine
     async def resolve_suggestion(self, ticket_id: str, *, reviewer: str, done: bool, note: str = "") -> Ticket:
         """Mark a suggestion done (a human executed it) or dismissed."""
         rv = await self._reviewer(reviewer)
@@ -691,6 +736,16 @@ async def _call(fn: Callable[..., Any], args: Mapping[str, Any]) -> Any:
     if inspect.isawaitable(result):
         return await result
     return result
+
+
+def _before(deadline: object, when: float) -> bool:
+    """Is ``deadline`` (an ISO time from an event) earlier than unix time ``when``? Unknown: yes."""
+    if not isinstance(deadline, str):
+        return True
+    try:
+        return datetime.fromisoformat(deadline).timestamp() < when
+    except ValueError:
+        return True
 
 
 def _force_approval(outcome: Outcome) -> Outcome:

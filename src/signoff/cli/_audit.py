@@ -1,9 +1,149 @@
-"""CLI command group (being written)."""
+"""``signoff audit verify|list`` and ``signoff insights``: the hash-chained log, and what the
+history of decisions says about the policy.
+
+``audit verify`` exits 0 with the number of entries when the chain holds, and 1 naming the
+first bad entry after any edit, insertion or deletion (CI and cron jobs read the exit code).
+"""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+from typing import Any
+
 import click
+
+from signoff._text import reveal_value
+from signoff.audit import verify_chain
+from signoff.cli._db import db_option, fail, policy_option, print_table, run_store, signoff_errors, when
+from signoff.store import AuditEntry, Store, TicketQuery
+
+__all__ = ["register"]
+
+_DECIDED = ("approved", "rejected", "expired", "aborted", "cancelled")
 
 
 def register(group: click.Group) -> None:
-    """Add this module's commands to ``group``."""
+    """Add ``audit`` and ``insights`` to ``group``."""
+    group.add_command(audit)
+    group.add_command(insights)
+
+
+@click.group("audit")
+def audit() -> None:
+    """Verify and read the audit log."""
+
+
+@audit.command("verify")
+@db_option
+def verify(db: str) -> None:
+    """Check the hash chain: exit 0 with the entry count, or 1 naming the first bad entry."""
+
+    async def read(store: Store) -> tuple[list[AuditEntry], Any]:
+        return await store.audit_entries(), await store.audit_head()
+
+    with signoff_errors():
+        entries, head = run_store(db, read)
+    result = verify_chain(entries, head)
+    if result.ok:
+        click.echo(f"ok: {result.count} entries, hash chain verified")
+        return
+    fail(f"audit log broken at entry {result.first_bad}: {result.problem}", 1)
+
+
+@audit.command("list")
+@db_option
+@click.option("--ticket", "ticket_id", help="Only this ticket's entries.")
+@click.option("--kind", help="Only entries of this kind (submitted, approved, mode...).")
+@click.option("--after", type=int, default=0, help="Entries after this sequence number.")
+@click.option("--limit", type=click.IntRange(1, 1_000_000), default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per entry.")
+def list_entries(db: str, ticket_id: str | None, kind: str | None, after: int, limit: int, as_json: bool) -> None:
+    """Audit entries, oldest first."""
+
+    async def read(store: Store) -> list[AuditEntry]:
+        # Filter by kind here, then limit: the store filters by ticket only.
+        entries = await store.audit_entries(after=after, ticket_id=ticket_id, limit=None if kind else limit)
+        return [e for e in entries if kind is None or e.kind == kind][:limit]
+
+    with signoff_errors():
+        entries = run_store(db, read)
+    if as_json:
+        for e in entries:
+            click.echo(json.dumps({"seq": e.seq, "at": e.at, "kind": e.kind, "ticket_id": e.ticket_id,
+                                   "actor": e.actor, "data": dict(e.data), "prev_hash": e.prev_hash,
+                                   "hash": e.hash}, sort_keys=True))
+        return
+    if not entries:
+        click.echo("no audit entries")
+        return
+    print_table(["SEQ", "AT", "KIND", "TICKET", "ACTOR", "DETAIL", "HASH"],
+                [[str(e.seq), when(datetime.fromisoformat(e.at)), e.kind, e.ticket_id or "-", e.actor,
+                  reveal_value(dict(e.data), one_line=True, max_len=70), e.hash[:12]] for e in entries])
+
+
+@click.command("insights")
+@db_option
+@policy_option(required=False)
+@click.option("--min-volume", type=click.IntRange(1, None), default=20, show_default=True,
+              help="Decisions a rule needs before signoff recommends a change.")
+@click.option("--json", "as_json", is_flag=True)
+def insights(db: str, policy: str | None, min_volume: int, as_json: bool) -> None:
+    """Approval rates, time to decision, timeouts and edits per rule and per action, and what to change."""
+    from signoff.insights import compute_insights
+
+    if policy is not None:
+        from signoff.policy import Policy
+
+        with signoff_errors():
+            Policy.load(policy)  # a bad policy is reported even though the figures do not need it
+
+    async def read(store: Store) -> Any:
+        return await store.list_tickets(TicketQuery(kind="approval", status=_DECIDED, limit=10_000_000))
+
+    with signoff_errors():
+        decided = run_store(db, read)
+    report = compute_insights(decided, min_volume=min_volume)
+    if as_json:
+        click.echo(json.dumps({
+            "total": report.total,
+            "rules": [_stat_json(s) for s in report.rules],
+            "actions": [_stat_json(s) for s in report.actions],
+            "recommendations": [{"rule": r.rule, "action": r.action, "level": r.suggest_level.value,
+                                 "message": r.message} for r in report.recommendations],
+        }, indent=2))
+        return
+    if not report.total:
+        click.echo("no decided tickets yet")
+        return
+    click.echo(click.style(f"{report.total} decided requests", bold=True))
+    for title, stats in (("per rule", report.rules), ("per action", report.actions)):
+        click.echo()
+        click.echo(click.style(title, bold=True))
+        print_table(["NAME", "VOLUME", "APPROVED", "REJECTED", "RATE", "MEDIAN", "TIMEOUTS", "EDITS"],
+                    [[s.key, str(s.volume), str(s.approved), str(s.rejected), f"{s.approval_rate:.0%}",
+                      _secs(s.median_seconds_to_decision), str(s.timeouts), str(s.edits)] for s in stats])
+    click.echo()
+    click.echo(click.style("recommendations", bold=True))
+    for r in report.recommendations:
+        click.echo(f"  - {r.message}")
+    if not report.recommendations:
+        click.echo(f"  none (a rule needs {min_volume} decisions before signoff suggests a change)")
+
+
+def _secs(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value < 1:
+        return f"{value * 1000:.0f}ms"
+    if value < 120:
+        return f"{value:.1f}s"
+    if value < 7200:
+        return f"{value / 60:.0f}m"
+    return f"{value / 3600:.1f}h"
+
+
+def _stat_json(s: Any) -> dict[str, Any]:
+    return {"key": s.key, "volume": s.volume, "approved": s.approved, "rejected": s.rejected,
+            "approval_rate": s.approval_rate, "median_seconds_to_decision": s.median_seconds_to_decision,
+            "timeouts": s.timeouts, "edits": s.edits}

@@ -1,9 +1,276 @@
-"""CLI command group (being written)."""
+"""``signoff tickets list|show|approve|reject``: review the queue from a terminal, without the server.
+
+Everything an agent wrote (names, arguments, reasoning) goes through ``signoff._text.reveal``
+before it reaches the terminal: escape sequences cannot drive it, and hidden characters
+(bidi overrides, zero-width, tags) show as ``<U+XXXX>``. Deciding needs the policy: tiers
+are checked, and edited arguments are evaluated again, exactly as through the API.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from typing import Any
+
 import click
+
+from signoff._model import Ticket, utcnow
+from signoff._text import has_hidden, reveal, reveal_value
+from signoff.cli._db import db_option, fail, policy_option, print_table, run_store, signoff_errors, span, when
+from signoff.store import Store, TicketQuery
+from signoff.store._records import ticket_to_json
+
+__all__ = ["register"]
+
+_STATUS_COLOURS = {"pending": "yellow", "approved": "green", "rejected": "red", "expired": "magenta",
+                   "aborted": "magenta", "cancelled": "bright_black", "flagged": "red", "notified": "cyan",
+                   "suggested": "blue", "done": "green", "dismissed": "bright_black"}
 
 
 def register(group: click.Group) -> None:
-    """Add this module's commands to ``group``."""
+    """Add ``tickets`` to ``group``."""
+    group.add_command(tickets)
+
+
+@click.group("tickets")
+def tickets() -> None:
+    """List, inspect and decide tickets in the review queue."""
+
+
+@tickets.command("list")
+@db_option
+@click.option("--status", default="pending", show_default=True,
+              help="A status, several separated by commas, or 'all'.")
+@click.option("--kind", type=click.Choice(["approval", "notification", "suggestion"]))
+@click.option("--agent")
+@click.option("--action")
+@click.option("--group", help="A group key (similar tickets decided together).")
+@click.option("--batch", help="A batch id (tickets submitted together).")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per ticket, for scripts.")
+def list_cmd(db: str, status: str, kind: str | None, agent: str | None, action: str | None, group: str | None,
+             batch: str | None, limit: int, as_json: bool) -> None:
+    """Tickets, oldest first (pending ones by default)."""
+    statuses: str | tuple[str, ...] | None = None if status == "all" else tuple(s.strip() for s in status.split(","))
+    query = TicketQuery(status=statuses, kind=kind, agent=agent, action=action, group=group, batch=batch,
+                        limit=limit)
+
+    async def fetch(store: Store) -> tuple[list[Ticket], int]:
+        return await store.list_tickets(query), await store.count_tickets(query)
+
+    with signoff_errors():
+        found, total = run_store(db, fetch)
+    if as_json:
+        for t in found:
+            click.echo(ticket_to_json(t))
+        return
+    if not found:
+        click.echo(f"no {'' if status == 'all' else status + ' '}tickets")
+        return
+    now = utcnow()
+    rows = []
+    for t in found:
+        due = span((t.deadline - now).total_seconds()) if t.deadline and t.status == "pending" else "-"
+        needs = f"{len(t.approvals)}/{t.required_approvals}" if t.kind == "approval" else "-"
+        why = ", ".join(f"{r.code}" + (f" ({r.rule})" if r.rule else "") for r in t.reasons) or ", ".join(t.rules)
+        rows.append([t.id, t.status, t.action.name, t.action.agent or "-", t.tier or "any", needs,
+                     span((now - t.created_at).total_seconds()), due,
+                     _flag_hidden(t) + reveal(why, one_line=True, max_len=60)])
+    print_table(["ID", "STATUS", "ACTION", "AGENT", "TIER", "OK", "AGE", "DUE", "WHY"], rows,
+                colours={1: _STATUS_COLOURS.get})
+    if total > len(found):
+        click.echo(f"({len(found)} of {total} shown; use --limit)")
+
+
+def _flag_hidden(t: Ticket) -> str:
+    texts = [t.action.name, t.action.agent, t.action.reasoning, json.dumps(dict(t.action.args), ensure_ascii=False)]
+    return "[hidden chars] " if any(has_hidden(x) for x in texts) else ""
+
+
+@tickets.command("show")
+@db_option
+@click.argument("ticket_id")
+@click.option("--json", "as_json", is_flag=True, help="The ticket as JSON.")
+def show(db: str, ticket_id: str, as_json: bool) -> None:
+    """Everything about one ticket: the action, why it needs a human, who decided, and its history."""
+
+    async def fetch(store: Store) -> tuple[Ticket, Any, list[Any]]:
+        t = await store.get_ticket(ticket_id)
+        return t, await store.get_state(ticket_id), await store.audit_entries(ticket_id=ticket_id)
+
+    with signoff_errors():
+        t, state, history = run_store(db, fetch)
+    if as_json:
+        click.echo(ticket_to_json(t))
+        return
+    for line in render_ticket(t, state, history):
+        click.echo(line)
+
+
+def _label(text: str, *, pad: bool = True) -> str:
+    return click.style(f"{text + ':':<13}" if pad else text + ":", bold=True)
+
+
+def render_ticket(t: Ticket, state: Any, history: Sequence[Any]) -> list[str]:
+    """The ``tickets show`` page, as lines (agent text revealed)."""
+    a = t.action
+    now = utcnow()
+    out = [f"{_label('ticket')}{t.id}  {click.style(t.status, fg=_STATUS_COLOURS.get(t.status), bold=True)}"
+           f"  ({t.kind})"]
+    out.append(f"{_label('action')}{reveal(a.name, one_line=True)}")
+    out.append(f"{_label('agent')}{reveal(a.agent or '-', one_line=True)}")
+    out.append(_label("arguments", pad=False))
+    for k, v in sorted(a.args.items()):
+        out.append(f"  {reveal(str(k), one_line=True)} = {reveal_value(v, one_line=True)}")
+    if t.edited_args is not None:
+        out.append(_label("edited to", pad=False))
+        for k, v in sorted(t.edited_args.items()):
+            out.append(f"  {reveal(str(k), one_line=True)} = {reveal_value(v, one_line=True)}")
+    if a.reasoning:
+        out.append(_label("reasoning", pad=False))
+        out.extend("  " + line for line in reveal(a.reasoning).splitlines())
+    if a.confidence is not None:
+        out.append(f"{_label('confidence')}{a.confidence:.2f}")
+    if a.alternatives:
+        out.append(f"{_label('alternatives')}" + "; ".join(reveal(x, one_line=True) for x in a.alternatives))
+    if any(has_hidden(x) for x in (a.name, a.agent, a.reasoning, json.dumps(dict(a.args), ensure_ascii=False))):
+        out.append(click.style("warning: the agent's text contains hidden or control characters, shown as "
+                               "<U+XXXX>", fg="red", bold=True))
+    out.append(_label("why", pad=False))
+    for r in t.reasons:
+        out.append(f"  [{r.code}{' / ' + r.rule if r.rule else ''}] {r.message}")
+    if t.kind == "approval":
+        needs = f"{t.required_approvals} x {t.tier or 'any tier'}"
+        got = f"; approved so far by {', '.join(t.approvals)}" if t.approvals and t.status == "pending" else ""
+        out.append(f"{_label('reviewers')}{needs}{got}")
+        if t.status == "pending" and t.deadline is not None:
+            out.append(f"{_label('deadline')}{when(t.deadline)} (in {span((t.deadline - now).total_seconds())}), "
+                       f"then {t.on_timeout}")
+    out.append(f"{_label('submitted')}{when(t.created_at)}" + (f" in batch {t.batch_id}" if t.batch_id else ""))
+    out.append(f"{_label('group')}{t.group_key}")
+    if t.decided_at is not None:
+        who = f" by {', '.join(t.decided_by)}" if t.decided_by else ""
+        out.append(f"{_label('decided')}{when(t.decided_at)}{who}")
+    if t.feedback:
+        out.append(f"{_label('feedback')}{reveal(t.feedback, one_line=True)}")
+    if t.explanation:
+        out.append(f"{_label('explanation')}{reveal(t.explanation, one_line=True)}")
+    if t.execution != "none":
+        out.append(f"{_label('execution')}{t.execution}")
+    if state is not None:
+        out.append(f"{_label('state')}{state.kind}, {len(state.data):,} bytes")
+    out.append(_label("history", pad=False))
+    for e in history:
+        detail = {k: v for k, v in e.data.items()
+                  if k not in _HISTORY_SKIP and not (k == "deadline" and e.kind == "submitted")}
+        extra = "".join(f" {k}={reveal_value(v, one_line=True, max_len=60)}" for k, v in sorted(detail.items()))
+        out.append(f"  {e.seq:>5}  {when(_parse(e.at))}  {e.kind:<10} {reveal(e.actor, one_line=True)}{extra}")
+    return out
+
+
+# Already shown above the history, or only useful to machines.
+_HISTORY_SKIP = {"status", "digest", "group", "batch", "action", "agent", "level", "rules", "tier",
+                 "approved_digest", "reviewer"}
+
+
+def _parse(at: str) -> Any:
+    from datetime import datetime
+
+    return datetime.fromisoformat(at)
+
+
+def _reviewer_option(fn: Any) -> Any:
+    return click.option("--as", "reviewer", envvar="SIGNOFF_REVIEWER", required=True, metavar="NAME",
+                        help="The reviewer deciding (env SIGNOFF_REVIEWER); must exist in the store.")(fn)
+
+
+def _targets(gate: Any, ticket_ids: Sequence[str], group: str | None, batch: str | None) -> list[str]:
+    if not ticket_ids and not group and not batch:
+        fail("name ticket ids, or --group KEY, or --batch ID", 2)
+    ids = list(ticket_ids)
+    if group:
+        ids += [t.id for t in gate.list_tickets_sync(status="pending", group=group, limit=100_000)]
+    if batch:
+        ids += [t.id for t in gate.list_tickets_sync(status="pending", batch=batch, limit=100_000)]
+    if not ids:
+        fail(f"no pending tickets in {'group ' + group if group else 'batch ' + str(batch)}", 1)
+    return list(dict.fromkeys(ids))
+
+
+def _open_gate(db: str, policy: str) -> Any:
+    from signoff.gate import Gate
+
+    return Gate.open(policy=policy, store=db, sweep=False)
+
+
+@tickets.command("approve")
+@db_option
+@policy_option(required=True)
+@_reviewer_option
+@click.argument("ticket_ids", nargs=-1)
+@click.option("--args", "args_json", metavar="JSON",
+              help="Approve with these edited arguments (a JSON object); the policy checks them again.")
+@click.option("--comment", default="", help="Words for the agent.")
+@click.option("--group", help="Approve every pending ticket of this group.")
+@click.option("--batch", help="Approve every pending ticket of this batch.")
+def approve(db: str, policy: str, reviewer: str, ticket_ids: tuple[str, ...], args_json: str | None, comment: str,
+            group: str | None, batch: str | None) -> None:
+    """Approve tickets (optionally with edited arguments). Exit 1 if any could not be approved."""
+    args = None
+    if args_json is not None:
+        try:
+            args = json.loads(args_json)
+        except json.JSONDecodeError as exc:
+            fail(f"--args is not valid JSON: {exc}", 2)
+        if not isinstance(args, dict):
+            fail("--args must be a JSON object of argument names to values", 2)
+    _decide(db, policy, ticket_ids, group, batch, lambda g, tid: g.approve_sync(
+        tid, reviewer=reviewer, args=args, comment=comment))
+
+
+@tickets.command("reject")
+@db_option
+@policy_option(required=True)
+@_reviewer_option
+@click.argument("ticket_ids", nargs=-1)
+@click.option("--feedback", default="", help="Words for the agent: why, and what to do instead.")
+@click.option("--group", help="Reject every pending ticket of this group.")
+@click.option("--batch", help="Reject every pending ticket of this batch.")
+def reject(db: str, policy: str, reviewer: str, ticket_ids: tuple[str, ...], feedback: str, group: str | None,
+           batch: str | None) -> None:
+    """Reject tickets with feedback for the agent. Exit 1 if any could not be rejected."""
+    _decide(db, policy, ticket_ids, group, batch, lambda g, tid: g.reject_sync(
+        tid, reviewer=reviewer, feedback=feedback))
+
+
+def _decide(db: str, policy: str, ticket_ids: Sequence[str], group: str | None, batch: str | None,
+            decide: Any) -> None:
+    from signoff._errors import SignoffError
+
+    failures = 0
+    with signoff_errors():
+        gate = _open_gate(db, policy)
+    try:
+        with signoff_errors():
+            ids = _targets(gate, ticket_ids, group, batch)
+        for tid in ids:
+            try:
+                t = decide(gate, tid)
+            except SignoffError as exc:
+                failures += 1
+                click.echo(f"{click.style('refused', fg='red', bold=True)} {tid}: {reveal(str(exc), one_line=True)}",
+                           err=True)
+                continue
+            if t.status == "pending":
+                more = t.required_approvals - len(t.approvals)
+                click.echo(f"{tid}: approval {len(t.approvals)} of {t.required_approvals} recorded; "
+                           f"{more} more {t.tier or ''} reviewer{'s' if more > 1 else ''} needed".replace("  ", " "))
+            else:
+                edited = " with edited arguments" if t.edited_args is not None and t.status == "approved" else ""
+                click.echo(f"{click.style(t.status, fg=_STATUS_COLOURS.get(t.status), bold=True)} {tid} "
+                           f"({reveal(t.action.name, one_line=True)} by {reveal(t.action.agent or '-', one_line=True)})"
+                           f"{edited}")
+    finally:
+        gate.close()
+    if failures:
+        raise SystemExit(1)

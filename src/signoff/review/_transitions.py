@@ -141,7 +141,9 @@ def timeout(ticket: Ticket, *, tiers: Sequence[str], now: datetime) -> Change | 
                               explanation=f"No decision within {waited}; reviewers notified again "
                                           f"({ticket.retries_left - 1} retries left).")
             return Change(ticket=t, audit=(AuditDraft(kind="retried", actor="signoff", ticket_id=t.id,
-                                                      data={"retries_left": t.retries_left, "status": "pending"}),))
+                                                      data={"retries_left": t.retries_left, "status": "pending",
+                                                            "deadline": t.deadline.isoformat() if t.deadline
+                                                            else None}),))
         t = ticket.evolve(status="expired", decided_at=now,
                           explanation=f"No decision within {waited} after every retry; the request expired.")
     else:
@@ -201,12 +203,18 @@ def claim_execution(ticket: Ticket, *, action: Action, instance: str, now: datet
 
 
 def finish_execution(ticket: Ticket, *, ok: bool, error: str = "") -> Change:
-    if ticket.execution != "executing":
+    """Record how the run that claimed the ticket ended. Only that run calls this, so a ticket found
+    ``unknown`` was marked so by another instance while this run was still going: the run did
+    happen, and its real outcome replaces the doubt."""
+    if ticket.execution not in ("executing", "unknown"):
         raise Conflict(f"ticket {ticket.id} is not executing (it is {ticket.execution})")
     status = "executed" if ok else "failed"
+    data: dict[str, Any] = {"error": error} if error else {}
+    if ticket.execution == "unknown":
+        data["resolved_unknown"] = True
     t = ticket.evolve(execution=status)
     return Change(ticket=t, audit=(AuditDraft(kind=status, actor=ticket.action.agent or "agent", ticket_id=t.id,
-                                              data={"error": error} if error else {}),))
+                                              data=data),))
 
 
 def _fmt(td: timedelta) -> str:

@@ -2,9 +2,18 @@
 
 WAL, ``synchronous=FULL``, ``BEGIN IMMEDIATE`` for every write and a busy timeout, so
 writers queue instead of failing; a lock that outlasts the timeout is retried a few
-times and then becomes StoreUnavailable (the gate fails closed). Every call runs on one
-worker thread that owns the connection. Other processes' commits are noticed through
-``PRAGMA data_version`` by ``poll()`` and published from the audit log.
+times and then becomes StoreUnavailable (the gate fails closed).
+
+Where calls run: SQLite is synchronous, and a query or a commit takes microseconds to a
+fraction of a millisecond, less than handing it to another thread (two thread switches,
+which on a busy 2-core machine cost more than the query). So a call runs inline, on the
+loop that awaits it, when it cannot block: the connection is free (a non-blocking lock)
+and, for a write, the database's write lock is free (``BEGIN IMMEDIATE`` with a zero busy
+timeout). Otherwise it is handed to the store's one worker thread, which waits as long as
+the busy timeout allows, so an event loop is never stalled by another process's
+transaction. ``inline_safe`` tells the gate it may await these coroutines on any loop.
+Other processes' commits are noticed through ``PRAGMA data_version`` by ``poll()`` and
+published from the audit log.
 """
 
 from __future__ import annotations
@@ -41,9 +50,23 @@ from signoff.store._records import (
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
-SCHEMA_VERSION = 1
-# Forward migrations: version -> statements that bring version-1 to version.
-MIGRATIONS: dict[int, list[str]] = {}
+SCHEMA_VERSION = 2
+# Forward migrations: version -> statements that bring version-1 to version. A new database is
+# created at version 1 (sql/sqlite_schema.sql) and brought forward by the same statements.
+MIGRATIONS: dict[int, list[str]] = {
+    # 2: a large agent state moves out of the ticket row. SQLite rewrites a whole row on UPDATE,
+    # overflow pages included, so a 100 KB state was written again by every decision, escalation
+    # and execution record. States up to INLINE_STATE_BYTES stay in the row (tickets.state_kind,
+    # tickets.state): they share its page, which every write of the ticket writes anyway.
+    2: [
+        "CREATE TABLE IF NOT EXISTS ticket_states (ticket_id TEXT PRIMARY KEY, kind TEXT NOT NULL, "
+        "data BLOB NOT NULL)",
+        "INSERT INTO ticket_states (ticket_id, kind, data) "
+        "SELECT id, COALESCE(state_kind, 'json'), state FROM tickets WHERE length(state) > 2048",
+        "UPDATE tickets SET state_kind = NULL, state = NULL WHERE length(state) > 2048",
+    ],
+}
+INLINE_STATE_BYTES = 2048  # keep in step with migration 2
 T = TypeVar("T")
 _LOCK_RETRIES = 5
 
@@ -52,10 +75,17 @@ def _ts(dt: datetime | None) -> float | None:
     return dt.timestamp() if dt is not None else None
 
 
+class _WouldBlock(Exception):
+    """The inline attempt would have to wait (connection or database lock busy): use the worker."""
+
+
 class SQLiteStore:
     """``sqlite:///relative.db``, ``sqlite:////abs/path.db`` or ``sqlite://`` (in memory)."""
 
-    def __init__(self, url: str, *, busy_timeout_ms: int = 10_000) -> None:
+    inline_safe = True
+    """Its coroutines may be awaited on any loop and thread (see the module docstring)."""
+
+    def __init__(self, url: str, *, busy_timeout_ms: int = 10_000, durable: bool = True) -> None:
         self.url = url
         path = url.removeprefix("sqlite:")
         if path in ("", "//", "///:memory:", "//:memory:"):
@@ -67,18 +97,42 @@ class SQLiteStore:
         else:
             self.path = path
         self.busy_timeout_ms = busy_timeout_ms
+        # durable=False (synchronous=NORMAL) is for benchmarks that separate signoff's own cost
+        # from the disk's: a commit may then be lost on power failure. Never the default.
+        self.durable = durable
         self.notifier = Notifier()
         self._conn: sqlite3.Connection | None = None
-        self._executor: ThreadPoolExecutor | None = None
+        self._open = False
+        self._lock = threading.Lock()  # one call at a time on the connection, whichever thread asks
+        self._executor: ThreadPoolExecutor | None = None  # for the calls that would block
         self._data_version = -1
-        self._opened = threading.Event()
+        self._appended: list[AuditEntry] = []  # entries written by the transaction in progress
 
     # -- plumbing ---------------------------------------------------------------------------
-    async def _run(self, fn: Callable[[], T]) -> T:
-        if self._executor is None:
+    async def _run(self, fn: Callable[[], T], fast: Callable[[], T] | None = None) -> T:
+        """Run ``fast`` (or ``fn``) inline if that cannot block, else ``fn`` on the worker thread.
+
+        ``fast`` may raise ``_WouldBlock`` before it changes anything, to ask for the worker."""
+        if self._lock.acquire(blocking=False):
+            try:
+                if not self._open:
+                    raise StoreUnavailable(f"store {self.url} is closed")
+                return (fast or fn)()
+            except _WouldBlock:
+                pass
+            finally:
+                self._lock.release()
+        executor = self._executor
+        if executor is None:
             raise StoreUnavailable(f"store {self.url} is closed")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, fn)
+
+        def locked() -> T:
+            with self._lock:
+                if not self._open:
+                    raise StoreUnavailable(f"store {self.url} is closed")
+                return fn()
+
+        return await asyncio.get_running_loop().run_in_executor(executor, locked)
 
     def _connect(self) -> sqlite3.Connection:
         if self.path != ":memory:":
@@ -91,23 +145,34 @@ class SQLiteStore:
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
             if self.path != ":memory:":
                 conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute(f"PRAGMA synchronous = {'FULL' if self.durable else 'NORMAL'}")
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot open {self.url}: {exc}") from exc
         return conn
 
-    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> tuple[T, list[Event]]:
-        """Run ``fn`` in BEGIN IMMEDIATE ... COMMIT, retrying a lock that outlasts the busy timeout."""
+    def _write(self, fn: Callable[[sqlite3.Connection], T], *, wait: bool = True) -> tuple[T, list[Event]]:
+        """Run ``fn`` in BEGIN IMMEDIATE ... COMMIT, retrying a lock that outlasts the busy timeout.
+        With ``wait=False``, raise ``_WouldBlock`` at once if another connection holds the lock."""
         conn = self._require()
         for attempt in range(_LOCK_RETRIES):
             try:
-                conn.execute("BEGIN IMMEDIATE")
+                if wait:
+                    conn.execute("BEGIN IMMEDIATE")
+                else:
+                    conn.execute("PRAGMA busy_timeout = 0")
+                    try:
+                        conn.execute("BEGIN IMMEDIATE")
+                    finally:
+                        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
             except sqlite3.OperationalError as exc:
                 if "locked" in str(exc) or "busy" in str(exc):
+                    if not wait:
+                        raise _WouldBlock from None
                     time.sleep(0.05 * (attempt + 1))
                     continue
                 raise self._unavailable(exc) from exc
+            self._appended = []
             try:
                 result = fn(conn)
                 conn.execute("COMMIT")
@@ -119,6 +184,11 @@ class SQLiteStore:
                 if isinstance(exc, sqlite3.Error):
                     raise self._unavailable(exc) from exc
                 raise
+            mine = self._appended
+            if mine and mine[0].seq == self.notifier.last_seq + 1:
+                # Nothing from other processes came before ours: our entries are the events (one
+                # query less per write). Anything they commit later reaches poll().
+                return result, [Event(seq=e.seq, kind=e.kind, ticket_id=e.ticket_id, data=e.data) for e in mine]
             return result, self._catch_up(conn)
         raise StoreUnavailable(f"{self.url} stayed locked by another process; nothing was written")
 
@@ -148,32 +218,32 @@ class SQLiteStore:
         return [Event(seq=r[0], kind=r[1], ticket_id=r[2], data=json.loads(r[3])) for r in rows]
 
     async def _write_async(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        result, events = await self._run(lambda: self._write(fn))
+        result, events = await self._run(lambda: self._write(fn), lambda: self._write(fn, wait=False))
         self.notifier.publish(events)
         return result
 
     # -- lifecycle --------------------------------------------------------------------------
     async def open(self) -> None:
-        if self._executor is not None:
-            return
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="signoff-sqlite")
-        try:
-            await self._run(self._open_sync)
-        except BaseException:
-            self._executor.shutdown(wait=False)
-            self._executor = None
-            raise
+        with self._lock:
+            if self._open:
+                return
+            self._open_sync()
+            self._open = True
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="signoff-sqlite")
 
     def _open_sync(self) -> None:
         conn = self._connect()
-        self._conn = conn
         try:
             self._migrate(conn)
             row = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM audit").fetchone()
             self.notifier.last_seq = int(row[0])
             self._data_version = conn.execute("PRAGMA data_version").fetchone()[0]
-        except sqlite3.Error as exc:
-            raise self._unavailable(exc) from exc
+        except BaseException as exc:
+            conn.close()  # a store that failed to open holds no file handle
+            if isinstance(exc, sqlite3.Error):
+                raise self._unavailable(exc) from exc
+            raise
+        self._conn = conn
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")
@@ -199,19 +269,14 @@ class SQLiteStore:
             raise
 
     async def close(self) -> None:
-        if self._executor is None:
-            return
-
-        def shut() -> None:
+        with self._lock:
+            self._open = False
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
-
-        try:
-            await self._run(shut)
-        finally:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False)  # idle: every call holds the lock we just had
 
     async def poll(self) -> None:
         def check(conn: sqlite3.Connection) -> list[Event]:
@@ -239,8 +304,10 @@ class SQLiteStore:
         )
         conn.execute("INSERT INTO settings (key, value) VALUES ('audit_head', ?) "
                      "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (f"{seq}:{h}",))
-        return AuditEntry(seq=seq, at=at, kind=draft.kind, ticket_id=draft.ticket_id, actor=draft.actor,
-                          data=data, prev_hash=prev, hash=h)
+        entry = AuditEntry(seq=seq, at=at, kind=draft.kind, ticket_id=draft.ticket_id, actor=draft.actor,
+                           data=data, prev_hash=prev, hash=h)
+        self._appended.append(entry)
+        return entry
 
     async def append_audit(self, draft: AuditDraft) -> AuditEntry:
         return await self._write_async(lambda c: self._append(c, draft))
@@ -281,7 +348,7 @@ class SQLiteStore:
     async def insert_tickets(self, tickets: Sequence[tuple[Ticket, StoredState | None]], *,
                              max_pending: int | None = None,
                              audit_kind: str = "submitted") -> list[tuple[Ticket, bool]]:
-        def tx(conn: sqlite3.Connection) -> list[tuple[Ticket, bool]] | QuotaExceeded:
+        def tx(conn: sqlite3.Connection) -> list[tuple[Ticket, bool]]:
             out: list[tuple[Ticket, bool]] = []
             new_by_agent: dict[str, int] = {}
             for t, state in tickets:
@@ -303,7 +370,8 @@ class SQLiteStore:
                     n = conn.execute("SELECT COUNT(*) FROM tickets WHERE agent = ? AND status = 'pending'",
                                      (agent,)).fetchone()[0] + new_by_agent.get(agent, 0)
                     if n >= max_pending:
-                        return QuotaExceeded(
+                        # Raised, not returned: the whole batch rolls back (none of it is queued).
+                        raise QuotaExceeded(
                             f"agent {agent!r} already has {n} pending tickets (quota {max_pending}); "
                             "wait for decisions before submitting more", agent=agent, pending=n)
                     new_by_agent[agent] = new_by_agent.get(agent, 0) + 1
@@ -311,22 +379,24 @@ class SQLiteStore:
                     "INSERT INTO tickets (kind, status, agent, action, group_key, batch_id, idempotency_key, tier, "
                     "deadline, created_at, decided_at, body, id, state_kind, state) "
                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (*self._row_values(t), t.id, state.kind if state else None, state.data if state else None),
+                    (*self._row_values(t), t.id, *(_inline(state) or (None, None))),
                 )
+                if state is not None and _inline(state) is None:
+                    conn.execute("INSERT INTO ticket_states (ticket_id, kind, data) VALUES (?,?,?)",
+                                 (t.id, state.kind, state.data))
                 self._append(conn, AuditDraft(kind=audit_kind if t.kind == "approval" else t.status,
                                               actor=t.action.agent or "agent", ticket_id=t.id,
                                               data=_submitted(t)))
                 out.append((t, True))
             return out
 
-        result = await self._write_async(tx)
-        if isinstance(result, QuotaExceeded):
-            err = result
+        try:
+            return await self._write_async(tx)
+        except QuotaExceeded as err:
             await self.append_audit(AuditDraft(kind="quota_exceeded", actor=getattr(err, "agent", "") or "agent",
                                                data={"pending": getattr(err, "pending", 0),
                                                      "quota": max_pending}))
-            raise err
-        return result
+            raise
 
     async def get_ticket(self, ticket_id: str) -> Ticket:
         def q(conn: sqlite3.Connection) -> Ticket:
@@ -342,7 +412,10 @@ class SQLiteStore:
             row = conn.execute("SELECT state_kind, state FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
             if row is None:
                 raise NotFound(f"no ticket {ticket_id!r}", ticket_id=ticket_id)
-            return decode_state(row[0], row[1])
+            if row[1] is not None:
+                return decode_state(row[0], row[1])
+            row = conn.execute("SELECT kind, data FROM ticket_states WHERE ticket_id = ?", (ticket_id,)).fetchone()
+            return decode_state(row[0], row[1]) if row is not None else None
 
         return await self._run(lambda: self._read(q))
 
@@ -364,7 +437,7 @@ class SQLiteStore:
         def q(conn: sqlite3.Connection) -> list[Ticket]:
             where, params = self._where(query)
             order = "DESC" if query.newest_first else "ASC"
-            sql = f"SELECT body FROM tickets{where} ORDER BY created_at {order}, id LIMIT ? OFFSET ?"
+            sql = f"SELECT body FROM tickets{where} ORDER BY created_at {order}, rowid {order} LIMIT ? OFFSET ?"
             return [ticket_from_json(r[0]) for r in conn.execute(sql, [*params, query.limit, query.offset])]
 
         return await self._run(lambda: self._read(q))
@@ -387,9 +460,11 @@ class SQLiteStore:
                 return current
             t = result.ticket
             conn.execute(
-                "UPDATE tickets SET kind=?, status=?, agent=?, action=?, group_key=?, batch_id=?, idempotency_key=?, "
-                "tier=?, deadline=?, created_at=?, decided_at=?, body=? WHERE id=?",
-                (*self._row_values(t), t.id),
+                # Only the columns a transition can change: an index whose columns are not SET is
+                # left alone, which keeps a decision's commit (and its fsync) a few pages smaller.
+                "UPDATE tickets SET status=?, tier=?, deadline=?, decided_at=?, body=? WHERE id=?",
+                (t.status, t.tier, _ts(t.deadline) if t.status == "pending" else None, _ts(t.decided_at),
+                 ticket_to_json(t), t.id),
             )
             for draft in result.audit:
                 self._append(conn, draft)
@@ -490,6 +565,13 @@ class SQLiteStore:
         await self._write_async(tx)
 
 
+def _inline(state: StoredState | None) -> tuple[str, bytes] | None:
+    """(kind, data) when ``state`` is small enough to live in the ticket row, else None."""
+    if state is None or len(state.data) > INLINE_STATE_BYTES:
+        return None
+    return state.kind, state.data
+
+
 def split_sql(script: str) -> list[str]:
     """Statements of a .sql file (comments may contain semicolons)."""
     out: list[str] = []
@@ -506,4 +588,4 @@ def split_sql(script: str) -> list[str]:
 def _submitted(t: Ticket) -> dict[str, Any]:
     return {"status": t.status, "action": t.action.name, "agent": t.action.agent, "digest": t.digest,
             "level": t.level.value, "rules": list(t.rules), "tier": t.tier, "batch": t.batch_id,
-            "group": t.group_key}
+            "group": t.group_key, "deadline": t.deadline.isoformat() if t.deadline else None}
