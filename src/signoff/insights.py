@@ -53,6 +53,10 @@ class Insights:
     total: int = 0
 
 
+def _times(n: int) -> str:
+    return "1 time" if n == 1 else f"{n} times"
+
+
 def _stat(key: str, tickets: Sequence[Ticket]) -> Stat:
     times = [(t.decided_at - t.created_at).total_seconds() for t in tickets
              if t.decided_at is not None and t.status in ("approved", "rejected")]
@@ -91,16 +95,16 @@ def compute_insights(tickets: Iterable[Ticket], *, min_volume: int = 20) -> Insi
         rate = s.approval_rate
         if rate >= 0.95 and s.edits <= decided_n * 0.02:
             recs.append(Recommendation(rule=s.key, action=None, suggest_level=Level.NOTIFY,
-                                       message=f"rule '{s.key}': approved {rate:.0%} of {decided_n} times: "
+                                       message=f"rule '{s.key}': approved {rate:.0%} of {_times(decided_n)}: "
                                                "consider `notify`"))
         elif s.rejected == decided_n:
             recs.append(Recommendation(rule=s.key, action=None, suggest_level=Level.DENY,
-                                       message=f"rule '{s.key}': always rejected ({decided_n} times): consider "
+                                       message=f"rule '{s.key}': always rejected ({_times(decided_n)}): consider "
                                                "`deny` and fix the agent"))
         elif s.edits >= decided_n * 0.3:
             recs.append(Recommendation(rule=s.key, action=None, suggest_level=Level.APPROVE,
                                        message=f"rule '{s.key}': reviewers edited the arguments {s.edits} of "
-                                               f"{decided_n} times: the agent gets them wrong; fix its prompt"))
+                                               f"{_times(decided_n)}: the agent gets them wrong; fix its prompt"))
     for s in action_stats:
         if s.timeouts >= max(5, s.volume * 0.2):
             recs.append(Recommendation(rule=None, action=s.key, suggest_level=Level.APPROVE,
