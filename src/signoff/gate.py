@@ -294,7 +294,8 @@ class Gate:
                 pass
 
     async def sweep(self) -> int:
-        """Apply ``on_timeout`` to every ticket past its deadline; returns how many changed."""
+        """Apply ``on_timeout`` to every ticket past its deadline; returns how many due tickets it visited
+        (another sweeper may have handled some of them first: each transition still happens once)."""
         tiers = self.policy.tiers
         n = 0
         while True:

@@ -238,7 +238,11 @@ def outage_gate(store_kind: str, store_url: str, open_gate: GateFactory,
     other tests), then connections are allowed again.
     """
     if store_kind == "postgres":
-        return open_gate(), _pg_outage(request.getfixturevalue("pg_url"), store_url)
+        from signoff.store.postgres import PostgresStore
+
+        # A short pool timeout: the outage tests need the failure, not five seconds of waiting for it.
+        return (open_gate(store=PostgresStore(store_url, timeout=1.0, connect_timeout=1)),
+                _pg_outage(request.getfixturevalue("pg_url"), store_url))
     from signoff.store.sqlite import SQLiteStore
 
     g = open_gate(store=SQLiteStore(store_url, busy_timeout_ms=50))
