@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from signoff._errors import UserError
+
 __all__ = [
     "Action",
     "Decision",
@@ -184,8 +186,6 @@ class Action:
 
 
 def _user_error(message: str) -> Exception:
-    from signoff._errors import UserError
-
     return UserError(message)
 
 

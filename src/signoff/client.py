@@ -28,6 +28,7 @@ from urllib.parse import quote
 
 import httpx
 
+from signoff._decisions import BatchResult, gated, raise_for
 from signoff._engine import check_no_running_loop
 from signoff._errors import (
     AlreadyExecuted,
@@ -50,7 +51,6 @@ from signoff._wire import (
     verify_from_dict,
 )
 from signoff.audit import VerifyResult
-from signoff.gate import BatchResult, Gate, raise_for
 from signoff.insights import Insights
 
 __all__ = ["RemoteGate"]
@@ -446,7 +446,7 @@ class RemoteGate:
         """Wrap a tool like ``Gate.gated``: it runs only when allowed, with the reviewer's edited arguments."""
         # Gate.gated only calls guard/execute and their _sync twins, which this class has with the
         # same signatures: reuse it rather than keep a copy in step.
-        return Gate.gated(cast(Any, self), name, agent=agent, tags=tags, external=external, timeout=timeout)
+        return gated(self, name, agent=agent, tags=tags, external=external, timeout=timeout)
 
     # -- reviewer side --------------------------------------------------------------------------
     async def approve(self, ticket_id: str, *, reviewer: str | None = None, args: Mapping[str, Any] | None = None,

@@ -9,7 +9,6 @@ use the ``*_sync`` twins.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import functools
 import inspect
 import os
@@ -17,24 +16,19 @@ import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
+from signoff._decisions import BatchResult, decision_of, gated, intent, raise_for
 from signoff._engine import Engine, check_no_running_loop
 from signoff._errors import (
     AlreadyExecuted,
     Denied,
-    Expired,
     InvalidAction,
-    NotAllowed,
     NotAuthorized,
-    Rejected,
     SignoffError,
     StillPending,
-    Suggested,
     UserError,
 )
 from signoff._model import Action, Decision, Level, Outcome, Ticket, utcnow
@@ -54,83 +48,8 @@ _GRACE = timedelta(milliseconds=250)
 _DECIDED_STATUSES = ("approved", "rejected", "expired", "aborted", "cancelled")
 
 
-@dataclass(frozen=True)
-class _Intent:
-    reasoning: str = ""
-    confidence: float | None = None
-    alternatives: tuple[str, ...] = ()
-    context: Mapping[str, Any] = field(default_factory=dict)
-    idempotency_key: str | None = None
-    state: Any = None
-
-
-_intent: contextvars.ContextVar[_Intent | None] = contextvars.ContextVar("signoff_intent", default=None)
-
-
-@contextmanager
-def intent(reasoning: str = "", *, confidence: float | None = None, alternatives: Iterable[str] = (),
-           context: Mapping[str, Any] | None = None, idempotency_key: str | None = None,
-           state: Any = None) -> Any:
-    """Give ``gated`` tools the agent's words for the next calls::
-
-        with signoff.intent("order 3 days late; policy 4.2", confidence=0.9):
-            await issue_refund(order="A-17", amount=150.0)
-    """
-    token = _intent.set(_Intent(reasoning, confidence, tuple(alternatives), dict(context or {}),
-                                idempotency_key, state))
-    try:
-        yield
-    finally:
-        _intent.reset(token)
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    """The outcome of deciding several tickets in one call: each ticket on its own."""
-
-    decided: list[Ticket]
-    failed: dict[str, str]
-
-    def __repr__(self) -> str:
-        return f"<BatchResult decided={len(self.decided)} failed={len(self.failed)}>"
-
-
 def _new_id() -> str:
     return "tk_" + secrets.token_hex(8)
-
-
-def decision_of(t: Ticket) -> Decision:
-    """The Decision a waiter receives for a ticket (pending tickets have none)."""
-    if t.kind == "notification":
-        status, approved = "notified", True
-    elif t.kind == "suggestion":
-        status, approved = "suggested", False
-    else:
-        status, approved = t.status, t.status == "approved"
-    explanation = t.explanation
-    if t.status == "rejected" and not explanation:
-        explanation = f"Rejected by {', '.join(t.decided_by)}" + (f": {t.feedback}" if t.feedback else ".")
-    elif t.status == "approved" and not explanation:
-        explanation = f"Approved by {', '.join(t.decided_by)}" + \
-            (" with edited arguments." if t.edited_args is not None else ".")
-    return Decision(
-        status=status,  # type: ignore[arg-type]
-        approved=approved, action=t.executable_action, feedback=t.feedback, explanation=explanation,
-        reviewers=t.decided_by, reasons=t.reasons, level=t.level, ticket_id=t.id,
-        edited=t.edited_args is not None, created_at=t.created_at, decided_at=t.decided_at,
-    )
-
-
-def raise_for(decision: Decision) -> None:
-    """Turn a decision that forbids acting into the matching NotAllowed error."""
-    if decision.approved:
-        return
-    words = decision.feedback or decision.explanation or ", ".join(r.message for r in decision.reasons)
-    msg = f"{decision.action.name}: {decision.status}" + (f": {words}" if words else "")
-    cls: type[NotAllowed] = {
-        "denied": Denied, "suggested": Suggested, "rejected": Rejected,
-    }.get(decision.status, Expired)
-    raise cls(msg, decision=decision)
 
 
 def _on_engine(method: Callable[Concatenate[Gate, P], Coroutine[Any, Any, R]],
@@ -508,40 +427,7 @@ class Gate:
               external: bool = False, timeout: float | None = None) -> Callable[[Callable[P, R]], Callable[P, R]]:
         """Wrap a tool (sync or async): it runs only when allowed, with the reviewer's edited arguments;
         otherwise raises Denied / Suggested / Rejected / Expired. Give reasoning with ``signoff.intent``."""
-        tagset = frozenset(tags)
-
-        def deco(fn: Callable[P, R]) -> Callable[P, R]:
-            sig = inspect.signature(fn)
-            action_name = name or fn.__name__
-
-            def build(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Action, _Intent]:
-                bound = sig.bind(*args, **kwargs)
-                bound.apply_defaults()
-                it = _intent.get() or _Intent()
-                return Action(name=action_name, args=dict(bound.arguments), agent=agent, tags=tagset,
-                              external=external, reasoning=it.reasoning, confidence=it.confidence,
-                              alternatives=it.alternatives, context=it.context), it
-
-            if inspect.iscoroutinefunction(fn):
-                @functools.wraps(fn)
-                async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-                    action, it = build(args, kwargs)
-                    decision = await self.guard(action, state=it.state, idempotency_key=it.idempotency_key,
-                                                timeout=timeout)
-                    return await self.execute(decision, fn)
-
-                return cast(Callable[P, R], async_wrapper)
-
-            @functools.wraps(fn)
-            def sync_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-                action, it = build(args, kwargs)
-                decision = self.guard_sync(action, state=it.state, idempotency_key=it.idempotency_key,
-                                           timeout=timeout)
-                return self.execute_sync(decision, fn)
-
-            return cast(Callable[P, R], sync_wrapper)
-
-        return deco
+        return gated(self, name, agent=agent, tags=tags, external=external, timeout=timeout)
 
     # -- reviewer side ----------------------------------------------------------------------
     def add_reviewer(self, name: str, *, tier: str | None = None, password: str | None = None,
@@ -665,8 +551,10 @@ class Gate:
             raise
         return self._engine.run_sync(_in_engine(coro))
 
-    def guard_sync(self, action: Action, **kw: Any) -> Decision:
-        return self._sync("guard_sync", self.guard(action, **kw))
+    def guard_sync(self, action: Action, *, state: Any = None, idempotency_key: str | None = None,
+                   timeout: float | None = None) -> Decision:
+        return self._sync("guard_sync", self.guard(action, state=state, idempotency_key=idempotency_key,
+                                                   timeout=timeout))
 
     def submit_sync(self, action: Action, **kw: Any) -> Ticket:
         return self._sync("submit_sync", self.submit(action, **kw))

@@ -28,9 +28,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from signoff._decisions import decision_of
 from signoff._errors import StillPending, UserError
 from signoff._model import Action, Decision, Level, Outcome, Ticket, canonical_json
-from signoff.gate import Gate, decision_of
+from signoff.gate import Gate
 
 __all__ = [
     "Describe",

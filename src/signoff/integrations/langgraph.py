@@ -34,8 +34,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, NotRequired
 
+from signoff._decisions import decision_of
 from signoff._errors import AlreadyExecuted, UserError
-from signoff.gate import Gate, decision_of
+from signoff.gate import Gate
 from signoff.integrations._common import Describe, Step, ToolCall, ToolGate, Verdict, idempotency_key, missing_extra
 
 try:

@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
+from signoff._decisions import BatchResult
 from signoff._errors import NotAuthorized, SignoffError
 from signoff._model import Ticket
 from signoff._wire import audit_entry_to_dict, insights_to_dict, ticket_to_dict, verify_to_dict
-from signoff.gate import BatchResult
 from signoff.server._auth import AnyPrincipal, Principal, ReviewerPrincipal
 from signoff.server._context import Ctx, ServerContext
 from signoff.server.api._common import ERRORS, FastRoute, json_response, load_ticket
