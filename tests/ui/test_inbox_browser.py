@@ -114,6 +114,17 @@ class TestDecideWithKeys:
         decided = server.run(server.gate.get_ticket(t.id))
         assert ("approved", ("alice",)) == (decided.status, decided.decided_by)
 
+    def test_a_without_a_selection_only_selects(self, page: Any, server: Served, agent: str) -> None:
+        """Right after the page loads, a selects the top ticket and decides nothing; a second a approves it."""
+        t = submit(server, agent)
+        login(page, server.url)
+        inbox(page, server, agent)
+        page.keyboard.press("a")
+        expect(row(page, t)).to_have_class(re.compile(r"\bsel\b"))
+        assert "pending" == server.run(server.gate.get_ticket(t.id)).status
+        page.keyboard.press("a")
+        expect(row(page, t)).to_have_class(re.compile(r"\bdecided\b"))
+
     def test_reject_with_feedback(self, page: Any, server: Served, agent: str) -> None:
         """r opens a feedback box; Enter sends it; the agent receives the words."""
         t = submit(server, agent)

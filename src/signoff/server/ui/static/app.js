@@ -305,6 +305,11 @@
     if (ev.key === "g") { pendingG = true; return; }
     if (page === "inbox") {
       var row = selected();
+      // Nothing selected yet: a deciding key first selects the top row (and decides nothing), so a
+      // decision is never taken on a row the reviewer has not seen highlighted.
+      if (!row && (ev.key === "a" || ev.key === "r" || ev.key === "e" || ev.key === "Enter")) {
+        ev.preventDefault(); move(1); return;
+      }
       if (ev.key === "j") { ev.preventDefault(); move(1); }
       else if (ev.key === "k") { ev.preventDefault(); move(-1); }
       else if (ev.key === "Enter" && row) { ev.preventDefault(); location.href = row.dataset.href; }
