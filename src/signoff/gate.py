@@ -397,6 +397,12 @@ class Gate:
                         newest_first=newest_first)
         return await self._engine.run(self.store.list_tickets(q))
 
+    async def find_ticket(self, *, idempotency_key: str) -> Ticket | None:
+        """The ticket submitted under ``idempotency_key``, if any: how a restarted agent finds its request."""
+        found = await self._engine.run(self.store.list_tickets(TicketQuery(idempotency_key=idempotency_key,
+                                                                           limit=1)))
+        return found[0] if found else None
+
     async def cancel(self, ticket_id: str, *, actor: str = "agent", reason: str = "") -> Ticket:
         return await self._engine.run(self.store.update_ticket(
             ticket_id, lambda t: tr.cancel(t, actor=actor, now=utcnow(), reason=reason)))
@@ -573,6 +579,9 @@ class Gate:
 
     def list_tickets_sync(self, **kw: Any) -> list[Ticket]:
         return self._sync("list_tickets_sync", self.list_tickets(**kw))
+
+    def find_ticket_sync(self, *, idempotency_key: str) -> Ticket | None:
+        return self._sync("find_ticket_sync", self.find_ticket(idempotency_key=idempotency_key))
 
     def cancel_sync(self, ticket_id: str, **kw: Any) -> Ticket:
         return self._sync("cancel_sync", self.cancel(ticket_id, **kw))

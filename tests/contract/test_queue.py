@@ -247,6 +247,13 @@ class TestIdempotency:
         _, state = await other.resume(b.id)
         assert (a.id, {"s": 1}) == (b.id, state)
 
+    async def test_find_ticket_by_key(self, gate: Gate, open_gate: GateFactory) -> None:
+        """A restarted agent finds its request by key from another gate; an unused key finds nothing."""
+        t = await gate.submit(refund(), idempotency_key="run-7/step-3")
+        other = open_gate(reviewers=False)
+        found = await other.find_ticket(idempotency_key="run-7/step-3")
+        assert (t.id, None) == (found.id if found else None, await other.find_ticket(idempotency_key="nope"))
+
 
 class TestTiersAndFourEyes:
     async def test_two_distinct_approvers_are_needed(self, gate: Gate) -> None:

@@ -52,7 +52,6 @@ __all__ = [
 Describe = Callable[[str, Mapping[str, Any]], Mapping[str, Any]]
 """``describe(tool_name, args) -> extra Action fields`` (tags, external, confidence, context...)."""
 
-_ADOPT_LIMIT = 1000
 _EXTRA_FIELDS = frozenset({"confidence", "alternatives", "tags", "external", "context", "reasoning"})
 
 
@@ -295,31 +294,25 @@ class ToolGate:
     # -- tickets queued before a pause (the policy may say otherwise now) -------------------
     # Why: a call a person approved (or rejected) must be resumed by that decision, even when
     # the policy would now let it pass (the approval itself taught novelty; the policy or the
-    # mode changed). The gate has no lookup by idempotency key, so the agent's recent tickets
-    # for that action are searched; only resumed runs pay for it.
+    # mode changed). The ticket is found by its idempotency key; only resumed runs pay for it.
     async def adopt(self, steps: Sequence[Step], keys: Sequence[str | None]) -> None:
         """Attach the tickets already queued under ``keys`` to the steps that would pass now."""
         for s, key in zip(steps, keys, strict=True):
             if key is not None and s.passes:
-                found = await self.gate.list_tickets(agent=self.agent, action=s.call.name, newest_first=True,
-                                                     limit=_ADOPT_LIMIT)
-                self._adopt(s, key, found)
+                self._adopt(s, await self.gate.find_ticket(idempotency_key=key))
 
     def adopt_sync(self, steps: Sequence[Step], keys: Sequence[str | None]) -> None:
         for s, key in zip(steps, keys, strict=True):
             if key is not None and s.passes:
-                found = self.gate.list_tickets_sync(agent=self.agent, action=s.call.name, newest_first=True,
-                                                    limit=_ADOPT_LIMIT)
-                self._adopt(s, key, found)
+                self._adopt(s, self.gate.find_ticket_sync(idempotency_key=key))
 
     @staticmethod
-    def _adopt(s: Step, key: str, found: Sequence[Ticket]) -> None:
-        for t in found:
-            if t.idempotency_key == key:
-                s.forced, s.ticket = True, t
-                if t.kind != "approval" or t.status != "pending":
-                    s.decision = decision_of(t)
-                return
+    def _adopt(s: Step, t: Ticket | None) -> None:
+        if t is None:
+            return
+        s.forced, s.ticket = True, t
+        if t.kind != "approval" or t.status != "pending":
+            s.decision = decision_of(t)
 
     # -- helpers ----------------------------------------------------------------------------
     @staticmethod

@@ -88,6 +88,7 @@ class TicketQuery:
     action: str | None = None
     group: str | None = None
     batch: str | None = None
+    idempotency_key: str | None = None
     limit: int = 500
     offset: int = 0
     newest_first: bool = False

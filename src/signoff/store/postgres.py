@@ -935,7 +935,8 @@ class PostgresStore:
             clauses.append("status = ANY(%s)")
             params.append(statuses)
         for col, value in (("kind", query.kind), ("agent", query.agent), ("action", query.action),
-                           ("group_key", query.group), ("batch_id", query.batch)):
+                           ("group_key", query.group), ("batch_id", query.batch),
+                           ("idempotency_key", query.idempotency_key)):
             if value is not None:
                 clauses.append(f"{col} = %s")
                 params.append(value)

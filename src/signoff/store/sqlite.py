@@ -427,7 +427,8 @@ class SQLiteStore:
             clauses.append(f"status IN ({','.join('?' * len(statuses))})")
             params.extend(statuses)
         for col, value in (("kind", query.kind), ("agent", query.agent), ("action", query.action),
-                           ("group_key", query.group), ("batch_id", query.batch)):
+                           ("group_key", query.group), ("batch_id", query.batch),
+                           ("idempotency_key", query.idempotency_key)):
             if value is not None:
                 clauses.append(f"{col} = ?")
                 params.append(value)
