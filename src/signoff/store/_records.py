@@ -22,6 +22,7 @@ __all__ = [
     "TokenRecord",
     "decode_state",
     "encode_state",
+    "submitted_audit_data",
     "ticket_from_json",
     "ticket_to_json",
 ]
@@ -146,6 +147,13 @@ def _parse_dt(value: str | None) -> datetime | None:
         return None
     dt = datetime.fromisoformat(value)
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def submitted_audit_data(t: Ticket) -> dict[str, Any]:
+    """What the audit records for a submission, the same on every store (verify and events read it)."""
+    return {"status": t.status, "action": t.action.name, "agent": t.action.agent, "digest": t.digest,
+            "level": t.level.value, "rules": list(t.rules), "tier": t.tier, "batch": t.batch_id,
+            "group": t.group_key, "deadline": t.deadline.isoformat() if t.deadline else None}
 
 
 def ticket_to_json(t: Ticket) -> str:

@@ -91,10 +91,10 @@ from signoff.store._records import (
     TicketQuery,
     TokenRecord,
     decode_state,
+    submitted_audit_data,
     ticket_from_json,
     ticket_to_json,
 )
-from signoff.store.sqlite import _submitted  # the same audit data for a submission on every store
 
 __all__ = ["CHANNEL", "SCHEMA_VERSION", "PostgresStore"]
 
@@ -897,7 +897,7 @@ class PostgresStore:
                              state.data if state else None))
                 t.append(AuditDraft(kind=audit_kind if ticket.kind == "approval" else ticket.status,
                                     actor=ticket.action.agent or "agent", ticket_id=ticket.id,
-                                    data=_submitted(ticket)))
+                                    data=submitted_audit_data(ticket)))
                 if ticket.idempotency_key is not None:
                     existing[ticket.idempotency_key] = ticket
                 out.append((ticket, True))

@@ -44,6 +44,7 @@ from signoff.store._records import (
     TicketQuery,
     TokenRecord,
     decode_state,
+    submitted_audit_data,
     ticket_from_json,
     ticket_to_json,
 )
@@ -386,7 +387,7 @@ class SQLiteStore:
                                  (t.id, state.kind, state.data))
                 self._append(conn, AuditDraft(kind=audit_kind if t.kind == "approval" else t.status,
                                               actor=t.action.agent or "agent", ticket_id=t.id,
-                                              data=_submitted(t)))
+                                              data=submitted_audit_data(t)))
                 out.append((t, True))
             return out
 
@@ -585,8 +586,3 @@ def split_sql(script: str) -> list[str]:
             buf = ""
     return out
 
-
-def _submitted(t: Ticket) -> dict[str, Any]:
-    return {"status": t.status, "action": t.action.name, "agent": t.action.agent, "digest": t.digest,
-            "level": t.level.value, "rules": list(t.rules), "tier": t.tier, "batch": t.batch_id,
-            "group": t.group_key, "deadline": t.deadline.isoformat() if t.deadline else None}
