@@ -25,10 +25,10 @@ API_PREFIX = "/api/v1"
 def create_app(gate: Gate, *, settings: ServerSettings | None = None) -> FastAPI:
     """The ASGI app serving ``gate``: the JSON API, its OpenAPI document, and the inbox when installed."""
     from signoff import __version__
-    from signoff.server._auth import Authenticator
     from signoff.server._context import ServerContext
     from signoff.server._docs import install_docs
     from signoff.server._group_commit import GroupCommit
+    from signoff.server._principals import Authenticator
     from signoff.server._problems import BodyLimit, install_problem_handlers
     from signoff.server.api import ROUTERS
 

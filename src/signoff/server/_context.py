@@ -13,8 +13,8 @@ from signoff.server._settings import ServerSettings
 
 if TYPE_CHECKING:
     from signoff.gate import Gate
-    from signoff.server._auth import Authenticator
     from signoff.server._group_commit import GroupCommit
+    from signoff.server._principals import Authenticator
 
 __all__ = ["Ctx", "ServerContext", "context", "get_context"]
 
