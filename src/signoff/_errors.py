@@ -19,6 +19,9 @@ Callers pick the level to catch::
         ├── Expired              nobody decided in time, or the ticket was aborted/cancelled
         └── AlreadyExecuted      this approval already ran (an approved action runs at most once)
 
+``SignoffError`` and ``UserError`` are defined in ``_errors_root`` (so the model can raise them
+without importing this module) and re-exported here.
+
 ``NotAllowed`` is a signal, not a failure: ``gated`` tools raise it so that the
 agent's code can tell the model what happened, which is why it carries the decision.
 """
@@ -27,6 +30,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from signoff._errors_root import SignoffError, UserError
 
 if TYPE_CHECKING:
     from signoff._model import Decision
@@ -50,28 +55,6 @@ __all__ = [
     "Suggested",
     "UserError",
 ]
-
-
-class SignoffError(Exception):
-    """Root of every error signoff raises on purpose."""
-
-    def __init__(self, message: str, **attrs: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        for key, value in attrs.items():
-            setattr(self, key, value)
-        self._attrs = attrs
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Keep attributes when pickled (errors cross process pools and queues).
-        return (_rebuild, (type(self), self.message, self._attrs))
-
-    def __str__(self) -> str:
-        return self.message
-
-
-def _rebuild(cls: type[SignoffError], message: str, attrs: dict[str, Any]) -> SignoffError:
-    return cls(message, **attrs)
 
 
 @dataclass(frozen=True)
@@ -109,10 +92,6 @@ class PolicyError(SignoffError):
     @property
     def column(self) -> int:
         return self.problems[0].column if self.problems else 0
-
-
-class UserError(SignoffError):
-    """Raised when signoff is used wrongly (bad arguments, a sync call inside an event loop)."""
 
 
 class InvalidAction(SignoffError):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from signoff._errors import UserError
+from signoff._errors_root import UserError
 
 __all__ = [
     "Action",
