@@ -43,6 +43,9 @@ from signoff._model import utcnow
 from signoff._tokens import hash_token, new_token
 from signoff.store import TokenRecord
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_stats, also under run.py
+from _stats import pct
+
 RESULTS = Path(__file__).resolve().parent / "results" / "http.json"
 AGENTS = 8
 WARMUP_S = 1.5
@@ -61,10 +64,6 @@ rules:
     reason: high_risk_action
 """
 
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _free_port() -> int:
@@ -185,7 +184,7 @@ async def _submissions(url: str, tokens: dict[str, str], client: str) -> dict[st
     elapsed = time.perf_counter() - started
     total = sum(counts.values())
     return {"client": client, "submissions": total, "seconds": round(elapsed, 2), "per_s": round(total / elapsed, 1),
-            "latency_p50_ms": round(statistics.median(latencies), 2), "latency_p99_ms": round(_pct(latencies, 0.99), 2)}
+            "latency_p50_ms": round(statistics.median(latencies), 2), "latency_p99_ms": round(pct(latencies, 0.99), 2)}
 
 
 async def _remote_submissions(url: str, tokens: dict[str, str]) -> dict[str, Any]:
@@ -232,7 +231,7 @@ async def _wake(url: str, agent_token: str, reviewer_token: str) -> dict[str, An
                 wake_ms.append((returned[0] - t0) * 1000)
                 approve_ms.append((t_ack - t0) * 1000)
     return {"samples": len(wake_ms), "p50_ms": round(statistics.median(wake_ms), 2),
-            "p99_ms": round(_pct(wake_ms, 0.99), 2), "max_ms": round(max(wake_ms), 2),
+            "p99_ms": round(pct(wake_ms, 0.99), 2), "max_ms": round(max(wake_ms), 2),
             "approve_round_trip_p50_ms": round(statistics.median(approve_ms), 2)}
 
 

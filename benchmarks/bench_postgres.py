@@ -47,6 +47,9 @@ if str(ROOT) not in sys.path:
 
 from signoff import Action, Gate  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_stats, also under run.py
+from _stats import pct, print_table  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results" / "postgres.json"
 POLICY: dict[str, Any] = {
     "version": 1,
@@ -58,13 +61,9 @@ CONCURRENCY = 2
 TARGET_WAKE_P50_MS = 10.0
 
 
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
 
 def _summary(ms: list[float]) -> dict[str, Any]:
-    return {"n": len(ms), "median_ms": round(statistics.median(ms), 3), "p99_ms": round(_pct(ms, 0.99), 3),
+    return {"n": len(ms), "median_ms": round(statistics.median(ms), 3), "p99_ms": round(pct(ms, 0.99), 3),
             "mean_ms": round(statistics.fmean(ms), 3), "min_ms": round(min(ms), 3)}
 
 
@@ -300,19 +299,9 @@ def main(*, n_cycle: int = 500, n_wake: int = 200, seconds: float = 5.0, write: 
     if write:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    _print(doc)
+    print_table(doc)
     return doc
 
-
-def _print(doc: dict[str, Any]) -> None:
-    cols = doc["table"]["columns"]
-    rows = [[str(c) for c in r] for r in doc["table"]["rows"]]
-    widths = [max(len(cols[i]), *(len(r[i]) for r in rows)) for i in range(len(cols))]
-    print("  ".join(c.ljust(widths[i]) for i, c in enumerate(cols)))
-    for r in rows:
-        print("  ".join(c.ljust(widths[i]) for i, c in enumerate(r)))
-    for k, v in doc["ratios"].items():
-        print(f"{k}: {v}")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,9 @@ from typing import Any
 
 from signoff import Action, Gate
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_stats, also under run.py
+from _stats import pct, print_table
+
 RESULTS = Path(__file__).resolve().parent / "results" / "queue.json"
 POLICY = {
     "version": 1,
@@ -50,13 +53,9 @@ LANGGRAPH_CYCLE_MS = 5.59  # anchors: LangGraph 1.2.24 interrupt+resume, SQLite 
 TARGETS_MS = {"cycle_1kb": 1.0, "wake_in_process": 1.0, "wake_cross_process": 50.0}
 
 
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
 
 def _summary(ms: list[float]) -> dict[str, Any]:
-    return {"n": len(ms), "median_ms": round(statistics.median(ms), 3), "p99_ms": round(_pct(ms, 0.99), 3),
+    return {"n": len(ms), "median_ms": round(statistics.median(ms), 3), "p99_ms": round(pct(ms, 0.99), 3),
             "mean_ms": round(statistics.fmean(ms), 3), "min_ms": round(min(ms), 3)}
 
 
@@ -257,19 +256,9 @@ def main(*, n_small: int = 1000, n_large: int = 200, n_wake: int = 300, n_cross:
     if write:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    _print(doc)
+    print_table(doc, doc["overhead_ms"])
     return doc
 
-
-def _print(doc: dict[str, Any]) -> None:
-    cols = doc["table"]["columns"]
-    rows = [[str(c) for c in r] for r in doc["table"]["rows"]]
-    widths = [max(len(cols[i]), *(len(r[i]) for r in rows)) for i in range(len(cols))]
-    print("  ".join(c.ljust(widths[i]) for i, c in enumerate(cols)))
-    for r in rows:
-        print("  ".join(c.ljust(widths[i]) for i, c in enumerate(r)))
-    for k, v in {**doc["overhead_ms"], **doc["ratios"]}.items():
-        print(f"{k}: {v}")
 
 
 if __name__ == "__main__":
