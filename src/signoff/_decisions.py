@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, ParamSpec, Protocol, TypeVar, cast
 
 from signoff._errors import Denied, Expired, NotAllowed, Rejected, Suggested
-from signoff._model import Action, Decision, Ticket
+from signoff._model import Action, Decision, Ticket, explain
 
 __all__ = ["BatchResult", "decision_of", "gated", "intent", "raise_for"]
 
@@ -102,7 +102,7 @@ def raise_for(decision: Decision) -> None:
     """Turn a decision that forbids acting into the matching NotAllowed error."""
     if decision.approved:
         return
-    words = decision.feedback or decision.explanation or ", ".join(r.message for r in decision.reasons)
+    words = decision.feedback or decision.explanation or explain(decision.reasons, decision.level)
     msg = f"{decision.action.name}: {decision.status}" + (f": {words}" if words else "")
     cls: type[NotAllowed] = {
         "denied": Denied, "suggested": Suggested, "rejected": Rejected,

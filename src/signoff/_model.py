@@ -27,6 +27,8 @@ __all__ = [
     "Ticket",
     "TicketStatus",
     "canonical_json",
+    "deciding_reasons",
+    "explain",
     "utcnow",
 ]
 
@@ -229,6 +231,27 @@ class Reason:
         )
 
 
+def deciding_reasons(reasons: Iterable[Reason], level: Level) -> tuple[Reason, ...]:
+    """The reasons that put an action at ``level`` (all of them if none names that level).
+
+    An outcome keeps every rule that matched, but the words an agent reads must not mix
+    levels: a denied call told "a human must approve it first" asks for an approval
+    that can never be given.
+    """
+    every = tuple(reasons)
+    return tuple(r for r in every if r.level is level) or every
+
+
+def explain(reasons: Iterable[Reason], level: Level) -> str:
+    """The deciding reasons' messages as one sentence list (see :func:`deciding_reasons`)."""
+    return " ".join(_sentence(r.message) for r in deciding_reasons(reasons, level) if r.message)
+
+
+def _sentence(message: str) -> str:
+    message = message.strip()
+    return message if message.endswith((".", "!", "?")) else message + "."
+
+
 OnTimeout = Literal["escalate", "retry", "abort"]
 
 
@@ -270,6 +293,11 @@ class Outcome:
     def allowed(self) -> bool:
         """May the agent act without waiting (auto or notify)?"""
         return self.level <= Level.NOTIFY
+
+    @property
+    def explanation(self) -> str:
+        """Why the action is at its level, naming only the reasons for that level."""
+        return explain(self.reasons, self.level)
 
     def __repr__(self) -> str:
         rules = ", ".join(self.matched_rules) or "no rule"

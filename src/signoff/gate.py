@@ -266,8 +266,7 @@ class Gate:
 
     def _check_submission(self, action: Action, outcome: Outcome) -> None:
         if outcome.level is Level.DENY:
-            raise Denied(f"{action.name}: the policy forbids it: "
-                         + "; ".join(r.message for r in outcome.reasons),
+            raise Denied(f"{action.name}: the policy forbids it: " + outcome.explanation,
                          decision=self._instant_decision(action, outcome))
         if outcome.level is Level.APPROVE and outcome.require_reasoning and not action.reasoning.strip():
             raise InvalidAction(
@@ -279,7 +278,7 @@ class Gate:
         status = {Level.AUTO: "auto", Level.DENY: "denied"}[outcome.level]
         return Decision(status=status, approved=outcome.level is Level.AUTO,  # type: ignore[arg-type]
                         action=action, reasons=outcome.reasons, level=outcome.level,
-                        explanation="; ".join(r.message for r in outcome.reasons), created_at=utcnow())
+                        explanation=outcome.explanation, created_at=utcnow())
 
     async def submit(self, action: Action, *, state: Any = None, idempotency_key: str | None = None) -> Ticket:
         """Queue ``action`` durably and return at once. The same idempotency key returns the same ticket."""

@@ -30,7 +30,7 @@ from typing import Any
 
 from signoff._decisions import decision_of
 from signoff._errors import StillPending, UserError
-from signoff._model import Action, Decision, Level, Outcome, Ticket, canonical_json
+from signoff._model import Action, Decision, Level, Outcome, Ticket, canonical_json, explain
 from signoff.gate import Gate
 
 __all__ = [
@@ -151,13 +151,14 @@ def pending_text(name: str, ticket_id: str) -> str:
 def refusal_text(decision: Decision) -> str:
     """The tool result that stands in for a call that must not run, in words the model can act on."""
     name = decision.action.name
-    reasons = "; ".join(r.message for r in decision.reasons if r.message)
     if decision.status == "rejected":
         who = ", ".join(decision.reviewers) or "a reviewer"
         words = f": {decision.feedback}" if decision.feedback else "."
         return f"The call to {name} was rejected by {who} and did not run{words}"
     if decision.status == "denied":
-        return denied_text(name, reasons)
+        # Only the deny reasons: another matching rule's "a human must approve it first" would
+        # invite the model to ask for an approval that can never be given.
+        return denied_text(name, explain(decision.reasons, Level.DENY) or decision.explanation)
     if decision.status == "suggested":
         tid = f" (ticket {decision.ticket_id})" if decision.ticket_id else ""
         return (f"The call to {name} did not run: policy only allows suggesting it. It was recorded for a "
