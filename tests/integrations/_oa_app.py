@@ -51,7 +51,25 @@ def delete_customer_data(customer: str) -> str:
     return f"deleted {customer}"
 
 
-TOOLS = [lookup_order, issue_refund, close_account, delete_customer_data]
+@function_tool(needs_approval=True)
+def wire_money(to: str, amount: float) -> str:
+    """Wire money (its author gated it: the policy has no rule for it, so the default auto applies)."""
+    RAN.append(("wire_money", {"to": to, "amount": amount}))
+    return f"wired {amount} to {to}"
+
+
+async def _large_export(ctx: Any, params: dict[str, Any], call_id: str) -> bool:
+    return bool(params.get("rows", 0) > 1000)
+
+
+@function_tool(needs_approval=_large_export)
+def export_rows(rows: int) -> str:
+    """Export rows (its author gates exports of more than 1000 rows)."""
+    RAN.append(("export_rows", {"rows": rows}))
+    return f"exported {rows}"
+
+
+TOOLS = [lookup_order, issue_refund, close_account, delete_customer_data, wire_money, export_rows]
 
 
 def turn(*calls: tuple[str, dict[str, Any]], text: str = REASONING, ids: str = "call_") -> list[Any]:

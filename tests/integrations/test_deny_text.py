@@ -8,7 +8,9 @@ ask for an approval that cannot be given.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,7 +35,7 @@ ACTION = signoff.Action(name="delete_customer_data", args={"customer": "bob"}, a
 
 
 @pytest.fixture
-def gate(tmp_path: Any) -> Iterator[signoff.Gate]:
+def gate(tmp_path: Path) -> Iterator[signoff.Gate]:
     with signoff.Gate.open(policy=POLICY, store=f"sqlite:///{tmp_path / 's.db'}") as g:
         yield g
 
@@ -107,13 +109,23 @@ async def test_openai_agents_tool_output(gate: signoff.Gate) -> None:
     assert "no-data-deletion" in out and APPROVE_WORDS not in out
 
 
-async def test_mcp_proxy_answer(gate: signoff.Gate) -> None:
-    """The proxy's denial comes from the same refusal_text: checked through GatingProxy.call."""
+async def test_mcp_proxy_answer(tmp_path: Path) -> None:
+    """The proxy's denial comes from the same refusal_text: a real proxy process and upstream server."""
     pytest.importorskip("mcp")
-    from signoff.integrations.mcp import GatingProxy
+    import yaml
+    from mcp import ClientSession, StdioServerParameters, stdio_client
 
-    proxy = GatingProxy(gate, upstream=None, agent="support-bot")  # type: ignore[arg-type]  # never reached
-    result = await proxy.call("delete_customer_data", {"customer": "bob"})
-    text = result.content[0].text  # type: ignore[union-attr]
-    assert result.is_error
+    root = Path(__file__).resolve().parents[2]
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(yaml.safe_dump(POLICY))
+    log = tmp_path / "upstream.jsonl"
+    params = StdioServerParameters(
+        command=str(Path(sys.executable).with_name("signoff")),
+        args=["mcp-proxy", "--policy", str(policy), "--db", f"sqlite:///{tmp_path / 's.db'}", "--agent", "bot",
+              "--", sys.executable, "-m", "tests.integrations._mcp_upstream", str(log)], cwd=str(root))
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        result = await session.call_tool("delete_customer_data", {"customer": "bob"})
+    text = " | ".join(getattr(c, "text", "") for c in result.content)
+    assert (True, False) == (result.is_error, log.exists())
     assert "no-data-deletion" in text and APPROVE_WORDS not in text

@@ -111,6 +111,34 @@ class TestSignoffApprovals:
             assert ([("issue_refund", {"order": "A-1", "amount": 100.0})], ["issue_refund"]) == \
                 (app.RAN, [i.name for i in result.interruptions])
 
+    async def test_tool_gated_by_its_author_pauses_under_an_auto_policy(self, gate: signoff.Gate) -> None:
+        """A tool with its own needs_approval=True still pauses when the policy says auto (the stricter
+        wins): it becomes a ticket and runs once, after a reviewer approved it."""
+        agent, approvals, _ = app.build(gate, [app.turn(("wire_money", {"to": "bob", "amount": 5.0})), DONE])
+        result = await Runner.run(agent, "help")
+        assert (["wire_money"], []) == ([i.name for i in result.interruptions], app.RAN)
+        [ticket] = await approvals.submit(result)
+        await gate.approve(ticket.id, reviewer="alice")
+        await approvals.resume(agent, ticket.id)
+        assert [("wire_money", {"to": "bob", "amount": 5.0})] == app.RAN
+
+    async def test_author_needs_approval_callable_is_asked_too(self, gate: signoff.Gate) -> None:
+        """A needs_approval callable keeps deciding alongside the policy: large exports pause, small run."""
+        agent, _, _ = app.build(gate, [app.turn(("export_rows", {"rows": 10}), ("export_rows", {"rows": 5000})),
+                                       DONE])
+        result = await Runner.run(agent, "help")
+        assert ([{"rows": 5000}], [("export_rows", {"rows": 10})]) == \
+            ([json.loads(str(i.arguments)) for i in result.interruptions], app.RAN)
+
+    async def test_author_gated_tool_approved_outside_signoff_does_not_run(self, gate: signoff.Gate) -> None:
+        """Its author's gate holds in the tool too: approving on the RunState without signoff runs nothing."""
+        agent, _, _ = app.build(gate, [app.turn(("wire_money", {"to": "bob", "amount": 5.0})), DONE])
+        result = await Runner.run(agent, "help")
+        state = result.to_state()
+        state.approve(result.interruptions[0])
+        out = app.outputs(await Runner.run(agent, state))["call_1"]
+        assert ([], True) == (app.RAN, out.startswith("The call to wire_money did not run"))
+
     async def test_tool_rejects_non_function_tools(self, gate: signoff.Gate) -> None:
         """tools() names what it needs when given something else."""
         with pytest.raises(signoff.UserError, match="FunctionTool"):

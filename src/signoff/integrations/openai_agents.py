@@ -13,7 +13,9 @@
     result = await approvals.resume(agent, tickets[0].id)
 
 ``tools()`` gives each tool a ``needs_approval`` callable that evaluates the policy (a few
-microseconds; ``auto`` calls never touch the store). After a pause, ``submit`` queues every
+microseconds; ``auto`` calls never touch the store). A tool's own ``needs_approval`` (``True``
+or a callable) still holds: the stricter of the two wins, so a tool its author gated pauses
+for a reviewer even where the policy says ``auto``. After a pause, ``submit`` queues every
 interruption of the run as one batch and stores ``RunState.to_string()`` with it.
 ``resume`` waits for the decisions, rebuilds the RunState with ``RunState.from_string``,
 approves or rejects each call (``state.approve`` / ``state.reject(rejection_message=...)``:
@@ -30,6 +32,7 @@ needs approval and reaches the tool without a signoff decision does not run (fai
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -112,10 +115,27 @@ class SignoffApprovals:
         core = self.core
         name = tool.name
         original = tool.on_invoke_tool
+        own = tool.needs_approval
+        if not isinstance(own, bool) and not callable(own):
+            raise UserError(f"tool {name!r} has a needs_approval that is neither a bool nor a callable: "
+                            f"{type(own).__name__}")
+
+        async def author_asks(ctx: RunContextWrapper[Any], params: dict[str, Any], call_id: str) -> bool:
+            """The tool's own needs_approval: the policy may add a review, never lift the author's."""
+            if isinstance(own, bool):
+                return own
+            answer: Any = own(ctx, params, call_id)
+            if inspect.isawaitable(answer):
+                answer = await answer
+            return bool(answer)
 
         async def needs_approval(ctx: RunContextWrapper[Any], params: dict[str, Any], call_id: str) -> bool:
             [step] = core.plan([ToolCall(id=call_id, name=name, args=params)])
-            return step.forced or step.outcome.level is Level.APPROVE
+            if step.forced or step.outcome.level is Level.APPROVE:
+                return True
+            if step.outcome.level > Level.APPROVE:
+                return False  # suggest / deny: stricter than any approval; refused in invoke
+            return await author_asks(ctx, params, call_id)
 
         async def invoke(ctx: ToolContext[Any], input_json: str) -> Any:
             decision = self._approved.get(ctx.tool_call_id)
@@ -125,12 +145,15 @@ class SignoffApprovals:
                 except AlreadyExecuted as exc:
                     return f"The call to {name} was not run again: {exc}"
                 return with_note(edited_note(decision.args), str(result)) if decision.edited else result
-            [step] = core.plan([ToolCall(id=ctx.tool_call_id, name=name, args=_parse_args(input_json))])
-            if step.passes:
-                return await original(ctx, input_json)
-            if step.forced or step.outcome.level is Level.APPROVE:
+            params = _parse_args(input_json)
+            [step] = core.plan([ToolCall(id=ctx.tool_call_id, name=name, args=params)])
+            needs_review = step.forced or step.outcome.level is Level.APPROVE or (
+                step.outcome.level < Level.APPROVE and await author_asks(ctx, params, ctx.tool_call_id))
+            if needs_review:  # approved on the RunState, but not through signoff: fail closed
                 return (f"The call to {name} did not run: it needs a reviewer's approval through signoff and "
                         f"none was found for call {ctx.tool_call_id}.")
+            if step.passes:
+                return await original(ctx, input_json)
             await core.submit([step])  # notify: a record in the feed; deny / suggest: audited, not run
             assert step.decision is not None
             if step.decision.approved:
