@@ -28,22 +28,26 @@ def register(group: click.Group) -> None:
 @click.option("--agent", default="mcp-client", show_default=True,
               help="The agent name on tickets (reviewers with this name cannot decide them).")
 @click.option("--upstream-url", metavar="URL", help="A streamable HTTP upstream (instead of a command after --).")
-@click.option("--wait", "wait", default=120.0, show_default=True, type=click.FloatRange(min=0),
-              help="Seconds a call that needs approval waits for the decision before answering 'pending'.")
+@click.option("--wait", "wait", default=50.0, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds a call that needs approval waits for the decision before answering 'pending'. "
+                   "Keep it under the client's request timeout (60 s for the common clients).")
 @click.option("--session", metavar="NAME",
-              help="Scope of 'same call, same ticket' (default: one per proxy process). Pin it to keep "
-                   "pending tickets across proxy restarts.")
+              help="Scope of 'same call, same ticket' (default: the agent and the client's name). Give each "
+                   "conversation its own to keep their identical calls apart.")
+@click.option("--proxy-reasoning/--no-proxy-reasoning", default=True, show_default=True,
+              help="When the policy requires a reasoning and the model gave no _reasoning argument, write one "
+                   "marked as the proxy's (default) or refuse the call.")
 @click.option("--progress-interval", default=5.0, show_default=True, type=click.FloatRange(min=0.05),
               help="Seconds between progress notifications while a call waits.")
 @click.argument("upstream", nargs=-1, type=click.UNPROCESSED, metavar="-- COMMAND [ARGS]...")
 def mcp_proxy(policy: str, db: str, agent: str, upstream_url: str | None, wait: float, session: str | None,
-              progress_interval: float, upstream: tuple[str, ...]) -> None:
+              progress_interval: float, proxy_reasoning: bool, upstream: tuple[str, ...]) -> None:
     """Serve the tools of an upstream MCP server on stdio, every call gated by POLICY.
 
     The upstream is a command after -- (a stdio server), or --upstream-url for streamable HTTP.
     """
     try:
-        from signoff.integrations.mcp import GatingProxy, connect_upstream
+        from signoff.integrations.mcp import ClientRelay, GatingProxy, connect_upstream
     except ImportError as exc:
         fail(str(exc), 2)
     if bool(upstream) == bool(upstream_url):
@@ -54,9 +58,10 @@ def mcp_proxy(policy: str, db: str, agent: str, upstream_url: str | None, wait: 
         gate = Gate.open(policy=policy, store=db)
 
     async def main() -> None:
-        async with connect_upstream(list(upstream) if upstream else None, url=upstream_url) as session_:
-            proxy = GatingProxy(gate, session_, agent=agent, wait=wait, session=session,
-                                progress_interval=progress_interval)
+        relay = ClientRelay()
+        async with connect_upstream(list(upstream) if upstream else None, url=upstream_url, relay=relay) as up:
+            proxy = GatingProxy(gate, up, agent=agent, wait=wait, session=session, relay=relay,
+                                progress_interval=progress_interval, proxy_reasoning=proxy_reasoning)
             await proxy.serve_stdio()
 
     try:
