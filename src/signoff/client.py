@@ -481,12 +481,17 @@ class RemoteGate:
         path = f"/suggestions/{_q(ticket_id)}/{'done' if done else 'dismiss'}"
         return await self._drive(self._f_ticket("POST", path, {"note": note, "reviewer": reviewer}))
 
-    async def set_mode_async(self, mode: str | None, *, actor: str = "operator") -> None:
-        """Switch a mode on (``None``: off); needs a reviewer token, who is recorded as the actor."""
-        await self._drive(self._f_one("PUT", "/mode", {"mode": mode}))
+    async def set_mode_async(self, mode: str | None, *, actor: str = "operator", reviewer: str | None = None) -> None:
+        """Switch a mode on (``None``: off). The token's reviewer is the actor and must be of the policy's
+        top tier (the server answers 403 otherwise); ``actor`` and ``reviewer`` are accepted for the
+        local Gate's signature, and a ``reviewer`` other than the token's is refused."""
+        await self._drive(self._f_mode(mode, reviewer))
 
-    def set_mode(self, mode: str | None, *, actor: str = "operator") -> None:
-        self._twin("set_mode", self._f_one("PUT", "/mode", {"mode": mode}))
+    def set_mode(self, mode: str | None, *, actor: str = "operator", reviewer: str | None = None) -> None:
+        self._twin("set_mode", self._f_mode(mode, reviewer))
+
+    def _f_mode(self, mode: str | None, reviewer: str | None) -> Flow[Any]:
+        return self._f_one("PUT", "/mode", {"mode": mode, "reviewer": reviewer})
 
     async def insights(self, *, min_volume: int = 20) -> Insights:
         return insights_from_dict(await self._drive(self._f_one("GET", "/insights", params={"min_volume": min_volume})))

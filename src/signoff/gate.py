@@ -516,17 +516,25 @@ class Gate:
         return await self._engine.run(self.store.update_ticket(
             ticket_id, lambda t: tr.resolve_suggestion(t, rv, tiers=tiers, now=utcnow(), done=done, note=note)))
 
-    def set_mode(self, mode: str | None, *, actor: str = "operator") -> None:
-        """Switch a mode on (``None``: off). Audited; every gate on the store follows."""
-        if mode is not None and mode not in self.policy.modes:
-            raise UserError(f"unknown mode {mode!r}; the policy defines {list(self.policy.modes) or 'no modes'}")
-        self._engine.run_sync(self.store.set_mode(mode, actor=actor))
-        self._mode = mode
+    def set_mode(self, mode: str | None, *, actor: str = "operator", reviewer: str | None = None) -> None:
+        """Switch a mode on (``None``: off). Audited; every gate on the store follows.
 
-    async def set_mode_async(self, mode: str | None, *, actor: str = "operator") -> None:
+        A mode changes what runs without a human for every agent, so a ``reviewer`` must be of the
+        policy's top tier (NotAuthorized otherwise) and is recorded as the actor. Without one, the
+        call is the operator's own (local code with the store in hand), recorded as ``actor``."""
+        self._engine.run_sync(self._set_mode(mode, actor=actor, reviewer=reviewer))
+
+    async def set_mode_async(self, mode: str | None, *, actor: str = "operator", reviewer: str | None = None) -> None:
+        """Async twin of ``set_mode`` (keep in sync)."""
+        await self._engine.run(self._set_mode(mode, actor=actor, reviewer=reviewer))
+
+    async def _set_mode(self, mode: str | None, *, actor: str, reviewer: str | None) -> None:
         if mode is not None and mode not in self.policy.modes:
             raise UserError(f"unknown mode {mode!r}; the policy defines {list(self.policy.modes) or 'no modes'}")
-        await self._engine.run(self.store.set_mode(mode, actor=actor))
+        if reviewer is not None:
+            tr.check_mode_switch(await self._reviewer(reviewer), tiers=self.policy.tiers)
+            actor = reviewer
+        await self.store.set_mode(mode, actor=actor)
         self._mode = mode
 
     async def insights(self, *, min_volume: int = 20) -> Insights:

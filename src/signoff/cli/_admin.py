@@ -166,9 +166,13 @@ def mode_show(db: str) -> None:
 @mode.command("set")
 @db_option
 @policy_option(required=True)
+@click.option("--as", "reviewer", envvar="SIGNOFF_REVIEWER", metavar="NAME",
+              help="The reviewer switching (env SIGNOFF_REVIEWER): must be of the policy's top tier. "
+                   "Without it, the operator at this terminal (SIGNOFF_ACTOR or the login name).")
 @click.argument("name")
-def mode_set(db: str, policy: str, name: str) -> None:
+def mode_set(db: str, policy: str, reviewer: str | None, name: str) -> None:
     """Switch mode NAME on ('off' or 'none' switches modes off). Audited with who did it."""
+    from signoff.gate import Gate
     from signoff.policy import Policy
 
     with signoff_errors():
@@ -176,12 +180,13 @@ def mode_set(db: str, policy: str, name: str) -> None:
     target = None if name in ("off", "none") else name
     if target is not None and target not in pol.modes:
         fail(f"unknown mode {name!r}; {policy} defines {', '.join(pol.modes) or 'no modes'}", 2)
-
-    async def put(store: Store) -> str | None:
-        previous = await store.get_mode()
-        await store.set_mode(target, actor=_actor())
-        return previous
-
+    # Through the Gate, so a reviewer meets the same tier check as in the inbox and the API.
     with signoff_errors():
-        previous = run_store(db, put)
+        gate = Gate.open(policy=pol, store=db, sweep=False)
+    try:
+        with signoff_errors():
+            previous = gate.mode
+            gate.set_mode(target, actor=_actor(), reviewer=reviewer or None)
+    finally:
+        gate.close()
     click.echo(f"mode: {previous or 'none'} -> {target or 'none'}")

@@ -39,6 +39,16 @@ def _check_reviewer(ticket: Ticket, reviewer: Reviewer, tiers: Sequence[str]) ->
         )
 
 
+def check_mode_switch(reviewer: Reviewer, *, tiers: Sequence[str]) -> None:
+    """A mode changes what runs without a human for every agent: only the policy's top tier (its last
+    one; anyone when it names no tiers) may switch it. Raises NotAuthorized otherwise."""
+    if reviewer.disabled:
+        raise NotAuthorized(f"reviewer {reviewer.name!r} is disabled")
+    if tiers and reviewer.tier != tiers[-1]:
+        raise NotAuthorized(f"only a {tiers[-1]} reviewer may switch modes; {reviewer.name!r} is "
+                            f"{reviewer.tier or 'without a tier'}")
+
+
 def _pending(ticket: Ticket, kind: str = "approval") -> None:
     if ticket.kind != kind:
         raise UserError(f"ticket {ticket.id} is a {ticket.kind}, not a{'n' if kind[0] in 'aeiou' else ''} {kind}")

@@ -254,6 +254,8 @@ class NoteIn(_In):
 
 class ModeIn(_In):
     mode: str | None = Field(description="A mode the policy defines, or null to switch modes off.", max_length=_SHORT)
+    reviewer: str | None = Field(default=None, max_length=_SHORT,
+                                 description="Optional; must be the token's reviewer when given.")
 
 
 class ModeOut(BaseModel):

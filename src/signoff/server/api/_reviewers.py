@@ -163,7 +163,8 @@ async def get_mode(principal: AnyPrincipal, ctx: Ctx) -> Response:
 
 @router.put("/mode", response_model=ModeOut, summary="Switch a mode on or off (audited)")
 async def put_mode(body: ModeIn, principal: ReviewerPrincipal, ctx: Ctx) -> Response:
-    await ctx.off_loop(ctx.gate.set_mode_async(body.mode, actor=principal.name))
+    """Only a reviewer of the policy's top tier may switch (403 otherwise): a mode applies to every agent."""
+    await ctx.off_loop(ctx.gate.set_mode_async(body.mode, reviewer=_as(principal, body.reviewer)))
     return json_response(_mode(ctx))
 
 

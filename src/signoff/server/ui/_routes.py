@@ -28,7 +28,7 @@ from signoff._model import Ticket, utcnow
 from signoff._passwords import verify_password
 from signoff.audit import VerifyResult
 from signoff.gate import Gate
-from signoff.review._transitions import tier_rank
+from signoff.review._transitions import check_mode_switch
 from signoff.server.ui import _csrf
 from signoff.server.ui._chart import day_range, rate_chart
 from signoff.server.ui._hidden import find_hidden
@@ -496,21 +496,24 @@ class InboxUI:
         return self.done(request, f"{verb}: {t.action.name} ({t.id}).", ticket=t, to="/suggestions")
 
     def may_switch_mode(self, reviewer: Reviewer) -> bool:
-        """Modes change what runs without a human for everyone: only the top tier switches them."""
-        tiers = self.gate.policy.tiers
-        return not tiers or tier_rank(tiers, reviewer.tier) >= len(tiers) - 1
+        """Whether to offer the mode switch (the Gate enforces it: only the top tier switches modes)."""
+        try:
+            check_mode_switch(reviewer, tiers=self.gate.policy.tiers)
+        except NotAuthorized:
+            return False
+        return True
 
     async def set_mode(self, request: Request, viewer: Viewer, form: Mapping[str, str]) -> Response:
-        if not self.may_switch_mode(viewer.reviewer):
-            top = self.gate.policy.tiers[-1]
-            raise HTTPProblem(403, f"Only a {top} reviewer may switch modes; you are "
-                                   f"{viewer.reviewer.tier or 'without a tier'}. Nothing was changed.")
         mode = form.get("mode", "")
         new = None if mode in ("", "off", "normal") else mode
         if new is not None and new not in self.gate.policy.modes:
             raise HTTPProblem(400, f"Unknown mode {mode!r}; the policy defines "
                                    f"{', '.join(self.gate.policy.modes) or 'no modes'}.")
-        await self.gate.set_mode_async(new, actor=viewer.name)
+        try:
+            await self.gate.set_mode_async(new, reviewer=viewer.name)
+        except NotAuthorized as exc:
+            raise HTTPProblem(403, f"{exc.message[:1].upper()}{exc.message[1:]}. Nothing was changed.",
+                              title="Not allowed for your tier") from None
         msg = f"Mode switched to {new}." if new else "Mode switched off: normal rules apply."
         return self.done(request, msg, to=_local_path(form.get("back"), "/"), mode=new)
 
