@@ -182,6 +182,8 @@ def resolve_suggestion(ticket: Ticket, reviewer: Reviewer, *, tiers: Sequence[st
         raise UserError(f"ticket {ticket.id} is a {ticket.kind}, not a suggestion")
     if ticket.status != "suggested":
         raise Conflict(f"suggestion {ticket.id} is already {ticket.status}")
+    # The same rules as an approval: the tier the rule asks for, and never the requester's own.
+    _check_reviewer(ticket, reviewer, tiers)
     status = "done" if done else "dismissed"
     t = ticket.evolve(status=status, decided_at=now, decided_by=(reviewer.name,), feedback=note)
     return Change(ticket=t, audit=(AuditDraft(kind=status, actor=reviewer.name, ticket_id=t.id,
