@@ -396,10 +396,11 @@ class Gate:
                         newest_first=newest_first)
         return await self._engine.run(self.store.list_tickets(q))
 
-    async def find_ticket(self, *, idempotency_key: str) -> Ticket | None:
-        """The ticket submitted under ``idempotency_key``, if any: how a restarted agent finds its request."""
+    async def find_ticket(self, *, idempotency_key: str, agent: str = "") -> Ticket | None:
+        """The ticket ``agent`` submitted under ``idempotency_key``, if any: how a restarted agent finds its
+        request. Keys belong to one agent (``Action.agent``; ``""`` when the actions name none)."""
         found = await self._engine.run(self.store.list_tickets(TicketQuery(idempotency_key=idempotency_key,
-                                                                           limit=1)))
+                                                                           agent=agent, limit=1)))
         return found[0] if found else None
 
     async def cancel(self, ticket_id: str, *, actor: str = "agent", reason: str = "") -> Ticket:
@@ -587,8 +588,8 @@ class Gate:
     def list_tickets_sync(self, **kw: Any) -> list[Ticket]:
         return self._sync("list_tickets_sync", self.list_tickets(**kw))
 
-    def find_ticket_sync(self, *, idempotency_key: str) -> Ticket | None:
-        return self._sync("find_ticket_sync", self.find_ticket(idempotency_key=idempotency_key))
+    def find_ticket_sync(self, *, idempotency_key: str, agent: str = "") -> Ticket | None:
+        return self._sync("find_ticket_sync", self.find_ticket(idempotency_key=idempotency_key, agent=agent))
 
     def cancel_sync(self, ticket_id: str, **kw: Any) -> Ticket:
         return self._sync("cancel_sync", self.cancel(ticket_id, **kw))

@@ -251,8 +251,9 @@ class TestIdempotency:
         """A restarted agent finds its request by key from another gate; an unused key finds nothing."""
         t = await gate.submit(refund(), idempotency_key="run-7/step-3")
         other = open_gate(reviewers=False)
-        found = await other.find_ticket(idempotency_key="run-7/step-3")
-        assert (t.id, None) == (found.id if found else None, await other.find_ticket(idempotency_key="nope"))
+        found = await other.find_ticket(idempotency_key="run-7/step-3", agent="support-bot")
+        assert (t.id, None) == (found.id if found else None,
+                                await other.find_ticket(idempotency_key="nope", agent="support-bot"))
 
 
 class TestTiersAndFourEyes:

@@ -300,12 +300,12 @@ class ToolGate:
         """Attach the tickets already queued under ``keys`` to the steps that would pass now."""
         for s, key in zip(steps, keys, strict=True):
             if key is not None and s.passes:
-                self._adopt(s, await self.gate.find_ticket(idempotency_key=key))
+                self._adopt(s, await self.gate.find_ticket(idempotency_key=key, agent=s.action.agent))
 
     def adopt_sync(self, steps: Sequence[Step], keys: Sequence[str | None]) -> None:
         for s, key in zip(steps, keys, strict=True):
             if key is not None and s.passes:
-                self._adopt(s, self.gate.find_ticket_sync(idempotency_key=key))
+                self._adopt(s, self.gate.find_ticket_sync(idempotency_key=key, agent=s.action.agent))
 
     @staticmethod
     def _adopt(s: Step, t: Ticket | None) -> None:

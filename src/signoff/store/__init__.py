@@ -59,9 +59,10 @@ class Store(Protocol):
 
     async def insert_tickets(self, tickets: Sequence[NewTicket], *, max_pending: int | None = None,
                              audit_kind: str = "submitted") -> list[tuple[Ticket, bool]]:
-        """Insert tickets in one transaction; returns (ticket, created). An idempotency key already
-        used for the same action returns the existing ticket (created=False); for another action,
-        Conflict. More pending tickets than ``max_pending`` for the agent: QuotaExceeded (audited)."""
+        """Insert tickets in one transaction; returns (ticket, created). Idempotency keys belong to
+        the ticket's agent: one the same agent already used for the same action returns the existing
+        ticket (created=False); for another action, Conflict. Another agent's keys are not seen.
+        More pending tickets than ``max_pending`` for the agent: QuotaExceeded (audited)."""
         ...
 
     async def get_ticket(self, ticket_id: str) -> Ticket: ...
@@ -77,6 +78,15 @@ class Store(Protocol):
     async def list_reviewers(self) -> list[Reviewer]: ...
     async def put_token(self, token: TokenRecord) -> None: ...
     async def find_token(self, token_hash: str) -> TokenRecord | None: ...
+
+    async def revoke_session(self, session_hash: str, *, expires_at: datetime) -> None:
+        """Remember a logged-out inbox session (the SHA-256 of its id) until ``expires_at``, when its
+        cookie expires anyway: every server on the store refuses it, after a restart too."""
+        ...
+
+    async def session_revoked(self, session_hash: str) -> bool:
+        """Was this session logged out (on any server)?"""
+        ...
 
     async def known_fingerprints(self) -> set[str]: ...
     async def get_mode(self) -> str | None: ...

@@ -101,7 +101,7 @@ __all__ = ["CHANNEL", "SCHEMA_VERSION", "PostgresStore"]
 log = logging.getLogger("signoff.store.postgres")
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CHANNEL = "signoff"
 """The NOTIFY channel. The payload is the seq of the transaction's last audit entry, then the
 tickets its entries concern (space-separated; ``-`` none; ``*`` too many to list)."""
@@ -113,7 +113,7 @@ _LOCK_AUDIT = 0x51600F1
 _LOCK_MIGRATE = 0x51600F2
 _LOCK_SWEEPER = 0x51600F3
 _LOCK_AGENT = 0x51600F4  # second key: hashtext(agent); quota checks of one agent queue here
-_LOCK_IDEMPOTENCY = 0x51600F5  # second key: hashtext(key); submissions with one key queue here
+_LOCK_IDEMPOTENCY = 0x51600F5  # second key: hashtext(agent + newline + key); submissions with one key queue here
 _LOCK_MODE = 0x51600F6
 
 _CATCH_UP_BATCH = 1000
@@ -141,7 +141,10 @@ Q_TICKET_UPDATE: LiteralString = (
     "tier=%s, deadline=%s, created_at=%s, decided_at=%s, body=%s WHERE id=%s")
 Q_TICKET_LOCK: LiteralString = "SELECT body FROM tickets WHERE id = %s FOR UPDATE"
 Q_TICKET_GET: LiteralString = "SELECT body FROM tickets WHERE id = %s"
-Q_TICKET_BY_KEYS: LiteralString = "SELECT idempotency_key, body FROM tickets WHERE idempotency_key = ANY(%s::text[])"
+# Idempotency keys are unique per agent: looked up by (agent, key) pairs.
+Q_TICKET_BY_KEYS: LiteralString = (
+    "SELECT agent, idempotency_key, body FROM tickets WHERE (agent, idempotency_key) IN "
+    "(SELECT * FROM unnest(%s::text[], %s::text[]))")
 Q_PENDING_BY_AGENT: LiteralString = (
     "SELECT agent, COUNT(*) FROM tickets WHERE status = 'pending' AND agent = ANY(%s::text[]) GROUP BY agent")
 # Advisory locks taken one by one in a fixed order (by class, then hash), so they cannot deadlock.
@@ -169,6 +172,12 @@ Q_TOKEN_GET: LiteralString = "SELECT token_hash, kind, name, created_at, revoked
 Q_SETTING_GET: LiteralString = "SELECT value FROM settings WHERE key = %s"
 Q_SETTING_PUT: LiteralString = (
     "INSERT INTO settings (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+# Logged-out inbox sessions; a revocation also clears the ones whose cookies have expired anyway.
+Q_SESSION_REVOKE: LiteralString = (
+    "INSERT INTO revoked_sessions (sid_hash, expires_at) VALUES (%s, %s) ON CONFLICT (sid_hash) "
+    "DO UPDATE SET expires_at = GREATEST(revoked_sessions.expires_at, excluded.expires_at)")
+Q_SESSIONS_PURGE: LiteralString = "DELETE FROM revoked_sessions WHERE expires_at <= now() AND sid_hash <> %s"
+Q_SESSION_REVOKED: LiteralString = "SELECT 1 FROM revoked_sessions WHERE sid_hash = %s"
 Q_AUDIT_LIST: LiteralString = (
     "SELECT seq, at, kind, ticket_id, actor, data, prev_hash, hash FROM audit WHERE seq > %s")
 
@@ -852,7 +861,7 @@ class PostgresStore:
     async def insert_tickets(self, tickets: Sequence[tuple[Ticket, StoredState | None]], *,
                              max_pending: int | None = None,
                              audit_kind: str = "submitted") -> list[tuple[Ticket, bool]]:
-        keys = [t.idempotency_key for t, _ in tickets if t.idempotency_key is not None]
+        keys = [(t.action.agent, t.idempotency_key) for t, _ in tickets if t.idempotency_key is not None]
         agents = sorted({t.action.agent for t, _ in tickets if t.status == "pending"})
         check_quota = max_pending is not None and bool(agents)
 
@@ -860,23 +869,25 @@ class PostgresStore:
             # Submissions with the same idempotency key, or for an agent whose quota is checked,
             # queue on an advisory lock; the reads that follow then see every such submission
             # committed before ours.
-            names = [(_LOCK_IDEMPOTENCY, k) for k in keys] + ([(_LOCK_AGENT, a) for a in agents] if check_quota else [])
+            names = [(_LOCK_IDEMPOTENCY, f"{a}\n{k}") for a, k in keys]
+            names += [(_LOCK_AGENT, a) for a in agents] if check_quota else []
             locks: list[tuple[LiteralString, Sequence[Any]]] = []
             if names:
                 locks.append((Q_LOCK_NAMES, ([c for c, _ in names], [n for _, n in names])))
             reads: list[tuple[LiteralString, Sequence[Any]]] = []
             if keys:
-                reads.append((Q_TICKET_BY_KEYS, (keys,)))
+                reads.append((Q_TICKET_BY_KEYS, ([a for a, _ in keys], [k for _, k in keys])))
             if check_quota:
                 reads.append((Q_PENDING_BY_AGENT, (agents,)))
             results = iter((await t.begin(locks=locks, reads=reads))[len(locks):])
-            existing = {str(k): ticket_from_json(body) for k, body in next(results)} if keys else {}
+            existing = {(str(a), str(k)): ticket_from_json(body) for a, k, body in next(results)} if keys else {}
             pending = {str(a): int(n) for a, n in next(results)} if check_quota else {}
             out: list[tuple[Ticket, bool]] = []
             rows: list[tuple[Any, ...]] = []
             for ticket, state in tickets:
-                if ticket.idempotency_key is not None and ticket.idempotency_key in existing:
-                    prior = existing[ticket.idempotency_key]
+                key = (ticket.action.agent, ticket.idempotency_key or "")
+                if ticket.idempotency_key is not None and key in existing:
+                    prior = existing[key]
                     if prior.digest != ticket.digest:
                         raise Conflict(
                             f"idempotency key {ticket.idempotency_key!r} was already used for another action "
@@ -899,7 +910,7 @@ class PostgresStore:
                                     actor=ticket.action.agent or "agent", ticket_id=ticket.id,
                                     data=submitted_audit_data(ticket)))
                 if ticket.idempotency_key is not None:
-                    existing[ticket.idempotency_key] = ticket
+                    existing[key] = ticket
                 out.append((ticket, True))
             if rows:
                 t.write(Q_TICKETS_INSERT, [list(column) for column in zip(*rows, strict=True)])
@@ -1027,6 +1038,16 @@ class PostgresStore:
 
     async def get_mode(self) -> str | None:
         rows = await self._read(Q_SETTING_GET, ("mode",))
+    async def revoke_session(self, session_hash: str, *, expires_at: datetime) -> None:
+        async def tx(t: _Tx) -> None:
+            t.write(Q_SESSION_REVOKE, (session_hash, expires_at))
+            t.write(Q_SESSIONS_PURGE, (session_hash,))
+
+        await self._write(tx)
+
+    async def session_revoked(self, session_hash: str) -> bool:
+        return bool(await self._read(Q_SESSION_REVOKED, (session_hash,)))
+
         return str(rows[0][0]) if rows and rows[0][0] else None
 
     async def set_mode(self, mode: str | None, *, actor: str) -> None:

@@ -51,7 +51,7 @@ from signoff.store._records import (
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Forward migrations: version -> statements that bring version-1 to version. A new database is
 # created at version 1 (sql/sqlite_schema.sql) and brought forward by the same statements.
 MIGRATIONS: dict[int, list[str]] = {
@@ -354,8 +354,8 @@ class SQLiteStore:
             new_by_agent: dict[str, int] = {}
             for t, state in tickets:
                 if t.idempotency_key is not None:
-                    row = conn.execute("SELECT body FROM tickets WHERE idempotency_key = ?",
-                                       (t.idempotency_key,)).fetchone()
+                    row = conn.execute("SELECT body FROM tickets WHERE agent = ? AND idempotency_key = ?",
+                                       (t.action.agent, t.idempotency_key)).fetchone()
                     if row is not None:
                         existing = ticket_from_json(row[0])
                         if existing.digest != t.digest:
@@ -579,6 +579,20 @@ def split_sql(script: str) -> list[str]:
     out: list[str] = []
     buf = ""
     for line in script.splitlines(keepends=True):
+    async def revoke_session(self, session_hash: str, *, expires_at: datetime) -> None:
+        def tx(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM revoked_sessions WHERE expires_at <= ? AND sid_hash <> ?",
+                         (time.time(), session_hash))
+            conn.execute("INSERT INTO revoked_sessions (sid_hash, expires_at) VALUES (?, ?) ON CONFLICT(sid_hash) "
+                         "DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)",
+                         (session_hash, expires_at.timestamp()))
+
+        await self._write_async(tx)
+
+    async def session_revoked(self, session_hash: str) -> bool:
+        return await self._run(lambda: self._read(lambda c: c.execute(
+            "SELECT 1 FROM revoked_sessions WHERE sid_hash = ?", (session_hash,)).fetchone() is not None))
+
         buf += line
         if sqlite3.complete_statement(buf):
             if buf.strip():

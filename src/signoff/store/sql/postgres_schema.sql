@@ -3,7 +3,8 @@
 -- text, not jsonb, so the record reads back byte for byte as written (jsonb reorders keys and
 -- normalises numbers). Cast with body::jsonb to query it by hand.
 -- Applied by PostgresStore.open() under pg_advisory_lock, so several servers starting at once
--- create it exactly once; later versions arrive as postgres_migrations/NNNN_*.sql.
+-- create it exactly once; later versions arrive as postgres_migrations/NNNN_*.sql (0002:
+-- idempotency keys unique per agent, revoked inbox sessions).
 
 CREATE TABLE IF NOT EXISTS tickets (
     id              text PRIMARY KEY,

@@ -1,4 +1,6 @@
--- signoff schema for SQLite, version 1.
+-- signoff schema for SQLite, version 1: every database is created at version 1 and brought
+-- forward by MIGRATIONS in store/sqlite.py (2: large states in their own table; 3: idempotency
+-- keys unique per agent, revoked inbox sessions).
 -- Tickets keep their queryable fields as columns and the whole record as JSON (body).
 
 CREATE TABLE IF NOT EXISTS tickets (
