@@ -92,8 +92,8 @@ def main() -> None:
         result = agent.invoke({"messages": [{"role": "user", "content": "Refund A-17 and close my account"}]}, config)
         request = result["__interrupt__"][0].value
         print(f"   paused: {request['description']} (batch {request['batch_id']})")
-        for r in request["action_requests"]:
-            print(f"   - {r['ticket_id']}: {r['name']}({r['args']})")
+        for c in request["calls"]:
+            print(f"   - {c['ticket_id']}: {c['name']}({c['args']})")
     tickets = request["tickets"]
 
     print("2) a reviewer decides (in the inbox, the CLI, or here)")

@@ -80,11 +80,13 @@ def turn(*calls: tuple[str, dict[str, Any]], text: str = REASONING) -> AIMessage
 
 
 def agent(gate: signoff.Gate, script: Iterable[BaseMessage], *, checkpoints: Path | None = None,
-          name: str = "support-bot") -> Any:
-    saver: Any = InMemorySaver() if checkpoints is None else SqliteSaver(
-        sqlite3.connect(checkpoints, check_same_thread=False))
+          name: str = "support-bot", reviewer: str | None = None, saver: Any = None) -> Any:
+    """A create_agent graph; ``reviewer``: the signoff reviewer a HumanInTheLoopMiddleware-style UI speaks for."""
+    if saver is None:
+        saver = InMemorySaver() if checkpoints is None else SqliteSaver(
+            sqlite3.connect(checkpoints, check_same_thread=False))
     return create_agent(ScriptedChatModel(messages=iter(list(script))), tools=TOOLS,
-                        middleware=[SignoffMiddleware(gate, agent=name)], checkpointer=saver)
+                        middleware=[SignoffMiddleware(gate, agent=name, reviewer=reviewer)], checkpointer=saver)
 
 
 def graph(gate: signoff.Gate, script: Iterable[BaseMessage], *, name: str = "support-bot",

@@ -96,10 +96,11 @@ class TestSignoffMiddleware:
         assert "no-data-deletion" in message.content
 
     def test_resume_before_the_decision_pauses_again(self, gate: signoff.Gate) -> None:
-        """Resuming with a made-up answer runs nothing: the decisions come from the gate."""
+        """Resuming with a made-up answer runs nothing: the decisions come from the gate. (HITL-style
+        decisions are refused without a reviewer: see test_langgraph_hitl.py.)"""
         agent = app.agent(gate, [app.turn(("close_account", {"customer": "bob"}))])
         first = agent.invoke(USER, app.config())["__interrupt__"][0].value
-        second = agent.invoke(Command(resume={"decisions": [{"type": "approve"}]}), app.config())
+        second = agent.invoke(Command(resume={"approved": True}), app.config())
         assert (first["tickets"], []) == (second["__interrupt__"][0].value["tickets"], app.RAN)
 
     def test_original_call_repeated_after_an_edit_goes_to_a_person(self, db: str) -> None:

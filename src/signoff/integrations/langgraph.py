@@ -30,12 +30,15 @@ Rejected calls do not run: the model reads the reviewer's feedback as the tool's
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, NotRequired
 
 from signoff._decisions import decision_of
-from signoff._errors import AlreadyExecuted, UserError
+from signoff._errors import AlreadyExecuted, Conflict, UserError
+from signoff._model import Ticket
 from signoff.gate import Gate
 from signoff.integrations._common import Describe, Step, ToolCall, ToolGate, Verdict, idempotency_key, missing_extra
 
@@ -43,6 +46,7 @@ try:
     from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
     from langchain_core.runnables import RunnableConfig, RunnableLambda
     from langgraph.config import get_config
+    from langgraph.errors import GraphInterrupt
     from langgraph.prebuilt import ToolNode
     from langgraph.prebuilt.tool_node import ToolCallRequest
     from langgraph.types import Command, interrupt
@@ -94,14 +98,129 @@ class _Turn:
     states: list[Any]
 
 
+_HITL_DECISIONS = ["approve", "edit", "reject"]
+"""The HumanInTheLoopMiddleware decisions signoff accepts ("respond" has no signoff meaning)."""
+
+
+@dataclass(frozen=True)
+class _HitlDecision:
+    """One checked HumanInTheLoopMiddleware decision, for the ticket at the same position."""
+
+    kind: str
+    args: dict[str, Any] | None = None
+    message: str = ""
+
+
+def _listed(steps: Sequence[Step]) -> list[Step]:
+    """The calls a turn's interrupt asks about, in order: those still waiting for a decision."""
+    return [s for s in steps if s.pending]
+
+
+def _no_reviewer_error() -> UserError:
+    return UserError(
+        "this graph was resumed with HumanInTheLoopMiddleware decisions (Command(resume={'decisions': [...]})), "
+        "but SignoffMiddleware does not know which reviewer they come from: decisions come through signoff "
+        "(the inbox, `signoff tickets approve/reject`, the API or gate.approve / gate.reject), then "
+        "resume(graph, gate, ticket_id) continues the run. To accept decisions from this UI instead, "
+        "construct SignoffMiddleware(gate, ..., reviewer=\"NAME\") with the signoff reviewer the UI speaks "
+        "for: they are then made as that reviewer, with its tier.")
+
+
+def _hitl_decisions(answer: Any, listed: Sequence[Step]) -> list[_HitlDecision] | None:
+    """The resume value as checked decisions; None when it is not a HITL answer (then the gate is read)."""
+    if not isinstance(answer, Mapping):
+        return None
+    if "decisions" not in answer:
+        if answer.get("type") in (*_HITL_DECISIONS, "respond"):
+            raise UserError("SignoffMiddleware pauses once per model turn, like HumanInTheLoopMiddleware's "
+                            "'batched' mode: resume with {'decisions': [one decision per action request]}, "
+                            f"not a single decision ({dict(answer)!r})")
+        return None
+    decisions = answer["decisions"]
+    if not isinstance(decisions, Sequence) or isinstance(decisions, (str, bytes)):
+        raise UserError(f"'decisions' must be a list, got {type(decisions).__name__}")
+    if len(decisions) != len(listed):
+        waiting = ", ".join(f"{s.call.name} ({s.ticket.id if s.ticket else '-'})" for s in listed)
+        raise UserError(f"{len(decisions)} decisions for {len(listed)} action request(s) ({waiting}): "
+                        "give one decision per action request, in their order")
+    out = []
+    for i, (d, s) in enumerate(zip(decisions, listed, strict=True)):
+        where = f"decisions[{i}] ({s.call.name})"
+        kind = d.get("type") if isinstance(d, Mapping) else None
+        if kind == "respond":
+            raise UserError(f"{where}: signoff has no 'respond' decision (a reviewer answering in the tool's "
+                            "place); use {'type': 'reject', 'message': ...} to tell the model instead")
+        if kind not in _HITL_DECISIONS:
+            raise UserError(f"{where}: expected a decision of type {', '.join(_HITL_DECISIONS)}, got {d!r}")
+        assert isinstance(d, Mapping)
+        if kind == "edit":
+            edited = d.get("edited_action")
+            if not isinstance(edited, Mapping):
+                raise UserError(f"{where}: an edit needs 'edited_action': {{'name': ..., 'args': {{...}}}}")
+            if edited.get("name") != s.call.name:
+                raise UserError(f"{where}: an edit cannot switch tools ({s.call.name!r} to "
+                                f"{edited.get('name')!r}); reject the call and tell the model instead")
+            if not isinstance(edited.get("args"), Mapping):
+                raise UserError(f"{where}: edited_action.args must be an object, got "
+                                f"{type(edited.get('args')).__name__}")
+            out.append(_HitlDecision("edit", args=dict(edited["args"])))
+        elif kind == "reject":
+            message = d.get("message", "")
+            if not isinstance(message, str):
+                raise UserError(f"{where}: a reject message must be a string, got {type(message).__name__}")
+            out.append(_HitlDecision("reject", message=message))
+        else:
+            out.append(_HitlDecision("approve"))
+    return out
+
+
+def _already(t: Ticket, d: _HitlDecision, reviewer: str) -> bool:
+    """Whether the ticket already reflects ``d`` (LangGraph replays a node's earlier resume values)."""
+    if t.status == "pending":
+        return d.kind != "reject" and reviewer in t.approvals
+    if d.kind == "reject":
+        return t.status != "approved"
+    if t.status != "approved":
+        return False
+    if d.kind == "edit":
+        return dict(t.executable_action.args) == d.args
+    return t.edited_args is None or reviewer in t.decided_by
+
+
+def _conflict(t: Ticket, d: _HitlDecision, reviewer: str) -> Conflict:
+    who = ", ".join(t.decided_by) or "signoff"
+    return Conflict(f"ticket {t.id} ({t.action.name}) was already {t.status} by {who}; the {d.kind!r} decision "
+                    f"from {reviewer} was not applied. Resume with a decision that agrees, or with "
+                    f"resume(graph, gate, {t.id!r}) to go on with the decision taken.")
+
+
+def _description(s: Step) -> str:
+    """What a HITL UI shows for one call: the ticket, where it stands, why, and the call itself."""
+    t = s.ticket
+    assert t is not None
+    if t.status == "pending":
+        need = f"{t.required_approvals} approval(s)" + (f" of tier {t.tier} or above" if t.tier else "")
+        so_far = f"; approved so far by {', '.join(t.approvals)}" if t.approvals else ""
+        head = f"signoff ticket {t.id} waits for {need}{so_far}."
+    else:
+        head = f"signoff ticket {t.id} was already {t.status} by {', '.join(t.decided_by) or 'signoff'}."
+    why = " ".join(r.message for r in t.reasons if r.message)
+    args = json.dumps(dict(s.call.args), ensure_ascii=False, sort_keys=True, default=str)
+    return f"{head}\n{why}\n\nTool: {s.call.name}\nArgs: {args}".replace("\n\n\n", "\n\n")
+
+
 class _LangGraphGate:
     """The flow both entry points share: plan, batch, interrupt while pending, verdicts."""
 
-    def __init__(self, gate: Gate, *, agent: str, wait: float, describe: Describe | None) -> None:
+    def __init__(self, gate: Gate, *, agent: str, wait: float, describe: Describe | None,
+                 reviewer: str | None = None) -> None:
         if wait < 0:
             raise UserError(f"wait must be >= 0 seconds, got {wait}")
+        if reviewer is not None and (not isinstance(reviewer, str) or not reviewer.strip()):
+            raise UserError(f"reviewer must be a signoff reviewer's name, got {reviewer!r}")
         self.core = ToolGate(gate, agent=agent, describe=describe)
         self.wait = wait
+        self.reviewer = reviewer
 
     def turn(self, msg: AIMessage, config: Mapping[str, Any] | None) -> tuple[_Turn | None, bool]:
         """(None, _) when every call passes: the fast path, no store, no interrupt. The flag tells
@@ -120,21 +239,82 @@ class _LangGraphGate:
         return _Turn(steps, keys, states), resuming
 
     def request(self, steps: list[Step]) -> dict[str, Any]:
-        """The interrupt's value: what is waiting, and where."""
+        """The interrupt's value: signoff's own keys, and LangChain's ``HITLRequest`` (``action_requests``
+        and ``review_configs``, exactly as HumanInTheLoopMiddleware writes them) for UIs built for it."""
         waiting = [s for s in steps if s.pending]
+        listed = _listed(steps)
+        allowed = list(_HITL_DECISIONS) if self.reviewer is not None else []
         return {
             "type": "signoff",
             "description": f"{len(waiting)} tool call(s) wait for a reviewer in signoff",
             "batch_id": next((s.ticket.batch_id for s in waiting if s.ticket is not None), None),
             "tickets": [s.ticket.id for s in waiting if s.ticket is not None],
-            "action_requests": [
-                {"ticket_id": s.ticket.id if s.ticket else None, "tool_call_id": s.call.id, "name": s.call.name,
-                 "args": dict(s.call.args), "level": s.ticket.level.value if s.ticket else s.outcome.level.value,
-                 "reasons": [r.message for r in (s.ticket.reasons if s.ticket else s.outcome.reasons)]}
-                for s in waiting
+            "calls": [
+                {"ticket_id": s.ticket.id, "status": s.ticket.status, "tool_call_id": s.call.id,
+                 "name": s.call.name, "args": dict(s.call.args), "level": s.ticket.level.value,
+                 "reasons": [r.message for r in s.ticket.reasons]}
+                for s in listed if s.ticket is not None
             ],
+            "action_requests": [{"name": s.call.name, "args": dict(s.call.args), "description": _description(s)}
+                                for s in listed],
+            "review_configs": [{"action_name": s.call.name, "allowed_decisions": list(allowed)} for s in listed],
         }
 
+    def _checked(self, answer: Any, steps: list[Step]) -> list[tuple[Step, _HitlDecision]]:
+        """The HITL decisions in a resume value, checked and paired with their calls (empty: none given)."""
+        listed = _listed(steps)
+        decisions = _hitl_decisions(answer, listed)
+        if decisions is None:
+            return []
+        if self.reviewer is None:
+            raise _no_reviewer_error()
+        return list(zip(listed, decisions, strict=True))
+
+    def _decide_sync(self, answer: Any, steps: list[Step]) -> bool:
+        """Apply the HITL decisions in ``answer`` as the reviewer; False when it holds none."""
+        pairs = self._checked(answer, steps)
+        gate, reviewer = self.core.gate, self.reviewer
+        for s, d in pairs:
+            assert s.ticket is not None and reviewer is not None
+            t = gate.get_ticket_sync(s.ticket.id)
+            if _already(t, d, reviewer):
+                continue
+            if t.status != "pending":
+                raise _conflict(t, d, reviewer)
+            if d.kind == "reject":
+                s.ticket = gate.reject_sync(t.id, reviewer=reviewer, feedback=d.message)
+            else:  # the ticket as decided: a pause that follows shows it
+                s.ticket = gate.approve_sync(t.id, reviewer=reviewer, args=d.args)
+        return bool(pairs)
+
+    async def _decide(self, answer: Any, steps: list[Step]) -> bool:
+        pairs = self._checked(answer, steps)
+        gate, reviewer = self.core.gate, self.reviewer
+        for s, d in pairs:
+            assert s.ticket is not None and reviewer is not None
+            t = await gate.get_ticket(s.ticket.id)
+            if _already(t, d, reviewer):
+                continue
+            if t.status != "pending":
+                raise _conflict(t, d, reviewer)
+            if d.kind == "reject":
+                s.ticket = await gate.reject(t.id, reviewer=reviewer, feedback=d.message)
+            else:  # the ticket as decided: a pause that follows shows it
+                s.ticket = await gate.approve(t.id, reviewer=reviewer, args=d.args)
+        return bool(pairs)
+
+    def _pause_again(self, paused: GraphInterrupt, steps: list[Step]) -> GraphInterrupt:
+        """The pause LangGraph was about to make, with a value that shows the decisions just applied."""
+        return GraphInterrupt([dataclasses.replace(i, value=self.request(steps)) for i in paused.args[0]])
+
+    # How a resume works: LangGraph re-runs the node and hands back, in order, the value of every
+    # interrupt() it already answered (replays), then the new one; the interrupt() after that
+    # pauses. Only the newest value is this resume's: replays were applied when they were new,
+    # perhaps as another reviewer (four eyes, two UIs), so applying them again here would decide
+    # in this reviewer's name what someone else said. So the last value is applied when the next
+    # interrupt() is about to pause: then the run goes on, or pauses showing the new state.
+    # Any value that is not HITL decisions only makes the node read the gate again: the
+    # decisions always come from the gate, so a made-up answer decides nothing.
     def verdicts_sync(self, msg: AIMessage, config: Mapping[str, Any] | None) -> list[Verdict] | None:
         t, resuming = self.turn(msg, config)
         if t is None:
@@ -144,8 +324,16 @@ class _LangGraphGate:
             if all(s.passes for s in t.steps):
                 return None
         self.core.submit_sync(t.steps, keys=t.keys, states=t.states)
-        while not self.core.collect_sync(t.steps, timeout=self.wait):
-            interrupt(self.request(t.steps))  # resumed: look again (the resume value is not trusted)
+        answers: list[Any] = []
+        while not self.core.collect_sync(t.steps, timeout=0.0 if answers else self.wait):
+            try:
+                answers.append(interrupt(self.request(t.steps)))
+            except GraphInterrupt as paused:
+                if not answers or not self._decide_sync(answers[-1], t.steps):
+                    raise
+                if self.core.collect_sync(t.steps):
+                    break
+                raise self._pause_again(paused, t.steps) from None
         return self.core.verdicts(t.steps)
 
     async def verdicts(self, msg: AIMessage, config: Mapping[str, Any] | None) -> list[Verdict] | None:
@@ -157,8 +345,16 @@ class _LangGraphGate:
             if all(s.passes for s in t.steps):
                 return None
         await self.core.submit(t.steps, keys=t.keys, states=t.states)
-        while not await self.core.collect(t.steps, timeout=self.wait):
-            interrupt(self.request(t.steps))
+        answers: list[Any] = []
+        while not await self.core.collect(t.steps, timeout=0.0 if answers else self.wait):
+            try:
+                answers.append(interrupt(self.request(t.steps)))
+            except GraphInterrupt as paused:
+                if not answers or not await self._decide(answers[-1], t.steps):
+                    raise
+                if await self.core.collect(t.steps):
+                    break
+                raise self._pause_again(paused, t.steps) from None
         return self.core.verdicts(t.steps)
 
     # -- verdicts -> messages / state ---------------------------------------------------------
@@ -264,14 +460,18 @@ if AgentMiddleware is not None:
             wait: seconds to wait for decisions before pausing the graph with ``interrupt()``
                 (0, the default: pause at once; the graph is resumed with :func:`resume`).
             describe: ``describe(tool_name, args) -> dict`` of extra Action fields (tags, external...).
+            reviewer: the signoff reviewer a UI built for ``HumanInTheLoopMiddleware`` speaks for: its
+                ``Command(resume={"decisions": [...]})`` then decides the tickets as that reviewer
+                (tier, four eyes and "not your own" apply). Without it such decisions raise
+                ``UserError``: decisions come through signoff.
         """
 
         state_schema = _SignoffState
 
         def __init__(self, gate: Gate, *, agent: str = "", wait: float = 0.0,
-                     describe: Describe | None = None) -> None:
+                     describe: Describe | None = None, reviewer: str | None = None) -> None:
             super().__init__()
-            self._flow = _LangGraphGate(gate, agent=agent, wait=wait, describe=describe)
+            self._flow = _LangGraphGate(gate, agent=agent, wait=wait, describe=describe, reviewer=reviewer)
 
         @property
         def gate(self) -> Gate:
@@ -318,15 +518,16 @@ class SignoffToolNode(RunnableLambda[Any, Any]):
 
     Args:
         tools: the tools, as for ``ToolNode``.
-        gate, agent, wait, describe: as for :class:`SignoffMiddleware`.
+        gate, agent, wait, describe, reviewer: as for :class:`SignoffMiddleware`.
         name: the node's name (``"tools"``).
         handle_tool_errors: passed to ``ToolNode``.
     """
 
     def __init__(self, tools: Sequence[BaseTool | Callable[..., Any]], *, gate: Gate, agent: str = "",
                  wait: float = 0.0, describe: Describe | None = None, name: str = "tools",
-                 handle_tool_errors: Any = True, messages_key: str = "messages") -> None:
-        self._flow = _LangGraphGate(gate, agent=agent, wait=wait, describe=describe)
+                 handle_tool_errors: Any = True, messages_key: str = "messages",
+                 reviewer: str | None = None) -> None:
+        self._flow = _LangGraphGate(gate, agent=agent, wait=wait, describe=describe, reviewer=reviewer)
         self._key = messages_key
         self.tool_node = ToolNode(tools, name=name, handle_tool_errors=handle_tool_errors, messages_key=messages_key,
                                   wrap_tool_call=self._flow.wrap_sync, awrap_tool_call=self._flow.wrap)
