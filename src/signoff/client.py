@@ -52,6 +52,7 @@ from signoff._wire import (
 )
 from signoff.audit import VerifyResult
 from signoff.insights import Insights
+from signoff.review._grouping import shown_ids
 
 __all__ = ["RemoteGate"]
 
@@ -462,9 +463,10 @@ class RemoteGate:
                           feedback: str = "") -> BatchResult:
         return await self._drive(self._f_decide_many(list(ticket_ids), reviewer, approve, feedback))
 
-    async def decide_group(self, group: str, *, reviewer: str | None = None, approve: bool,
-                           feedback: str = "") -> BatchResult:
-        body = {"approve": approve, "feedback": feedback, "reviewer": reviewer}
+    async def decide_group(self, group: str, *, ticket_ids: Iterable[str], reviewer: str | None = None,
+                           approve: bool, feedback: str = "") -> BatchResult:
+        """Decide the tickets of ``group`` the reviewer was shown (``ticket_ids``), and no other."""
+        body = {"ticket_ids": shown_ids(ticket_ids), "approve": approve, "feedback": feedback, "reviewer": reviewer}
         return await self._drive(self._f_batch(f"/groups/{_q(group)}/decide", body))
 
     async def decide_batch(self, batch: str, *, reviewer: str | None = None, approve: bool,

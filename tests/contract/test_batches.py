@@ -55,17 +55,19 @@ class TestGroups:
         assert (1, False) == (len({t.group_key for t in same}), other_shape.group_key == same[0].group_key)
 
     async def test_decide_group_decides_only_that_group(self, gate: Gate) -> None:
-        """decide_group approves every pending ticket of the group and nothing else."""
+        """decide_group approves the group's tickets it is given and nothing else."""
         same = [await gate.submit(refund(i)) for i in range(3)]
         other = await gate.submit(refund(9, note="vip"))
-        result = await gate.decide_group(same[0].group_key, reviewer="alice", approve=True)
+        result = await gate.decide_group(same[0].group_key, ticket_ids=[t.id for t in same], reviewer="alice",
+                                         approve=True)
         assert ([t.id for t in same], {}, "pending") == (
             [t.id for t in result.decided], result.failed, (await gate.get_ticket(other.id)).status)
 
     async def test_group_rejection_carries_feedback(self, gate: Gate) -> None:
         """Rejecting a group gives every waiter the feedback."""
         same = [await gate.submit(refund(i)) for i in range(2)]
-        await gate.decide_group(same[0].group_key, reviewer="alice", approve=False, feedback="batch them weekly")
+        await gate.decide_group(same[0].group_key, ticket_ids=[t.id for t in same], reviewer="alice", approve=False,
+                                feedback="batch them weekly")
         ds = [await gate.wait(t.id, timeout=10) for t in same]
         assert [("rejected", "batch them weekly")] * 2 == [(d.status, d.feedback) for d in ds]
 

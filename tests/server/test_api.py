@@ -170,7 +170,7 @@ class TestGroupsAndBatches:
         shape = {name.replace("-", "_"): True}  # an argument shape no other test's tickets have
         async with signoff.Gate.remote(server.url, token=token) as agent, remote(server, "reviewer", "alice") as alice:
             tickets = [await agent.submit(deploy(version=f"1.0.{i}", **shape)) for i in range(3)]
-            result = await alice.decide_group(tickets[0].group_key, approve=True)
+            result = await alice.decide_group(tickets[0].group_key, ticket_ids=[t.id for t in tickets], approve=True)
             statuses = [(await agent.get_ticket(t.id)).status for t in tickets]
         assert (1, 3, {}, ["approved"] * 3) == (len({t.group_key for t in tickets}), len(result.decided),
                                                 result.failed, statuses)

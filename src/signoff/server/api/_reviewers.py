@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
+from pydantic import Field
 from starlette.responses import Response
 
 from signoff._decisions import BatchResult
 from signoff._errors import NotAuthorized, SignoffError
 from signoff._model import Ticket
 from signoff._wire import audit_entry_to_dict, insights_to_dict, ticket_to_dict, verify_to_dict
+from signoff.review._grouping import MAX_GROUP_DECISION
 from signoff.server._auth import AnyPrincipal, Principal, ReviewerPrincipal
 from signoff.server._context import Ctx, ServerContext
 from signoff.server.api._common import ERRORS, FastRoute, json_response, load_ticket
@@ -113,11 +115,22 @@ async def decide_many(body: DecideManyIn, principal: ReviewerPrincipal, ctx: Ctx
     return _batch(BatchResult(decided=decided, failed=failed))
 
 
+class DecideGroupIn(DecideIn):
+    """A group decision names the tickets the reviewer was shown: those, and only those, are decided."""
+
+    ticket_ids: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        min_length=1, max_length=MAX_GROUP_DECISION,
+        description="The group's tickets the reviewer was shown. Tickets that joined the group since are "
+                    "not decided.")
+
+
 @router.post("/groups/{group_key}/decide", response_model=BatchResultOut, summary="Decide a group of similar tickets")
-async def decide_group(group_key: Annotated[str, Path(min_length=1, max_length=400)], body: DecideIn,
+async def decide_group(group_key: Annotated[str, Path(min_length=1, max_length=400)], body: DecideGroupIn,
                        principal: ReviewerPrincipal, ctx: Ctx) -> Response:
-    """Every pending ticket with this ``group_key`` (same action, rules and argument shape)."""
-    return _batch(await ctx.gate.decide_group(group_key, reviewer=_as(principal, body.reviewer), approve=body.approve,
+    """Exactly the tickets named in ``ticket_ids``, each on its own: one that is not in this group
+    (same action, rules, argument shape and magnitudes) or no longer pending is listed in ``failed``."""
+    return _batch(await ctx.gate.decide_group(group_key, ticket_ids=body.ticket_ids,
+                                              reviewer=_as(principal, body.reviewer), approve=body.approve,
                                               feedback=body.feedback))
 
 
