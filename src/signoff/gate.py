@@ -36,7 +36,7 @@ from signoff.audit import VerifyResult, verify_chain
 from signoff.insights import Insights, ReplayReport, compute_insights, replay
 from signoff.policy import Policy, PolicySpec
 from signoff.review import _transitions as tr
-from signoff.review._grouping import group_key
+from signoff.review._grouping import group_key, shown_ids
 from signoff.store import Store, open_store
 from signoff.store._records import AuditDraft, Event, Reviewer, StoredState, TicketQuery, encode_state
 
@@ -494,9 +494,30 @@ class Gate:
                 failed[tid] = str(exc)
         return BatchResult(decided=decided, failed=failed)
 
-    async def decide_group(self, group: str, *, reviewer: str, approve: bool, feedback: str = "") -> BatchResult:
-        pending = await self.list_tickets(status="pending", group=group, limit=10_000)
-        return await self.decide_many([t.id for t in pending], reviewer=reviewer, approve=approve, feedback=feedback)
+    async def decide_group(self, group: str, *, ticket_ids: Iterable[str], reviewer: str, approve: bool,
+                           feedback: str = "") -> BatchResult:
+        """Decide the tickets of ``group`` that the reviewer was shown, ``ticket_ids``, and no other.
+
+        Never "whatever is pending in the group now": a ticket that joined the group after the
+        reviewer looked is not decided. Each id is decided on its own; one not in the group, or
+        already decided, is listed in ``failed``.
+        """
+        ids = shown_ids(ticket_ids)
+        members: list[str] = []
+        failed: dict[str, str] = {}
+        for tid in ids:
+            try:
+                t = await self.get_ticket(tid)
+            except SignoffError as exc:
+                failed[tid] = str(exc)
+                continue
+            if t.group_key != group:  # group keys never change, so this check cannot go stale
+                failed[tid] = f"ticket {tid} is not in group {group!r}"
+            else:
+                members.append(tid)
+        result = await self.decide_many(members, reviewer=reviewer, approve=approve, feedback=feedback)
+        failed.update(result.failed)
+        return BatchResult(decided=result.decided, failed={tid: failed[tid] for tid in ids if tid in failed})
 
     async def decide_batch(self, batch: str, *, reviewer: str, approve: bool, feedback: str = "") -> BatchResult:
         pending = await self.list_tickets(status="pending", batch=batch, limit=10_000)
@@ -602,6 +623,9 @@ class Gate:
 
     def decide_many_sync(self, ticket_ids: Iterable[str], **kw: Any) -> BatchResult:
         return self._sync("decide_many_sync", self.decide_many(ticket_ids, **kw))
+
+    def decide_group_sync(self, group: str, **kw: Any) -> BatchResult:
+        return self._sync("decide_group_sync", self.decide_group(group, **kw))
 
     def insights_sync(self, **kw: Any) -> Insights:
         return self._sync("insights_sync", self.insights(**kw))
