@@ -327,7 +327,8 @@ class InboxUI:
         )
         all_pending = await self.pending_count() if filtered else total
         tiers = self.gate.policy.tiers
-        blocks = group_rows(make_row(t, viewer.reviewer, tiers) for t in tickets)
+        blocks = group_rows((make_row(t, viewer.reviewer, tiers) for t in tickets),
+                            limit=None if f["group"] else GROUP_PREVIEW)
         multi = [b for b in blocks if len(b.rows) > 1]
         counts = await asyncio.gather(*(self.store(self.gate.store.count_tickets(
             TicketQuery(status="pending", agent=f["agent"], group=b.key))) for b in multi))
@@ -335,7 +336,7 @@ class InboxUI:
             b.total = n
         ctx: dict[str, Any] = dict(blocks=blocks, total=total, all_pending=all_pending, page=page, window=WINDOW,
                    first=(page - 1) * WINDOW + 1 if tickets else 0, last=(page - 1) * WINDOW + len(tickets),
-                   filters=f, preview=None if f["group"] else GROUP_PREVIEW, note=self.read_note(request),
+                   filters=f, note=self.read_note(request),
                    agents=sorted({t.action.agent for t in tickets}),
                    actions=sorted({t.action.name for t in tickets}),
                    has_next=page * WINDOW < total, page_url=lambda p: _page_url(f, p))
@@ -434,32 +435,27 @@ class InboxUI:
                          ticket=t, to=_local_path(form.get("back"), "/"))
 
     async def decide_group(self, request: Request, viewer: Viewer, form: Mapping[str, str]) -> Response:
-        """Approve or reject all N pending tickets of a group: exactly the N the reviewer saw, or none.
+        """Approve or reject the rows a group showed: the form names their ids, and only those are decided.
 
-        Why not ``gate.decide_group``: it decides whatever is pending at that moment, which may
-        include tickets that arrived after the page was drawn. Here the count the button showed
-        must still hold; the ids listed now are then decided one by one (each can still fail alone).
+        A similar ticket that arrived after the page was drawn is not among them, so it stays
+        pending for the reviewer to see; each named ticket is still checked on its own (pending,
+        in this group, this reviewer may decide it).
         """
         key = form.get("group", "")
         approve = form.get("decision") == "approve"
-        agent = form.get("agent") or None
-        try:
-            expected = int(form.get("expected", ""))
-        except ValueError:
-            raise HTTPProblem(400, "The group form lacks the number of tickets it showed (expected).") from None
-        pending = await self.gate.list_tickets(status="pending", kind="approval", group=key, agent=agent,
-                                               limit=expected + 1)
-        if not pending:
-            raise HTTPProblem(409, "This group has no pending tickets any more: others decided them.",
-                              title="Already decided")
-        if len(pending) != expected:
-            raise HTTPProblem(409, f"This group now holds {len(pending) if len(pending) <= expected else 'more'} "
-                                   f"pending tickets, not the {expected} you saw. Nothing was decided; look again.",
-                              title="The group changed")
-        result = await self.gate.decide_many([t.id for t in pending], reviewer=viewer.name, approve=approve,
-                                             feedback=form.get("feedback", "").strip())
+        ids = [x.strip() for x in form.get("tickets", "").split(",") if x.strip()]
+        if not key or not ids:
+            raise HTTPProblem(400, "The group form does not say which tickets it showed. Nothing was decided; "
+                                   "reload the page.", title="Nothing decided")
+        result = await self.gate.decide_group(key, ticket_ids=ids, reviewer=viewer.name, approve=approve,
+                                              feedback=form.get("feedback", "").strip())
+        if not result.decided and result.failed:
+            first = next(iter(result.failed.values()))
+            raise HTTPProblem(409, f"None of the {len(ids)} tickets could be decided: {first}",
+                              title="Nothing decided")
         verb = "Approved" if approve else "Rejected"
-        msg = f"{verb} {len(result.decided)} of {expected} {pending[0].action.name} tickets."
+        name = result.decided[0].action.name if result.decided else key.split("~")[0]
+        msg = f"{verb} {len(result.decided)} of {len(ids)} {name} tickets."
         if result.failed:
             first = next(iter(result.failed.values()))
             msg += f" {len(result.failed)} could not be decided: {first}"

@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from markupsafe import Markup
 
 from signoff._model import Ticket
+from signoff.review._grouping import Spread, spread
 from signoff.review._transitions import tier_rank
-from signoff.server.ui._hidden import find_hidden
-from signoff.server.ui._render import args_preview, count_hidden
+from signoff.server.ui._render import args_preview, hidden_counts
 from signoff.store._records import Reviewer
 
 __all__ = [
@@ -91,44 +92,71 @@ class Row:
 
 def make_row(ticket: Ticket, reviewer: Reviewer, tiers: Sequence[str]) -> Row:
     a = ticket.action
-    hidden = (len(find_hidden(a.name)) + len(find_hidden(a.agent)) + count_hidden(dict(a.args))
-              + len(find_hidden(a.reasoning, allow_newlines=True))
-              + sum(len(find_hidden(x, allow_newlines=True)) for x in a.alternatives))
+    hidden = sum(hidden_counts(ticket).values())
     return Row(ticket=ticket, perm=permission(ticket, reviewer, tiers), preview=args_preview(a.args), hidden=hidden)
 
 
 @dataclass
 class Block:
-    """One group of similar pending tickets (or a single ticket) in the inbox."""
+    """One group of similar pending tickets (or a single ticket) in the inbox.
+
+    A group decides exactly the rows it shows (``shown``): its count, its ticket ids and its
+    summary all come from them, never from rows one click away or tickets that arrived later.
+    """
 
     key: str
     rows: list[Row] = field(default_factory=list)
     total: int = 1
     """Pending tickets in this group matching the filters, on every page (not only the rows shown)."""
+    limit: int | None = None
+    """Rows shown under the group's header; the rest of this page's rows are one click away."""
 
     @property
     def is_group(self) -> bool:
         return self.total > 1 and len(self.rows) > 1
 
     @property
+    def shown(self) -> list[Row]:
+        """The rows on screen: what the group's buttons decide."""
+        return self.rows if self.limit is None or not self.is_group else self.rows[:self.limit]
+
+    @property
+    def more(self) -> int:
+        """Rows of this group on this page that are not shown (and not decided by its buttons)."""
+        return len(self.rows) - len(self.shown)
+
+    @property
+    def ticket_ids(self) -> str:
+        """The shown tickets' ids, comma-separated: what the group form posts."""
+        return ",".join(r.ticket.id for r in self.shown)
+
+    @cached_property
+    def spread(self) -> list[Spread]:
+        """Per argument, the same across the shown rows or how it varies (display text, revealed)."""
+        return spread([r.ticket.action.args for r in self.shown])
+
+    @property
     def can_all(self) -> bool:
-        return all(r.perm.can for r in self.rows)
+        return all(r.perm.can for r in self.shown)
 
     @property
     def why_not(self) -> str:
-        return next((r.perm.why_not for r in self.rows if not r.perm.can), "")
+        return next((r.perm.why_not for r in self.shown if not r.perm.can), "")
 
     @property
     def action(self) -> str:
         return self.rows[0].ticket.action.name if self.rows else ""
 
 
-def group_rows(rows: Iterable[Row]) -> list[Block]:
-    """Rows with the same group key together, blocks in the order of their oldest row."""
+def group_rows(rows: Iterable[Row], *, limit: int | None = None) -> list[Block]:
+    """Rows with the same group key together, blocks in the order of their oldest row.
+
+    ``limit``: at most this many rows of a group are shown under its header (None: all).
+    """
     blocks: dict[str, Block] = {}
     for row in rows:
         key = row.ticket.group_key or row.ticket.id
-        blocks.setdefault(key, Block(key=key)).rows.append(row)
+        blocks.setdefault(key, Block(key=key, limit=limit)).rows.append(row)
     return list(blocks.values())
 
 

@@ -91,13 +91,16 @@
     return rs[i + 1] || rs[i - 1] || null;
   }
 
-  function updateGroup(tbody, delta) {
+  // A group's buttons decide exactly the ids in its form (the rows the server drew under it).
+  // A row decided elsewhere leaves the form and the count; a row that arrives later never joins it.
+  function leaveGroup(tbody, id) {
     if (!tbody || !tbody.classList.contains("group")) return;
-    var n = Math.max(0, parseInt(tbody.dataset.total || "0", 10) + delta);
-    tbody.dataset.total = String(n);
-    $$(".n", tbody).forEach(function (el) { el.textContent = String(n); });
-    var exp = $('input[name="expected"]', tbody);
-    if (exp) exp.value = String(n);
+    var input = $('input[name="tickets"]', tbody);
+    if (!input) return;
+    var ids = input.value.split(",").filter(function (x) { return x && x !== id; });
+    input.value = ids.join(",");
+    $$(".n", tbody).forEach(function (el) { el.textContent = String(ids.length); });
+    if (!ids.length) $$("form[data-group-decide] button", tbody).forEach(function (b) { b.disabled = true; });
   }
   function bumpPending(delta) {
     var el = $("#pending-count");
@@ -117,7 +120,7 @@
     if (ctl) ctl.textContent = text;
     var rj = row.nextElementSibling;
     if (rj && rj.classList.contains("reject-row")) rj.remove();
-    updateGroup(row.parentElement, -1);
+    leaveGroup(row.parentElement, id);
     setTimeout(function () {
       var tb = row.parentElement;
       row.remove();
@@ -395,20 +398,23 @@
       var tr = fromHTML(html);
       tr.classList.add("arrived");
       var block = $('#inbox tbody.block[data-group="' + CSS.escape(group || id) + '"]');
-      if (block && block.classList.contains("group")) {
-        block.appendChild(tr);
-        updateGroup(block, 1);
-      } else if (block) {
+      if (block && !block.classList.contains("group")) {
         refreshTable();  // a second similar request: redraw so both sit under one group header
-      } else {
-        var tb = document.createElement("tbody");
-        tb.className = "block";
-        tb.dataset.group = group || id;
-        tb.dataset.total = "1";
-        tb.appendChild(tr);
-        var empty = $("#inbox tbody.empty-row");
-        table.insertBefore(tb, empty);
-        if (empty) empty.hidden = true;
+        return;
+      }
+      // A new block of its own, also when its group is shown: the group's buttons decide only
+      // the rows the reviewer had when the page was drawn, so a late arrival is never among them.
+      var tb = document.createElement("tbody");
+      tb.className = "block" + (block ? " late" : "");
+      tb.dataset.group = group || id;
+      tb.dataset.total = "1";
+      tb.appendChild(tr);
+      var empty = $("#inbox tbody.empty-row");
+      table.insertBefore(tb, empty);
+      if (empty) empty.hidden = true;
+      if (block) {
+        var st = $("#live-status");
+        if (st) { st.hidden = false; st.textContent = "A similar request arrived; it is listed on its own, not in its group's buttons."; }
       }
     });
   }
