@@ -552,9 +552,9 @@ class RemoteGate:
                          feedback: str = "") -> BatchResult:
         return self._twin("decide_many_sync", self._f_decide_many(list(ticket_ids), reviewer, approve, feedback))
 
-    def decide_group_sync(self, group: str, *, reviewer: str | None = None, approve: bool,
-                          feedback: str = "") -> BatchResult:
-        body = {"approve": approve, "feedback": feedback, "reviewer": reviewer}
+    def decide_group_sync(self, group: str, *, ticket_ids: Iterable[str], reviewer: str | None = None,
+                          approve: bool, feedback: str = "") -> BatchResult:
+        body = {"ticket_ids": shown_ids(ticket_ids), "approve": approve, "feedback": feedback, "reviewer": reviewer}
         return self._twin("decide_group_sync", self._f_batch(f"/groups/{_q(group)}/decide", body))
 
     def decide_batch_sync(self, batch: str, *, reviewer: str | None = None, approve: bool,
