@@ -1033,11 +1033,6 @@ class PostgresStore:
         return TokenRecord(token_hash=r[0], kind=r[1], name=r[2], created_at=r[3].astimezone(UTC),
                            revoked=bool(r[4]))
 
-    async def known_fingerprints(self) -> set[str]:
-        return {str(r[0]) for r in await self._read(Q_FINGERPRINTS)}
-
-    async def get_mode(self) -> str | None:
-        rows = await self._read(Q_SETTING_GET, ("mode",))
     async def revoke_session(self, session_hash: str, *, expires_at: datetime) -> None:
         async def tx(t: _Tx) -> None:
             t.write(Q_SESSION_REVOKE, (session_hash, expires_at))
@@ -1048,6 +1043,11 @@ class PostgresStore:
     async def session_revoked(self, session_hash: str) -> bool:
         return bool(await self._read(Q_SESSION_REVOKED, (session_hash,)))
 
+    async def known_fingerprints(self) -> set[str]:
+        return {str(r[0]) for r in await self._read(Q_FINGERPRINTS)}
+
+    async def get_mode(self) -> str | None:
+        rows = await self._read(Q_SETTING_GET, ("mode",))
         return str(rows[0][0]) if rows and rows[0][0] else None
 
     async def set_mode(self, mode: str | None, *, actor: str) -> None:

@@ -545,6 +545,20 @@ class SQLiteStore:
 
         return await self._run(lambda: self._read(q))
 
+    async def revoke_session(self, session_hash: str, *, expires_at: datetime) -> None:
+        def tx(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM revoked_sessions WHERE expires_at <= ? AND sid_hash <> ?",
+                         (time.time(), session_hash))
+            conn.execute("INSERT INTO revoked_sessions (sid_hash, expires_at) VALUES (?, ?) ON CONFLICT(sid_hash) "
+                         "DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)",
+                         (session_hash, expires_at.timestamp()))
+
+        await self._write_async(tx)
+
+    async def session_revoked(self, session_hash: str) -> bool:
+        return await self._run(lambda: self._read(lambda c: c.execute(
+            "SELECT 1 FROM revoked_sessions WHERE sid_hash = ?", (session_hash,)).fetchone() is not None))
+
     async def known_fingerprints(self) -> set[str]:
         return await self._run(lambda: self._read(
             lambda c: {r[0] for r in c.execute("SELECT fingerprint FROM fingerprints")}))
@@ -579,20 +593,6 @@ def split_sql(script: str) -> list[str]:
     out: list[str] = []
     buf = ""
     for line in script.splitlines(keepends=True):
-    async def revoke_session(self, session_hash: str, *, expires_at: datetime) -> None:
-        def tx(conn: sqlite3.Connection) -> None:
-            conn.execute("DELETE FROM revoked_sessions WHERE expires_at <= ? AND sid_hash <> ?",
-                         (time.time(), session_hash))
-            conn.execute("INSERT INTO revoked_sessions (sid_hash, expires_at) VALUES (?, ?) ON CONFLICT(sid_hash) "
-                         "DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)",
-                         (session_hash, expires_at.timestamp()))
-
-        await self._write_async(tx)
-
-    async def session_revoked(self, session_hash: str) -> bool:
-        return await self._run(lambda: self._read(lambda c: c.execute(
-            "SELECT 1 FROM revoked_sessions WHERE sid_hash = ?", (session_hash,)).fetchone() is not None))
-
         buf += line
         if sqlite3.complete_statement(buf):
             if buf.strip():
