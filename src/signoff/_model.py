@@ -10,11 +10,13 @@ import enum
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from signoff._errors_root import UserError
+from signoff._limits import check_action_fields
 
 __all__ = [
     "Action",
@@ -86,6 +88,9 @@ class Level(enum.StrEnum):
 
 _RANK = {lvl: i for i, lvl in enumerate(Level)}
 
+_UNCHECKED: ContextVar[bool] = ContextVar("signoff_action_unchecked", default=False)
+"""Set while an Action is rebuilt from a store or a server's answer (see ``Action.from_dict``)."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class Action:
@@ -140,6 +145,12 @@ class Action:
             object.__setattr__(self, "alternatives", tuple(self.alternatives))
         object.__setattr__(self, "args", dict(self.args))
         object.__setattr__(self, "context", dict(self.context))
+        if not _UNCHECKED.get():
+            # The bounds of signoff._limits: every door makes an Action, so every door refuses
+            # a value too deep or too large, or an integer it would have to round.
+            check_action_fields(name=self.name, agent=self.agent, reasoning=self.reasoning,
+                                alternatives=self.alternatives, tags=self.tags, args=self.args,
+                                context=self.context)
 
     def __repr__(self) -> str:
         parts = [f"name={self.name!r}", f"args={dict(self.args)!r}"]
@@ -170,7 +181,15 @@ class Action:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Action:
+    def from_dict(cls, data: Mapping[str, Any], *, check_limits: bool = True) -> Action:
+        """An Action from its dict. ``check_limits=False`` is for what was already accepted once
+        (a store's record, a server's answer): written before the limits existed, it must still load."""
+        if not check_limits:
+            token = _UNCHECKED.set(True)
+            try:
+                return cls.from_dict(data)
+            finally:
+                _UNCHECKED.reset(token)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known
         if unknown:
@@ -180,6 +199,11 @@ class Action:
         if "name" not in data:
             raise _user_error("an action needs a 'name'")
         return cls(**dict(data))
+
+    @classmethod
+    def _unchecked(cls, **fields: Any) -> Action:
+        """An Action without the size limits (tests that play an older version's stored tickets)."""
+        return cls.from_dict(fields, check_limits=False)
 
     def digest(self) -> str:
         """SHA-256 of what would execute (name, args, agent): binds a decision to what was seen."""

@@ -80,8 +80,10 @@ def reveal_value(value: object, *, one_line: bool = False, max_len: int | None =
         return reveal(value, one_line=one_line, max_len=max_len)
     import json
 
-    try:
-        text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    from signoff._limits import bounded
+
+    try:  # bounded: a value stored before the limits may be nested deeper than json.dumps recurses
+        text = json.dumps(bounded(value), ensure_ascii=False, sort_keys=True, default=str)
     except (TypeError, ValueError):
         text = repr(value)
     return reveal(text, one_line=one_line, max_len=max_len)

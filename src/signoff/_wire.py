@@ -9,12 +9,15 @@ exception classes it raises.
 from __future__ import annotations
 
 import dataclasses
+import json
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from signoff import _errors
 from signoff._errors import NotAllowed, PolicyError, Problem, SignoffError
+from signoff._limits import bounded
 from signoff._model import Action, Decision, Level, Outcome, Reason, ReviewersRequired, Ticket
 from signoff.audit import VerifyResult
 from signoff.insights import Insights, Recommendation, Stat
@@ -22,6 +25,7 @@ from signoff.store._records import AuditEntry
 
 __all__ = [
     "action_from_dict",
+    "action_to_dict",
     "audit_entry_to_dict",
     "decision_from_dict",
     "decision_to_dict",
@@ -29,6 +33,7 @@ __all__ = [
     "error_from_problem",
     "insights_from_dict",
     "insights_to_dict",
+    "loads_exact",
     "outcome_from_dict",
     "outcome_to_dict",
     "ticket_from_dict",
@@ -36,6 +41,31 @@ __all__ = [
     "verify_from_dict",
     "verify_to_dict",
 ]
+
+
+# -- reading request bodies ----------------------------------------------------------------
+_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+"""An integer of 19 digits or more may not fit in 64 bits; with 18 or fewer it always does."""
+
+
+def loads_exact(body: bytes) -> Any:
+    """JSON with integers kept exact, at orjson's speed in the common case.
+
+    orjson turns an integer beyond 64 bits into a float without a word, and the reviewer
+    would approve a number the agent never sent. When the body holds a run of 19 digits or
+    more, it is read again with Python's json (exact integers), and the Action's limits then
+    refuse the integer with a 422 naming its field. orjson still decides what is valid JSON
+    (it refuses lone surrogates and NaN, which Python's json would let through).
+    """
+    import orjson
+
+    value = orjson.loads(body)
+    if _LONG_NUMBER.search(body) is None:
+        return value
+    try:
+        return json.loads(body)
+    except RecursionError:  # deeper than Python's json reads: the depth limit refuses it anyway
+        return value
 
 
 def _dt(value: datetime | None) -> str | None:
@@ -51,12 +81,23 @@ def _parse_dt(value: Any) -> datetime | None:
 
 # -- actions, reasons, outcomes -------------------------------------------------------------
 def action_from_dict(data: Mapping[str, Any]) -> Action:
-    """An Action from its wire dict; unknown keys are ignored (a newer server may add some)."""
+    """An Action from its wire dict; unknown keys are ignored (a newer server may add some).
+
+    The server checked the limits when the action came in (and shows older, unchecked ones
+    bounded), so they are not checked again here: a stored ticket must always load."""
     return Action.from_dict({k: v for k, v in data.items()
-                             if k in _ACTION_FIELDS and (v is not None or k == "confidence")})
+                             if k in _ACTION_FIELDS and (v is not None or k == "confidence")}, check_limits=False)
 
 
 _ACTION_FIELDS = frozenset(f.name for f in dataclasses.fields(Action))
+
+
+def action_to_dict(a: Action) -> dict[str, Any]:
+    """The action's wire dict, safe to serialize whatever is stored (see ``signoff._limits.bounded``)."""
+    d = a.to_dict()
+    d["args"] = bounded(d["args"])
+    d["context"] = bounded(d["context"])
+    return d
 
 
 def outcome_to_dict(o: Outcome) -> dict[str, Any]:
@@ -86,10 +127,10 @@ _TICKET_FIELDS = tuple(f.name for f in dataclasses.fields(Ticket))
 _DT_FIELDS = frozenset({"created_at", "decided_at", "deadline"})
 _TUPLE_FIELDS = frozenset({"rules", "approvals", "decided_by"})
 _TO: dict[str, Callable[[Any], Any]] = {
-    "action": lambda a: a.to_dict(),
+    "action": action_to_dict,
     "level": lambda lv: lv.value,
     "reasons": lambda rs: [r.to_dict() for r in rs],
-    "edited_args": lambda e: dict(e) if e is not None else None,
+    "edited_args": lambda e: bounded(dict(e)) if e is not None else None,
     **{name: _dt for name in _DT_FIELDS},
     **{name: list for name in _TUPLE_FIELDS},
 }
@@ -126,8 +167,8 @@ def ticket_from_dict(d: Mapping[str, Any]) -> Ticket:
 # -- decisions ------------------------------------------------------------------------------
 def decision_to_dict(dec: Decision) -> dict[str, Any]:
     return {
-        "status": dec.status, "approved": dec.approved, "action": dec.action.to_dict(),
-        "args": dict(dec.action.args), "feedback": dec.feedback, "explanation": dec.explanation,
+        "status": dec.status, "approved": dec.approved, "action": action_to_dict(dec.action),
+        "args": bounded(dict(dec.action.args)), "feedback": dec.feedback, "explanation": dec.explanation,
         "reviewers": list(dec.reviewers), "reasons": [r.to_dict() for r in dec.reasons],
         "level": dec.level.value, "ticket_id": dec.ticket_id, "edited": dec.edited,
         "created_at": _dt(dec.created_at), "decided_at": _dt(dec.decided_at),
@@ -182,7 +223,7 @@ def insights_from_dict(d: Mapping[str, Any]) -> Insights:
 
 def audit_entry_to_dict(e: AuditEntry) -> dict[str, Any]:
     return {"seq": e.seq, "at": e.at, "kind": e.kind, "ticket_id": e.ticket_id, "actor": e.actor,
-            "data": dict(e.data), "prev_hash": e.prev_hash, "hash": e.hash}
+            "data": bounded(dict(e.data)), "prev_hash": e.prev_hash, "hash": e.hash}
 
 
 def verify_to_dict(v: VerifyResult) -> dict[str, Any]:

@@ -119,7 +119,7 @@ class TestRenderText:
 class TestPreviewAndDiff:
     def test_preview_marks_shortening(self) -> None:
         """Shortened values in the one-line preview end with a visible ellipsis."""
-        assert 'long="' + "x" * 34 + "…" == shown(args_preview({"long": "x" * 100}))
+        assert '"long"="' + "x" * 34 + "…" == shown(args_preview({"long": "x" * 100}))
 
     def test_diff_lists_removed_and_added_lines(self) -> None:
         """Changing one value gives one removed and one added line."""

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
 from signoff._errors import Conflict, StillPending
+from signoff._limits import MAX_STATE_DEPTH, bounded
 from signoff._model import Action, Decision, utcnow
 from signoff._wire import decision_to_dict, outcome_to_dict, ticket_to_dict
 from signoff.review import _transitions as tr
@@ -145,7 +146,7 @@ async def resume(ticket_id: TicketId, principal: AnyPrincipal, ctx: Ctx, timeout
             if stored.kind == "bytes":
                 out["state_b64"] = base64.b64encode(stored.data).decode()
             else:
-                out["state"] = stored.value()
+                out["state"] = bounded(stored.value(), MAX_STATE_DEPTH)  # one stored before the limits too
     return json_response(out)
 
 

@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from signoff._errors import NotAuthorized, NotFound, UserError
 from signoff._model import Action, Ticket
+from signoff._wire import loads_exact
 from signoff.server._auth import Principal
 from signoff.server._context import ServerContext, get_context
 from signoff.server.api._models import ActionIn, ProblemOut
@@ -34,11 +35,12 @@ T = TypeVar("T")
 
 class _OrjsonRequest(Request):
     """Parses bodies with orjson: faster, and it refuses what cannot be stored (lone surrogates,
-    integers beyond 64 bits, NaN), so such input is a 422 instead of a crash deeper down."""
+    NaN), so such input is a 422 instead of a crash deeper down; integers stay exact (see
+    ``signoff._wire.loads_exact``), so one beyond 64 bits is refused, never rounded."""
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            self._json = orjson.loads(await self.body())
+            self._json = loads_exact(await self.body())
         return self._json
 
 

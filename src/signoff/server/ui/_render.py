@@ -17,14 +17,18 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from signoff import _limits
+from signoff._limits import bounded
 from signoff.server.ui._hidden import Hidden, find_hidden
 
 __all__ = [
     "ago",
     "args_diff",
     "args_preview",
+    "audit_details",
     "count_hidden",
     "duration",
+    "hidden_counts",
     "json_html",
     "pretty_json",
     "text_html",
@@ -40,8 +44,9 @@ FOLD_ITEMS = 100
 FOLD_ITEMS_KEEP = 50
 """...after its first FOLD_ITEMS_KEEP entries."""
 _fold_ids = itertools.count(1)
-MAX_DEPTH = 40
-"""Deeper than this, a value is shown as compact JSON text (still escaped and marked)."""
+MAX_DEPTH = _limits.MAX_DEPTH
+"""Containers nested deeper than this (the limit agents are held to) show as a placeholder: only
+a ticket stored before the limit existed has them, and no renderer may fail on it."""
 
 
 def _marked(text: str, *, allow_newlines: bool = False) -> Markup:
@@ -117,8 +122,8 @@ def _scalar(value: Any) -> Markup:
 def _render(value: Any, indent: int, depth: int) -> Markup:
     pad = "  " * indent
     inner = "  " * (indent + 1)
-    if depth > MAX_DEPTH and isinstance(value, (Mapping, list, tuple)):
-        return _json_string(json.dumps(value, ensure_ascii=False, default=str))
+    if depth >= MAX_DEPTH and isinstance(value, (Mapping, list, tuple)):
+        return Markup('<span class="warn-badge deep">{}</span>').format(_limits.placeholder(MAX_DEPTH))
     if isinstance(value, Mapping):
         if not value:
             return Markup("{}")
@@ -164,34 +169,66 @@ def json_html(value: Any) -> Markup:
     return _render(value, 0, 0)
 
 
-def count_hidden(value: Any) -> int:
-    """How many hidden characters ``value`` holds, in keys and strings at any depth."""
+def count_hidden(value: Any, _depth: int = 0) -> int:
+    """How many hidden characters ``value`` holds, in keys and strings, as deep as ``json_html`` shows."""
     if isinstance(value, str):
         # As displayed: JSON-escaped, so newlines and other C0 controls already show as \n, \u0007...
         return len(find_hidden(json.dumps(value, ensure_ascii=False)[1:-1]))
+    if _depth >= MAX_DEPTH:  # shown as a placeholder, and never recursed into
+        return 0
     if isinstance(value, Mapping):
-        return sum(count_hidden(str(k)) + count_hidden(v) for k, v in value.items())
+        return sum(count_hidden(str(k)) + count_hidden(v, _depth + 1) for k, v in value.items())
     if isinstance(value, (list, tuple)):
-        return sum(count_hidden(v) for v in value)
+        return sum(count_hidden(v, _depth + 1) for v in value)
     return 0
+
+
+def hidden_counts(ticket: Any) -> dict[str, int]:
+    """Hidden characters per part of what the agent sent (the ticket page's banner, the inbox badge).
+
+    Every agent-written part counts, tags and context included: a banner that leaves one out
+    tells the reviewer the text is clean when it is not.
+    """
+    a = ticket.action
+    return {
+        "name": len(find_hidden(a.name)), "agent": len(find_hidden(a.agent)),
+        "args": count_hidden(dict(a.args)),
+        "reasoning": len(find_hidden(a.reasoning, allow_newlines=True)),
+        "alternatives": sum(len(find_hidden(x, allow_newlines=True)) for x in a.alternatives),
+        "tags": sum(len(find_hidden(str(x))) for x in a.tags),
+        "context": count_hidden(dict(a.context)),
+        "edited": count_hidden(dict(ticket.edited_args)) if ticket.edited_args is not None else 0,
+    }
 
 
 def pretty_json(value: Any) -> str:
     """The text a reviewer edits: indented, keys in the agent's order, non-ASCII kept."""
-    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    return json.dumps(bounded(value), indent=2, ensure_ascii=False, default=str)
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(bounded(value), ensure_ascii=False, default=str, separators=(",", ":"))
+
+
+def _key(key: Any) -> str:
+    """A key quoted like a string value, so ``a=1, b`` as one key cannot pass for two fields."""
+    return json.dumps(str(key), ensure_ascii=False)
 
 
 def args_preview(args: Mapping[str, Any], width: int = 80, per_value: int = 36) -> Markup:
-    """One line for the inbox row: ``key=value, ...``; each shortened part ends in a visible ``…``.
+    """One line for the inbox row: ``"key"=value, ...``; each shortened part ends in a visible ``…``.
 
-    Only a preview: the ticket page shows every argument in full.
+    Keys are quoted as string values are. Only a preview: the ticket page shows every argument in full.
     """
     parts: list[str] = []
     for k, v in args.items():
-        text = json.dumps(v, ensure_ascii=False, default=str, separators=(",", ":"))
+        text = _compact(v)
         if len(text) > per_value:
             text = text[: per_value - 1] + "…"
-        parts.append(f"{k}={text}")
+        key = _key(k)
+        if len(key) > per_value:
+            key = key[: per_value - 1] + "…"
+        parts.append(f"{key}={text}")
     line = ", ".join(parts)
     if len(line) > width:
         line = line[: width - 1] + "…"
@@ -200,8 +237,8 @@ def args_preview(args: Mapping[str, Any], width: int = 80, per_value: int = 36) 
 
 def args_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[Markup, int]:
     """A full unified diff of the pretty JSON of ``old`` and ``new``; returns (HTML lines, changed lines)."""
-    a = json.dumps(old, indent=2, sort_keys=True, ensure_ascii=False, default=str).splitlines()
-    b = json.dumps(new, indent=2, sort_keys=True, ensure_ascii=False, default=str).splitlines()
+    a = json.dumps(bounded(old), indent=2, sort_keys=True, ensure_ascii=False, default=str).splitlines()
+    b = json.dumps(bounded(new), indent=2, sort_keys=True, ensure_ascii=False, default=str).splitlines()
     out: list[Markup] = []
     changed = 0
     for line in difflib.ndiff(a, b):
@@ -214,6 +251,12 @@ def args_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[Markup, i
         out.append(Markup('<span class="d-{cls}">{sign} {body}</span>').format(
             cls=cls, sign=sign, body=_marked(body)))
     return Markup("\n").join(out), changed
+
+
+def audit_details(data: Mapping[str, Any]) -> str:
+    """An audit entry's data on one line, ``"key"=value · ...``: keys and string values quoted (JSON),
+    so neither can fake another field; the caller marks hidden characters."""
+    return " · ".join(f"{_key(k)}={_compact(v)}" for k, v in data.items())
 
 
 def duration(seconds: float) -> str:

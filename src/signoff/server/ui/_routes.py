@@ -36,8 +36,10 @@ from signoff.server.ui._ratelimit import LoginLimiter
 from signoff.server.ui._render import (
     ago,
     args_diff,
+    audit_details,
     count_hidden,
     duration,
+    hidden_counts,
     json_html,
     pretty_json,
     text_html,
@@ -121,7 +123,7 @@ class InboxUI:
         )
         self.env.globals.update(json_html=json_html, text_html=text_html, ago=ago, until=until,
                                 find_hidden=find_hidden, count_hidden=count_hidden, pretty_json=pretty_json,
-                                rate_chart=rate_chart, duration=duration, audit_details=_audit_details)
+                                rate_chart=rate_chart, duration=duration, audit_details=audit_details)
         self._verified: tuple[int, VerifyResult] | None = None
         self._notes = URLSafeTimedSerializer(settings.secret_key, salt="signoff.ui.note")
 
@@ -369,13 +371,7 @@ class InboxUI:
         )
         history = history_of(t, earlier, cap=HISTORY_CAP)
         next_id = next((x.id for x in nxt if x.id != t.id), None)
-        hidden = {
-            "name": len(find_hidden(a.name)), "agent": len(find_hidden(a.agent)),
-            "args": count_hidden(dict(a.args)),
-            "reasoning": len(find_hidden(a.reasoning, allow_newlines=True)),
-            "alternatives": sum(len(find_hidden(x, allow_newlines=True)) for x in a.alternatives),
-            "edited": count_hidden(dict(t.edited_args)) if t.edited_args is not None else 0,
-        }
+        hidden = hidden_counts(t)
         return self.render(
             request, "ticket.html", viewer, status=status, t=t, a=a, perm=permission(t, viewer.reviewer,
                                                                                        self.gate.policy.tiers),
@@ -630,11 +626,6 @@ def _back(request: Request) -> str:
     if ref.netloc and ref.netloc.lower() == request.headers.get("host", "").lower():
         return _local_path(ref.path + (f"?{ref.query}" if ref.query else ""))
     return "/"
-
-
-def _audit_details(data: Mapping[str, Any]) -> str:
-    return " · ".join(f"{k}={v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)}"
-                      for k, v in data.items())
 
 
 def _sse(ev: Event) -> str:
