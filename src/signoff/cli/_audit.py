@@ -13,7 +13,8 @@ from typing import Any
 
 import click
 
-from signoff._text import reveal_value
+from signoff._limits import bounded
+from signoff._text import reveal, reveal_value
 from signoff.audit import verify_chain
 from signoff.cli._db import db_option, fail, policy_option, print_table, run_store, signoff_errors, when
 from signoff.store import AuditEntry, Store, TicketQuery
@@ -71,7 +72,7 @@ def list_entries(db: str, ticket_id: str | None, kind: str | None, after: int, l
     if as_json:
         for e in entries:
             click.echo(json.dumps({"seq": e.seq, "at": e.at, "kind": e.kind, "ticket_id": e.ticket_id,
-                                   "actor": e.actor, "data": dict(e.data), "prev_hash": e.prev_hash,
+                                   "actor": e.actor, "data": bounded(dict(e.data)), "prev_hash": e.prev_hash,
                                    "hash": e.hash}, sort_keys=True))
         return
     if not entries:
@@ -126,7 +127,7 @@ def insights(db: str, policy: str | None, min_volume: int, as_json: bool) -> Non
     click.echo()
     click.echo(click.style("recommendations", bold=True))
     for r in report.recommendations:
-        click.echo(f"  - {r.message}")
+        click.echo(f"  - {reveal(r.message, one_line=True)}")  # names the agent's actions
     if not report.recommendations:
         click.echo(f"  none (a rule needs {min_volume} decisions before signoff suggests a change)")
 

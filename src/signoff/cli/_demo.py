@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from signoff._text import reveal
 from signoff.cli._db import fail, signoff_errors
 
 __all__ = ["register"]
@@ -81,7 +82,8 @@ def demo(host: str, port: int, db: str, no_agent: bool, pace: float) -> None:
             _banner(url=url, password=password, policy=policy, db=db, agent_token=tokens["release-bot"],
                     reviewer_token=reviewer_token, agents=not no_agent)
             if not no_agent:
-                await run_agents(url, tokens, log=click.echo, pace=pace)
+                # Lines carry reviewers' feedback and edited arguments: revealed like all agent text.
+                await run_agents(url, tokens, log=lambda line: click.echo(reveal(line)), pace=pace)
 
         run_app(app, host=host, port=port, settings=settings, log_level="warning", on_ready=ready)
     finally:

@@ -21,6 +21,7 @@ import click
 
 from signoff._errors import PolicyError, Problem, UserError
 from signoff._model import Action, Level, Outcome
+from signoff._text import reveal, reveal_value
 from signoff.policy import Policy, format_duration
 from signoff.policy._compiled import LEVEL_WORDS
 
@@ -139,7 +140,7 @@ def explain(policy_path: Path, mode: str | None, as_json: bool, action_json: str
             {"rule": name, "when": _condition(policy, name)} for name in outcome.near_misses
         ]
         data["novelty_checked"] = False
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        click.echo(json.dumps(data, indent=2))  # ASCII: no agent-written control character reaches the terminal
         return
     for line in render(policy, action, outcome):
         click.echo(line)
@@ -226,7 +227,8 @@ def render(policy: Policy, action: Action, outcome: Outcome) -> list[str]:
         rule_w = max(len(r.rule or "-") for r in outcome.reasons)
         for i, reason in enumerate(outcome.reasons):
             head = _label("reasons" if i == 0 else "")
-            lines.append(f"{head}{reason.code.ljust(code_w)}  {(reason.rule or '-').ljust(rule_w)}  {reason.message}")
+            lines.append(f"{head}{reason.code.ljust(code_w)}  {(reason.rule or '-').ljust(rule_w)}  "
+                         f"{reveal(reason.message, one_line=True)}")
     else:
         lines.append(_label("reasons") + "none: no rule matched and the default is auto")
 
@@ -261,15 +263,16 @@ def render(policy: Policy, action: Action, outcome: Outcome) -> list[str]:
 
 
 def _describe(action: Action) -> str:
-    parts = [_paint(action.name, bold=True)]
+    """The action on one line; every agent-written part revealed (``signoff._text``), keys quoted."""
+    parts = [_paint(reveal(action.name, one_line=True), bold=True)]
     if action.agent:
-        parts.append(f"agent={action.agent}")
+        parts.append(f"agent={reveal(action.agent, one_line=True)}")
     if action.confidence is not None:
         parts.append(f"confidence={action.confidence:g}")
     if action.tags:
-        parts.append(f"tags={','.join(sorted(action.tags))}")
+        parts.append(f"tags={reveal(json.dumps(sorted(action.tags), ensure_ascii=False), one_line=True)}")
     if action.external:
         parts.append("external")
     if action.args:
-        parts.append(f"args={json.dumps(dict(action.args), ensure_ascii=False, default=str)}")
+        parts.append(f"args={reveal_value(dict(action.args), one_line=True)}")
     return "  ".join(parts)

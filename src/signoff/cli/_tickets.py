@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from signoff._limits import bounded
 from signoff._model import Ticket, utcnow
 from signoff._text import has_hidden, reveal, reveal_value
 from signoff.cli._db import db_option, fail, policy_option, print_table, run_store, signoff_errors, span, when
@@ -62,7 +63,7 @@ def list_cmd(db: str, status: str, kind: str | None, agent: str | None, action: 
         found, total = run_store(db, fetch)
     if as_json:
         for t in found:
-            click.echo(ticket_to_json(t))
+            click.echo(_json_line(t))
         return
     if not found:
         click.echo(f"no {'' if status == 'all' else status + ' '}tickets")
@@ -82,9 +83,31 @@ def list_cmd(db: str, status: str, kind: str | None, agent: str | None, action: 
         click.echo(f"({len(found)} of {total} shown; use --limit)")
 
 
+def _json_line(t: Ticket) -> str:
+    """The stored record as one line of JSON, ASCII only: a script gets the same value, and a
+    terminal never receives a raw C1 control or bidi character from an agent."""
+    return json.dumps(json.loads(ticket_to_json(t)), sort_keys=True, separators=(",", ":"))
+
+
+def _agent_texts(t: Ticket) -> list[str]:
+    """Everything the agent wrote, as text (values bounded: a ticket stored before the limits loads too)."""
+    a = t.action
+    return [a.name, a.agent, a.reasoning, *a.alternatives, *map(str, a.tags), t.group_key,
+            json.dumps(bounded(dict(a.args)), ensure_ascii=False, default=str),
+            json.dumps(bounded(dict(a.context)), ensure_ascii=False, default=str)]
+
+
 def _flag_hidden(t: Ticket) -> str:
-    texts = [t.action.name, t.action.agent, t.action.reasoning, json.dumps(dict(t.action.args), ensure_ascii=False)]
-    return "[hidden chars] " if any(has_hidden(x) for x in texts) else ""
+    return "[hidden chars] " if any(has_hidden(x) for x in _agent_texts(t)) else ""
+
+
+def _one(text: object) -> str:
+    return reveal(str(text), one_line=True)
+
+
+def _key(key: object) -> str:
+    """An argument name quoted like a string value: ``a=1, b`` as one key cannot pass for two."""
+    return reveal(json.dumps(str(key), ensure_ascii=False), one_line=True)
 
 
 @tickets.command("show")
@@ -101,7 +124,7 @@ def show(db: str, ticket_id: str, as_json: bool) -> None:
     with signoff_errors():
         t, state, history = run_store(db, fetch)
     if as_json:
-        click.echo(ticket_to_json(t))
+        click.echo(_json_line(t))
         return
     for line in render_ticket(t, state, history):
         click.echo(line)
@@ -115,17 +138,17 @@ def render_ticket(t: Ticket, state: Any, history: Sequence[Any]) -> list[str]:
     """The ``tickets show`` page, as lines (agent text revealed)."""
     a = t.action
     now = utcnow()
-    out = [f"{_label('ticket')}{t.id}  {click.style(t.status, fg=_STATUS_COLOURS.get(t.status), bold=True)}"
-           f"  ({t.kind})"]
-    out.append(f"{_label('action')}{reveal(a.name, one_line=True)}")
-    out.append(f"{_label('agent')}{reveal(a.agent or '-', one_line=True)}")
+    out = [f"{_label('ticket')}{_one(t.id)}  {click.style(_one(t.status), fg=_STATUS_COLOURS.get(t.status), bold=True)}"
+           f"  ({_one(t.kind)})"]
+    out.append(f"{_label('action')}{_one(a.name)}")
+    out.append(f"{_label('agent')}{_one(a.agent or '-')}")
     out.append(_label("arguments", pad=False))
-    for k, v in sorted(a.args.items()):
-        out.append(f"  {reveal(str(k), one_line=True)} = {reveal_value(v, one_line=True)}")
+    for k, v in sorted(a.args.items(), key=lambda kv: str(kv[0])):
+        out.append(f"  {_key(k)} = {reveal_value(v, one_line=True)}")
     if t.edited_args is not None:
         out.append(_label("edited to", pad=False))
-        for k, v in sorted(t.edited_args.items()):
-            out.append(f"  {reveal(str(k), one_line=True)} = {reveal_value(v, one_line=True)}")
+        for k, v in sorted(t.edited_args.items(), key=lambda kv: str(kv[0])):
+            out.append(f"  {_key(k)} = {reveal_value(v, one_line=True)}")
     if a.reasoning:
         out.append(_label("reasoning", pad=False))
         out.extend("  " + line for line in reveal(a.reasoning).splitlines())
@@ -133,38 +156,48 @@ def render_ticket(t: Ticket, state: Any, history: Sequence[Any]) -> list[str]:
         out.append(f"{_label('confidence')}{a.confidence:.2f}")
     if a.alternatives:
         out.append(f"{_label('alternatives')}" + "; ".join(reveal(x, one_line=True) for x in a.alternatives))
-    if any(has_hidden(x) for x in (a.name, a.agent, a.reasoning, json.dumps(dict(a.args), ensure_ascii=False))):
+    if a.tags:
+        out.append(f"{_label('tags')}" + ", ".join(_one(x) for x in sorted(a.tags, key=str)))
+    if a.external:
+        out.append(f"{_label('external')}yes")
+    if a.context:
+        out.append(_label("context", pad=False))
+        for k, v in sorted(a.context.items(), key=lambda kv: str(kv[0])):
+            out.append(f"  {_key(k)} = {reveal_value(v, one_line=True)}")
+    if any(has_hidden(x) for x in _agent_texts(t)):
         out.append(click.style("warning: the agent's text contains hidden or control characters, shown as "
                                "<U+XXXX>", fg="red", bold=True))
     out.append(_label("why", pad=False))
     for r in t.reasons:
-        out.append(f"  [{r.code}{' / ' + r.rule if r.rule else ''}] {r.message}")
+        out.append(f"  [{_one(r.code)}{' / ' + _one(r.rule) if r.rule else ''}] {_one(r.message)}")
     if t.kind == "approval":
-        needs = f"{t.required_approvals} x {t.tier or 'any tier'}"
-        got = f"; approved so far by {', '.join(t.approvals)}" if t.approvals and t.status == "pending" else ""
+        needs = f"{t.required_approvals} x {_one(t.tier or 'any tier')}"
+        got = f"; approved so far by {_one(', '.join(t.approvals))}" if t.approvals and t.status == "pending" else ""
         out.append(f"{_label('reviewers')}{needs}{got}")
         if t.status == "pending" and t.deadline is not None:
             out.append(f"{_label('deadline')}{when(t.deadline)} (in {span((t.deadline - now).total_seconds())}), "
-                       f"then {t.on_timeout}")
-    out.append(f"{_label('submitted')}{when(t.created_at)}" + (f" in batch {t.batch_id}" if t.batch_id else ""))
-    out.append(f"{_label('group')}{t.group_key}")
+                       f"then {_one(t.on_timeout)}")
+    out.append(f"{_label('submitted')}{when(t.created_at)}" + (f" in batch {_one(t.batch_id)}" if t.batch_id else ""))
+    # The group key holds the action's name: the agent's words, revealed like them.
+    out.append(f"{_label('group')}{_one(t.group_key)}")
     if t.decided_at is not None:
-        who = f" by {', '.join(t.decided_by)}" if t.decided_by else ""
+        who = f" by {_one(', '.join(t.decided_by))}" if t.decided_by else ""
         out.append(f"{_label('decided')}{when(t.decided_at)}{who}")
     if t.feedback:
         out.append(f"{_label('feedback')}{reveal(t.feedback, one_line=True)}")
     if t.explanation:
         out.append(f"{_label('explanation')}{reveal(t.explanation, one_line=True)}")
     if t.execution != "none":
-        out.append(f"{_label('execution')}{t.execution}")
+        out.append(f"{_label('execution')}{_one(t.execution)}")
     if state is not None:
-        out.append(f"{_label('state')}{state.kind}, {len(state.data):,} bytes")
+        out.append(f"{_label('state')}{_one(state.kind)}, {len(state.data):,} bytes")
     out.append(_label("history", pad=False))
     for e in history:
         detail = {k: v for k, v in e.data.items()
                   if k not in _HISTORY_SKIP and not (k == "deadline" and e.kind == "submitted")}
-        extra = "".join(f" {k}={reveal_value(v, one_line=True, max_len=60)}" for k, v in sorted(detail.items()))
-        out.append(f"  {e.seq:>5}  {when(_parse(e.at))}  {e.kind:<10} {reveal(e.actor, one_line=True)}{extra}")
+        extra = "".join(f" {_key(k)}={reveal_value(v, one_line=True, max_len=60)}"
+                        for k, v in sorted(detail.items(), key=lambda kv: str(kv[0])))
+        out.append(f"  {e.seq:>5}  {when(_parse(e.at))}  {_one(e.kind):<10} {_one(e.actor)}{extra}")
     return out
 
 

@@ -124,14 +124,14 @@ class TestTicketsShow:
         assert 0 == r.returncode
         assert "\x1b" not in r.stdout and "\x07" not in r.stdout and "\u202e" not in r.stdout
         assert "safe<U+001B>[2J<U+001B>]0;owned<U+0007> change<U+2066> <U+FEFF>please" in r.stdout
-        assert "service = auth<U+202E>txt.exe" in r.stdout
+        assert "\"service\" = auth<U+202E>txt.exe" in r.stdout
         assert "warning: the agent's text contains hidden or control characters" in r.stdout
 
     def test_details_and_history(self, env: dict[str, str], queue: list[str]) -> None:
         """show gives the action, arguments, reasoning, reviewers needed and the audit history."""
         run(env, "tickets", "approve", queue[0], "--as", "alice")
         r = run(env, "tickets", "show", queue[0])
-        for expected in ("deploy_production", "version = 2.4.1", "release train 42", "decided:",
+        for expected in ("deploy_production", "\"version\" = 2.4.1", "release train 42", "decided:",
                          "by alice", "submitted  deploy-bot", "approved   alice"):
             assert expected in r.stdout, expected
 
