@@ -2,7 +2,13 @@
 
 A password guesser is stopped whichever it varies: many names from one address, or
 one name from many addresses. Only failures count, and a success clears the name's
-count. The counts live in this process (several servers each count their own: the
+count.
+
+Why ``reserve`` counts an attempt *before* its password is checked: checking the count,
+then the password (slow, on another thread), then recording a failure let 40 guesses sent
+at once all pass the check before any was recorded. ``reserve`` checks and counts in one
+step under the lock, so at most ``max_attempts`` passwords are ever checked per window;
+a success gives its slot back. The counts live in this process (several servers each count their own: the
 limit then applies per server, which still bounds guessing to a few tries a minute).
 """
 
@@ -45,15 +51,41 @@ class LoginLimiter:
                     waits.append(q[0] + self.window - now)
         return max(waits) if waits else None
 
+    def reserve(self, address: str, name: str, *, now: float | None = None) -> float | None:
+        """Take an attempt slot before the password is checked: None when one was free (the attempt
+        now counts as a failure until ``success`` gives it back), else the seconds to wait."""
+        now = time.monotonic() if now is None else now
+        waits: list[float] = []
+        with self._lock:
+            for key in (f"ip:{address}", f"name:{name.lower()}"):
+                q = self._recent(key, now)
+                if len(q) >= self.max_attempts:
+                    waits.append(q[0] + self.window - now)
+            if waits:
+                return max(waits)
+            self._record(address, name, now)
+        return None
+
     def failure(self, address: str, name: str, *, now: float | None = None) -> None:
+        """Count a failed attempt that was not reserved."""
         now = time.monotonic() if now is None else now
         with self._lock:
-            if len(self._fails) >= _MAX_KEYS:
-                for key in list(self._fails)[: _MAX_KEYS // 10]:  # oldest-inserted first
-                    del self._fails[key]
-            for key in (f"ip:{address}", f"name:{name.lower()}"):
-                self._fails.setdefault(key, deque()).append(now)
+            self._record(address, name, now)
 
-    def success(self, name: str) -> None:
+    def _record(self, address: str, name: str, now: float) -> None:
+        if len(self._fails) >= _MAX_KEYS:
+            for key in list(self._fails)[: _MAX_KEYS // 10]:  # oldest-inserted first
+                del self._fails[key]
+        for key in (f"ip:{address}", f"name:{name.lower()}"):
+            self._fails.setdefault(key, deque()).append(now)
+
+    def success(self, name: str, address: str | None = None) -> None:
+        """Clear the name's count; with ``address``, also give back the slot ``reserve`` took there."""
         with self._lock:
             self._fails.pop(f"name:{name.lower()}", None)
+            if address is not None:
+                q = self._fails.get(f"ip:{address}")
+                if q:
+                    q.pop()
+                    if not q:
+                        del self._fails[f"ip:{address}"]
