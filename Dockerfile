@@ -16,9 +16,9 @@ RUN pip install ".[server,postgres]" \
 
 USER signoff
 EXPOSE 8080
-# /api/v1/health needs no token and no database round trip.
+# /healthz: the process serves requests (no token, no database round trip; /readyz asks the database).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/api/v1/health', timeout=2)"]
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2)"]
 
 ENTRYPOINT ["signoff"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "8080"]

@@ -30,7 +30,7 @@ def create_app(gate: Gate, *, settings: ServerSettings | None = None) -> FastAPI
     from signoff.server._group_commit import GroupCommit
     from signoff.server._principals import Authenticator
     from signoff.server._problems import BodyLimit, install_problem_handlers
-    from signoff.server.api import ROUTERS
+    from signoff.server.api import OPS_ROUTER, ROUTERS
 
     settings = settings or ServerSettings()
     app = FastAPI(
@@ -46,6 +46,7 @@ def create_app(gate: Gate, *, settings: ServerSettings | None = None) -> FastAPI
     install_problem_handlers(app, retry_after=settings.quota_retry_after_seconds)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(OPS_ROUTER)
     install_docs(app, f"{API_PREFIX}/docs")
     mount_ui = _find_ui()
     if mount_ui is not None:

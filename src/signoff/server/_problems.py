@@ -117,6 +117,20 @@ def problem_response(status: int, detail: str, *, instance: str = "", error: str
                     headers=dict(headers or {}))
 
 
+STORE_UNAVAILABLE = ("the store is unavailable, so nothing was done (the gate fails closed); the server's log "
+                     "says why")
+"""The only words a 503 carries: the store's own message names the database user, host, port and
+database (a driver's connection error) or the file path, which no caller needs to see."""
+
+
+def _store_detail(exc: StoreUnavailable, instance: str) -> str:
+    log.warning("store unavailable on %s: %s", instance, exc)
+    detail = STORE_UNAVAILABLE
+    if "may or may not have been written" in str(exc):  # the caller must know the outcome is unknown
+        detail += "; the connection failed during COMMIT, so the change may or may not have been written"
+    return detail
+
+
 def signoff_problem(exc: SignoffError, instance: str, *, retry_after: int = 30) -> Response:
     status = status_for(exc)
     headers: dict[str, str] = {}
@@ -124,6 +138,9 @@ def signoff_problem(exc: SignoffError, instance: str, *, retry_after: int = 30) 
         headers["WWW-Authenticate"] = 'Bearer realm="signoff"'
     elif status == 429:
         headers["Retry-After"] = str(retry_after)
+    if isinstance(exc, StoreUnavailable):
+        return problem_response(status, _store_detail(exc, instance), instance=instance, error=_wire_name(exc),
+                                headers=headers)
     return problem_response(status, str(exc) or type(exc).__name__, instance=instance, error=_wire_name(exc),
                             attrs=error_attrs(exc), headers=headers)
 

@@ -41,6 +41,9 @@ class ServerSettings:
     max_request_bytes: int = 8 * 1024 * 1024
     """Largest request body accepted (agent state included); larger gets 413."""
 
+    ready_timeout_seconds: float = 2.0
+    """How long ``/api/v1/health`` and ``/readyz`` wait for the store's round trip before answering 503."""
+
     max_page_size: int = 1000
     """Largest ``limit`` a ticket listing accepts."""
 

@@ -99,6 +99,9 @@ class Store(Protocol):
     async def poll(self) -> None:
         """Publish events committed by other processes (a no-op where the database pushes them)."""
         ...
+    async def ping(self) -> None:
+        """One cheap round trip to the database; StoreUnavailable when it does not answer (readiness)."""
+        ...
 
 
 def open_store(url: str) -> Store:

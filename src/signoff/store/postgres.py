@@ -783,6 +783,11 @@ class PostgresStore:
             self._last_catch_up = time.monotonic()
             self._kick()
 
+    async def ping(self) -> None:
+        """One round trip to the database (readiness checks); StoreUnavailable when it does not answer.
+        Unbounded in time like every call here: callers that must answer quickly bound it themselves."""
+        await self._read("SELECT 1")
+
     async def sweeper_lease(self) -> bool:
         """True while this store holds the sweeper lease (checked at most once a second).
 

@@ -318,6 +318,13 @@ class SQLiteStore:
         if events:
             self.notifier.publish(events)
 
+    async def ping(self) -> None:
+        """A read transaction on the database file (readiness checks); StoreUnavailable when it fails."""
+        def q(conn: sqlite3.Connection) -> None:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+
+        await self._run(lambda: self._read(q))
+
     # -- audit ------------------------------------------------------------------------------
     def _append(self, conn: sqlite3.Connection, draft: AuditDraft) -> AuditEntry:
         row = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()

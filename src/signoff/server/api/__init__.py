@@ -2,29 +2,74 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from fastapi import APIRouter
 from pydantic import BaseModel
 from starlette.responses import Response
 
+from signoff.server._context import Ctx
+from signoff.server._problems import problem_response
 from signoff.server.api import _agents, _events, _reviewers
-from signoff.server.api._common import FastRoute, json_response
+from signoff.server.api._common import ERRORS, FastRoute, json_response
 
-__all__ = ["ROUTERS", "router"]
+__all__ = ["OPS_ROUTER", "ROUTERS", "router"]
+
+log = logging.getLogger("signoff.server")
 
 
 class HealthOut(BaseModel):
     status: str
     version: str
+    checks: dict[str, str]
+
+
+class LiveOut(BaseModel):
+    status: str
 
 
 router = APIRouter(route_class=FastRoute)
+OPS_ROUTER = APIRouter(route_class=FastRoute)
+"""``/healthz`` and ``/readyz`` at the root, where orchestrators look for them."""
 
 
-@router.get("/health", response_model=HealthOut, tags=["server"], summary="Is the server up (no token needed)")
-async def health() -> Response:
+async def _ready(ctx: Ctx) -> Response:
+    """Ask the store for one round trip, bounded by ``ready_timeout_seconds``.
+
+    The 503 says only that the store did not answer: the reason (a driver message naming the
+    database user, host and database) goes to the server's log, never to an unauthenticated caller.
+    """
     from signoff import __version__
 
-    return json_response({"status": "ok", "version": __version__})
+    timeout = ctx.settings.ready_timeout_seconds
+    try:
+        await asyncio.wait_for(ctx.store(ctx.gate.store.ping()), timeout)
+    except Exception as exc:  # any failure means not ready; the log has which
+        reason = f"no answer within {timeout:g} s" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
+        log.warning("readiness check: the store did not answer (%s)", reason)
+        return problem_response(
+            503, "the store did not answer; nothing can be submitted or decided until it does (the server's log "
+                 "says why)", error="StoreUnavailable", extra={"checks": {"store": "unavailable"}})
+    return json_response({"status": "ok", "version": __version__, "checks": {"store": "ok"}})
+
+
+@router.get("/health", response_model=HealthOut, tags=["server"], responses={503: ERRORS[503]},
+            summary="Is the server up and does its store answer (no token needed)")
+async def health(ctx: Ctx) -> Response:
+    return await _ready(ctx)
+
+
+@OPS_ROUTER.get("/readyz", response_model=HealthOut, tags=["server"], responses={503: ERRORS[503]},
+                summary="Readiness: the store answers a round trip (no token needed)")
+async def readyz(ctx: Ctx) -> Response:
+    return await _ready(ctx)
+
+
+@OPS_ROUTER.get("/healthz", response_model=LiveOut, tags=["server"],
+                summary="Liveness: the process serves requests; the store is not asked (no token needed)")
+async def healthz() -> Response:
+    return json_response({"status": "ok"})
 
 
 ROUTERS = (router, _agents.router, _reviewers.router, _events.router)
