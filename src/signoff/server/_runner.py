@@ -4,6 +4,12 @@ Why a subclass of ``uvicorn.Server``: on a signal we first tell open long-polls 
 event streams to end (``begin_shutdown``), so a graceful shutdown does not wait out a
 25-second wait, and we do not re-raise the signal after the shutdown as uvicorn does
 (that turns a clean Ctrl-C into a KeyboardInterrupt traceback in our CLI).
+
+Why a subclass of uvicorn's httptools protocol: that parser (the fast one, picked when
+httptools is installed) buffers a request's line and headers without any bound, so one
+client could hold a 30 MB header in memory. ``_bounded_httptools`` counts the bytes of
+each request head as they arrive and answers 431 once they pass
+``ServerSettings.max_header_bytes``; without httptools, h11 gets the same bound.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from collections.abc import Callable, Coroutine, Generator
 from types import FrameType
 from typing import Any
 
+import orjson
 import uvicorn
 from fastapi import FastAPI
 
@@ -72,6 +79,79 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
+_LINGER_SECONDS = 2.0
+_LINGER_BYTES = 64 * 1024 * 1024
+"""After a 431, the rest of the request is read and dropped for this long (or this many bytes)."""
+
+
+def _bounded_httptools(limit: int) -> type[asyncio.Protocol] | None:
+    """uvicorn's httptools protocol refusing request heads over ``limit`` bytes; None without httptools."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+    except ImportError:
+        return None
+
+    class BoundedHead(HttpToolsProtocol):
+        # The bytes of the current head seen so far. A pipelined request that starts inside a
+        # chunk whose earlier part ended the previous one has that start uncounted: at most one
+        # chunk, so a head still never grows past twice the limit.
+        _head_open = True
+        _head_bytes = 0
+        _discarded: int | None = None  # bytes read and dropped after the 431; None before it
+        _linger: asyncio.TimerHandle | None = None
+
+        def data_received(self, data: bytes) -> None:
+            if self._discarded is not None:
+                self._discarded += len(data)
+                if self._discarded > _LINGER_BYTES:
+                    self.transport.close()
+                return
+            while data:
+                if not self._head_open:
+                    super().data_received(data)
+                    return
+                room = limit - self._head_bytes
+                if room <= 0:
+                    self._refuse()
+                    return
+                part, data = data[:room], data[room:]
+                self._head_bytes += len(part)
+                super().data_received(part)
+                if self.parser is None or self.transport.is_closing() or self.transport.get_protocol() is not self:
+                    return
+
+        def on_headers_complete(self) -> None:
+            self._head_open = False
+            super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            super().on_message_complete()
+            self._head_open, self._head_bytes = True, 0
+
+        def _refuse(self) -> None:
+            body = orjson.dumps({
+                "type": "about:blank", "title": "Request Header Fields Too Large", "status": 431,
+                "detail": f"the request line and headers are larger than this server takes ({limit} bytes)"})
+            head = [STATUS_LINE[431]]
+            head += [name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers]
+            head += [b"content-type: application/problem+json\r\n",
+                     b"content-length: " + str(len(body)).encode() + b"\r\n", b"connection: close\r\n\r\n"]
+            self.transport.write(b"".join(head) + body)
+            # Close only once the client stopped sending (or after a moment): closing with its data
+            # unread makes the kernel reset the connection, and the client never sees the 431.
+            self._discarded = 0
+            if self.transport.can_write_eof():
+                self.transport.write_eof()
+            self._linger = self.loop.call_later(_LINGER_SECONDS, self.transport.close)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._linger is not None:
+                self._linger.cancel()
+            super().connection_lost(exc)
+
+    return BoundedHead
+
+
 def check_port(host: str, port: int) -> None:
     """Fail early, with a sentence, when the address is taken (uvicorn would log and exit 1)."""
     if port == 0:
@@ -97,10 +177,11 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 def run_app(app: FastAPI, *, host: str, port: int, settings: ServerSettings, log_level: str = "info",
             access_log: bool = False, on_ready: OnReady | None = None) -> None:
     """Serve ``app`` until SIGINT/SIGTERM; ``on_ready`` runs as a task once the port listens."""
+    bounded = _bounded_httptools(settings.max_header_bytes)
     config = uvicorn.Config(
         app, host=host, port=port, log_level=log_level, access_log=access_log, lifespan="off",
         timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)), server_header=False,
-        loop="none",
+        loop="none", http=bounded or "h11", h11_max_incomplete_event_size=settings.max_header_bytes,
     )
     server = _Server(config, app)
 

@@ -41,6 +41,10 @@ class ServerSettings:
     max_request_bytes: int = 8 * 1024 * 1024
     """Largest request body accepted (agent state included); larger gets 413."""
 
+    max_header_bytes: int = 64 * 1024
+    """Largest request head (request line and headers together) accepted; larger gets 431 and
+    the connection is closed. Applies under ``signoff serve`` (other ASGI servers have their own)."""
+
     ready_timeout_seconds: float = 2.0
     """How long ``/api/v1/health`` and ``/readyz`` wait for the store's round trip before answering 503."""
 
