@@ -113,9 +113,7 @@ class InboxUI:
         self.gate = gate
         self.settings = settings
         self.sessions = SessionManager(settings.secret_key, max_age=int(settings.session_max_age_seconds),
-                                       secure=bool(settings.cookie_secure))
-        self.login_tokens = _csrf.LoginTokens(settings.secret_key, max_age=int(settings.session_max_age_seconds),
-                                              secure=bool(settings.cookie_secure))
+                                       secure=bool(settings.cookie_secure), store=gate.store, run=self.store)
         self.limiter = LoginLimiter(int(settings.login_max_attempts), float(settings.login_window_seconds))
         self.heartbeat = float(getattr(settings, "sse_heartbeat_seconds", 15.0))
         self.public_url = str(getattr(settings, "public_url", ""))
@@ -156,7 +154,7 @@ class InboxUI:
 
     async def viewer(self, request: Request) -> Viewer | None:
         session = self.sessions.read(request)
-        if session is None or session.name is None:
+        if session is None or session.name is None or not await self.sessions.live(session):
             return None
         reviewer = await self.store(self.gate.store.get_reviewer(session.name))
         if reviewer is None or reviewer.disabled or password_fingerprint(reviewer.password_hash) != session.pw:
@@ -265,34 +263,29 @@ class InboxUI:
 
     # -- login ------------------------------------------------------------------------------
     async def login_page(self, request: Request) -> Response:
-        """The login form. It never sets or replaces the session cookie (a cross-site link here would
-        otherwise log the reviewer out): its CSRF token travels in the login form's own cookie."""
-        session = self.sessions.read(request)
-        if session is not None and session.name is not None and await self.viewer(request) is not None:
+        session = self.sessions.read(request) or self.sessions.new()
+        if session.name is not None and await self.viewer(request) is not None:
             return RedirectResponse(_local_path(request.query_params.get("next")), status_code=303)
-        token = self.login_tokens.read(request) or self.login_tokens.new()
-        response = self.render(request, "login.html", None, csrf=token,
+        response = self.render(request, "login.html", None, csrf=session.csrf,
                                next=_local_path(request.query_params.get("next")), error="", name="")
-        self.login_tokens.write(response, token)
+        self.sessions.write(response, session)
         return response
 
     async def login(self, request: Request) -> Response:
-        token = self.login_tokens.read(request)
+        session = self.sessions.read(request)
         form = await self.form(request)
         name = form.get("name", "").strip()
         nxt = _local_path(form.get("next"))
-        if (token is None or not _csrf.origin_ok(request, self.public_url)
-                or not _csrf.token_ok(token, form.get(_csrf.FIELD))):
+        if (session is None or not _csrf.origin_ok(request, self.public_url)
+                or not _csrf.token_ok(session.csrf, form.get(_csrf.FIELD))):
             return self.problem(request, None, HTTPProblem(
                 403, "The login form expired or was not sent by this site. Nothing was changed: open the login "
                      "page again.", title="Refused"))
         address = request.client.host if request.client else "unknown"
-        # The slot is taken before the password is checked (and given back on success), so guesses
-        # sent at once cannot all pass the count before the first failure is recorded.
-        wait = self.limiter.reserve(address, name)
+        wait = self.limiter.retry_after(address, name)
         if wait is not None:
             response = self.render(
-                request, "login.html", None, status=429, csrf=token, next=nxt, name=name,
+                request, "login.html", None, status=429, csrf=session.csrf, next=nxt, name=name,
                 error=f"Too many failed logins for this name or from this address. Try again in "
                       f"{int(wait) + 1} seconds.")
             response.headers["Retry-After"] = str(int(wait) + 1)
@@ -300,18 +293,18 @@ class InboxUI:
         reviewer = await self.store(self.gate.store.get_reviewer(name)) if name else None
         ok = await asyncio.to_thread(_check_password, reviewer, form.get("password", ""))
         if not ok or reviewer is None:
-            return self.render(request, "login.html", None, status=401, csrf=token, next=nxt, name=name,
+            self.limiter.failure(address, name)
+            return self.render(request, "login.html", None, status=401, csrf=session.csrf, next=nxt, name=name,
                                error="Wrong name or password (or the account is disabled).")
-        self.limiter.success(name, address)
+        self.limiter.success(name)
         fresh = self.sessions.new(name=reviewer.name, pw=password_fingerprint(reviewer.password_hash))
         redirect = RedirectResponse(nxt, status_code=303)
         self.sessions.write(redirect, fresh)
-        self.login_tokens.clear(redirect)
         return redirect
 
     async def logout(self, request: Request, viewer: Viewer, form: Mapping[str, str]) -> Response:
         response = RedirectResponse("/login", status_code=303)
-        self.sessions.revoke(response, viewer.session)
+        await self.sessions.end(response, viewer.session)
         return response
 
     # -- the inbox --------------------------------------------------------------------------

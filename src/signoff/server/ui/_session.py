@@ -6,7 +6,10 @@ session another one issued, given the same ``secret_key``. What a signed cookie 
 do by itself is end early; so the session also carries a fingerprint of the
 reviewer's password hash (a password change ends every session of that reviewer on
 every server), every request re-reads the reviewer (a disabled reviewer is out at
-once), and logout remembers the session id in this process until it would have expired.
+once), and logout records the session in the store (the SHA-256 of its id, until the cookie
+would have expired): every server on the store refuses it from then on, after a restart
+too. A revocation seen once is remembered in the process; a session not revoked is asked
+about again on every request (one primary-key lookup), so no server trusts a stale answer.
 
 The cookie is ``HttpOnly`` (no script reads it), ``SameSite=Strict`` (no other site
 sends it) and ``Secure`` when the settings say the server is behind TLS.
@@ -18,15 +21,22 @@ import hashlib
 import secrets
 import threading
 import time
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
 
+from signoff.store import Store
+
 __all__ = ["COOKIE", "Session", "SessionManager", "password_fingerprint"]
 
 COOKIE = "signoff_session"
+T = TypeVar("T")
+Runner = Callable[[Coroutine[Any, Any, T]], Awaitable[T]]
 
 
 @dataclass(frozen=True)
@@ -44,12 +54,23 @@ def password_fingerprint(password_hash: str | None) -> str:
     return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
 
 
+def session_hash(sid: str) -> str:
+    """What the store keeps of a revoked session: its id hashed, so the table names no live cookie."""
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
 class SessionManager:
-    def __init__(self, secret_key: bytes | str, *, max_age: int, secure: bool) -> None:
+    """Signs and reads session cookies; with a ``store`` (and ``run``, which runs a store coroutine
+    where the store lives), logouts are kept in the store and honoured by every server on it."""
+
+    def __init__(self, secret_key: bytes | str, *, max_age: int, secure: bool, store: Store | None = None,
+                 run: Runner[Any] | None = None) -> None:
         self._ser = URLSafeTimedSerializer(secret_key, salt="signoff.ui.session")
         self.max_age = max_age
         self.secure = secure
-        self._revoked: dict[str, float] = {}
+        self._store = store
+        self._run = run
+        self._revoked: dict[str, float] = {}  # sid -> when its cookie expires anyway
         self._lock = threading.Lock()
 
     def new(self, *, name: str | None = None, pw: str | None = None) -> Session:
@@ -81,11 +102,36 @@ class SessionManager:
         response.set_cookie(COOKIE, value, max_age=self.max_age, path="/", httponly=True, samesite="strict",
                             secure=self.secure)
 
+    async def live(self, session: Session) -> bool:
+        """False once the session was logged out, here or on any server sharing the store. A store
+        that cannot answer raises StoreUnavailable: the request fails closed rather than let it in."""
+        with self._lock:
+            if session.sid in self._revoked:
+                return False
+        if self._store is None or self._run is None:
+            return True
+        if await self._run(self._store.session_revoked(session_hash(session.sid))):
+            self._remember(session.sid)
+            return False
+        return True
+
+    async def end(self, response: Response, session: Session | None) -> None:
+        """Logout for good: recorded in the store first (every server refuses the cookie from then
+        on, after a restart too), then here and in the browser."""
+        if session is not None and self._store is not None and self._run is not None:
+            expires = datetime.fromtimestamp(time.time() + self.max_age, UTC)
+            await self._run(self._store.revoke_session(session_hash(session.sid), expires_at=expires))
+        self.revoke(response, session)
+
     def revoke(self, response: Response, session: Session | None) -> None:
-        """Logout: forget the cookie in the browser and refuse its id here until it would have expired."""
+        """Forget the cookie in the browser and refuse its id in this process until it would have
+        expired (``end`` also records it in the store, for every server)."""
         if session is not None:
-            now = time.time()
-            with self._lock:
-                self._revoked = {k: v for k, v in self._revoked.items() if v > now}
-                self._revoked[session.sid] = now + self.max_age
+            self._remember(session.sid)
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=self.secure)
+
+    def _remember(self, sid: str) -> None:
+        now = time.time()
+        with self._lock:
+            self._revoked = {k: v for k, v in self._revoked.items() if v > now}
+            self._revoked[sid] = now + self.max_age
