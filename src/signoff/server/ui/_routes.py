@@ -114,6 +114,8 @@ class InboxUI:
         self.settings = settings
         self.sessions = SessionManager(settings.secret_key, max_age=int(settings.session_max_age_seconds),
                                        secure=bool(settings.cookie_secure), store=gate.store, run=self.store)
+        self.login_tokens = _csrf.LoginTokens(settings.secret_key, max_age=int(settings.session_max_age_seconds),
+                                              secure=bool(settings.cookie_secure))
         self.limiter = LoginLimiter(int(settings.login_max_attempts), float(settings.login_window_seconds))
         self.heartbeat = float(getattr(settings, "sse_heartbeat_seconds", 15.0))
         self.public_url = str(getattr(settings, "public_url", ""))
@@ -263,29 +265,34 @@ class InboxUI:
 
     # -- login ------------------------------------------------------------------------------
     async def login_page(self, request: Request) -> Response:
-        session = self.sessions.read(request) or self.sessions.new()
-        if session.name is not None and await self.viewer(request) is not None:
+        """The login form. It never sets or replaces the session cookie (a cross-site link here would
+        otherwise log the reviewer out): its CSRF token travels in the login form's own cookie."""
+        session = self.sessions.read(request)
+        if session is not None and session.name is not None and await self.viewer(request) is not None:
             return RedirectResponse(_local_path(request.query_params.get("next")), status_code=303)
-        response = self.render(request, "login.html", None, csrf=session.csrf,
+        token = self.login_tokens.read(request) or self.login_tokens.new()
+        response = self.render(request, "login.html", None, csrf=token,
                                next=_local_path(request.query_params.get("next")), error="", name="")
-        self.sessions.write(response, session)
+        self.login_tokens.write(response, token)
         return response
 
     async def login(self, request: Request) -> Response:
-        session = self.sessions.read(request)
+        token = self.login_tokens.read(request)
         form = await self.form(request)
         name = form.get("name", "").strip()
         nxt = _local_path(form.get("next"))
-        if (session is None or not _csrf.origin_ok(request, self.public_url)
-                or not _csrf.token_ok(session.csrf, form.get(_csrf.FIELD))):
+        if (token is None or not _csrf.origin_ok(request, self.public_url)
+                or not _csrf.token_ok(token, form.get(_csrf.FIELD))):
             return self.problem(request, None, HTTPProblem(
                 403, "The login form expired or was not sent by this site. Nothing was changed: open the login "
                      "page again.", title="Refused"))
         address = request.client.host if request.client else "unknown"
-        wait = self.limiter.retry_after(address, name)
+        # The slot is taken before the password is checked (and given back on success), so guesses
+        # sent at once cannot all pass the count before the first failure is recorded.
+        wait = self.limiter.reserve(address, name)
         if wait is not None:
             response = self.render(
-                request, "login.html", None, status=429, csrf=session.csrf, next=nxt, name=name,
+                request, "login.html", None, status=429, csrf=token, next=nxt, name=name,
                 error=f"Too many failed logins for this name or from this address. Try again in "
                       f"{int(wait) + 1} seconds.")
             response.headers["Retry-After"] = str(int(wait) + 1)
@@ -293,13 +300,13 @@ class InboxUI:
         reviewer = await self.store(self.gate.store.get_reviewer(name)) if name else None
         ok = await asyncio.to_thread(_check_password, reviewer, form.get("password", ""))
         if not ok or reviewer is None:
-            self.limiter.failure(address, name)
-            return self.render(request, "login.html", None, status=401, csrf=session.csrf, next=nxt, name=name,
+            return self.render(request, "login.html", None, status=401, csrf=token, next=nxt, name=name,
                                error="Wrong name or password (or the account is disabled).")
-        self.limiter.success(name)
+        self.limiter.success(name, address)
         fresh = self.sessions.new(name=reviewer.name, pw=password_fingerprint(reviewer.password_hash))
         redirect = RedirectResponse(nxt, status_code=303)
         self.sessions.write(redirect, fresh)
+        self.login_tokens.clear(redirect)
         return redirect
 
     async def logout(self, request: Request, viewer: Viewer, form: Mapping[str, str]) -> Response:
