@@ -1,5 +1,5 @@
-"""Logout holds everywhere: two real `signoff serve` processes on one SQLite file with one
-SIGNOFF_SECRET_KEY; a cookie logged out on one is refused by the other, and by the first after a
+"""Logout holds everywhere: two real `signoff serve` processes on one database (a SQLite file, or
+PostgreSQL) with one SIGNOFF_SECRET_KEY; a cookie logged out on one is refused by the other, and by the first after a
 restart (the revocation lives in the store, not in a process's memory)."""
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ COOKIE = "signoff_session"
 class Servers:
     """Servers started on one database with one secret key; all stopped at the end."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, db: str) -> None:
         self.tmp = tmp
         self.policy = tmp / "policy.yaml"
         self.policy.write_text(POLICY)
-        self.db = f"sqlite:///{tmp}/shared.db"
+        self.db = db
         self.env = {**os.environ, "SIGNOFF_SECRET_KEY": secrets.token_hex(32)}
         self.procs: list[subprocess.Popen[bytes]] = []
         with Gate.open(policy=self.policy, store=self.db, sweep=False) as g:
@@ -46,9 +46,15 @@ class Servers:
         return url, proc
 
 
-@pytest.fixture
-def servers(tmp_path: Path) -> Iterator[Servers]:
-    s = Servers(tmp_path)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def servers(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Servers]:
+    if request.param == "sqlite":
+        db = f"sqlite:///{tmp_path}/shared.db"
+    else:
+        from tests.postgres_server import create_database
+
+        db = create_database(request.getfixturevalue("pg_url"))
+    s = Servers(tmp_path, db)
     yield s
     for proc in s.procs:
         stop_process(proc)
