@@ -9,6 +9,7 @@ are checked, and edited arguments are evaluated again, exactly as through the AP
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from signoff._limits import bounded
 from signoff._model import Ticket, utcnow
 from signoff._text import has_hidden, reveal, reveal_value
 from signoff.cli._db import db_option, fail, policy_option, print_table, run_store, signoff_errors, span, when
+from signoff.review._grouping import MAX_GROUP_DECISION, spread
 from signoff.store import Store, TicketQuery
 from signoff.store._records import ticket_to_json
 
@@ -217,17 +219,52 @@ def _reviewer_option(fn: Any) -> Any:
                         help="The reviewer deciding (env SIGNOFF_REVIEWER); must exist in the store.")(fn)
 
 
-def _targets(gate: Any, ticket_ids: Sequence[str], group: str | None, batch: str | None) -> list[str]:
+def _targets(gate: Any, ticket_ids: Sequence[str], group: str | None, batch: str | None,
+             verb: str, yes: bool) -> list[str]:
+    """The tickets to decide. A ``--group`` or ``--batch`` is listed first, with how its members
+    differ, and decided only once confirmed: a reviewer decides what they were shown, exactly."""
     if not ticket_ids and not group and not batch:
         fail("name ticket ids, or --group KEY, or --batch ID", 2)
     ids = list(ticket_ids)
+    listed: list[Ticket] = []
     if group:
-        ids += [t.id for t in gate.list_tickets_sync(status="pending", group=group, limit=100_000)]
+        listed += gate.list_tickets_sync(status="pending", group=group, limit=MAX_GROUP_DECISION + 1)
     if batch:
-        ids += [t.id for t in gate.list_tickets_sync(status="pending", batch=batch, limit=100_000)]
-    if not ids:
+        listed += gate.list_tickets_sync(status="pending", batch=batch, limit=MAX_GROUP_DECISION + 1)
+    if (group or batch) and not listed:
         fail(f"no pending tickets in {'group ' + group if group else 'batch ' + str(batch)}", 1)
+    if len(listed) > MAX_GROUP_DECISION:
+        fail(f"more than {MAX_GROUP_DECISION} pending tickets match; decide them by id or in the inbox", 2)
+    if listed:
+        for line in _summary(listed):
+            click.echo(line)
+        if not yes:
+            if not _interactive():
+                n = f"{len(listed)} ticket{'s' if len(listed) != 1 else ''}"
+                fail(f"nothing decided: --group/--batch decides the {n} listed above only when confirmed; "
+                     "run it in a terminal, or add --yes to decide exactly these", 2)
+            if not click.confirm(f"{verb} {'these' if len(listed) != 1 else 'this'} {len(listed)}?", default=False):
+                fail("nothing decided", 1)
+        ids += [t.id for t in listed]
     return list(dict.fromkeys(ids))
+
+
+def _interactive() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+def _summary(listed: Sequence[Ticket]) -> list[str]:
+    """One line per ticket, then how the arguments differ across them (all text revealed)."""
+    out = [f"{len(listed)} pending ticket{'s' if len(listed) != 1 else ''}:"]
+    for t in listed:
+        args = ", ".join(f"{_key(k)}={_one(json.dumps(bounded(v), ensure_ascii=False, default=str))}"
+                         for k, v in t.action.args.items())
+        out.append(f"  {t.id}  {_one(t.action.name)} by {_one(t.action.agent or '-')}  "
+                   f"{reveal(args, one_line=True, max_len=120)}")
+    varying = [s for s in spread([dict(bounded(dict(t.action.args))) for t in listed]) if s.varies]
+    for s in varying:
+        out.append(f"  differs: {s.path}: {s.text}")
+    return out
 
 
 def _open_gate(db: str, policy: str) -> Any:
@@ -244,10 +281,11 @@ def _open_gate(db: str, policy: str) -> Any:
 @click.option("--args", "args_json", metavar="JSON",
               help="Approve with these edited arguments (a JSON object); the policy checks them again.")
 @click.option("--comment", default="", help="Words for the agent.")
-@click.option("--group", help="Approve every pending ticket of this group.")
-@click.option("--batch", help="Approve every pending ticket of this batch.")
+@click.option("--group", help="Approve the pending tickets of this group (listed, then confirmed).")
+@click.option("--batch", help="Approve the pending tickets of this batch (listed, then confirmed).")
+@click.option("--yes", is_flag=True, help="With --group/--batch: decide the listed tickets without asking.")
 def approve(db: str, policy: str, reviewer: str, ticket_ids: tuple[str, ...], args_json: str | None, comment: str,
-            group: str | None, batch: str | None) -> None:
+            group: str | None, batch: str | None, yes: bool) -> None:
     """Approve tickets (optionally with edited arguments). Exit 1 if any could not be approved."""
     args = None
     if args_json is not None:
@@ -257,7 +295,7 @@ def approve(db: str, policy: str, reviewer: str, ticket_ids: tuple[str, ...], ar
             fail(f"--args is not valid JSON: {exc}", 2)
         if not isinstance(args, dict):
             fail("--args must be a JSON object of argument names to values", 2)
-    _decide(db, policy, ticket_ids, group, batch, lambda g, tid: g.approve_sync(
+    _decide(db, policy, ticket_ids, group, batch, "approve", yes, lambda g, tid: g.approve_sync(
         tid, reviewer=reviewer, args=args, comment=comment))
 
 
@@ -267,17 +305,18 @@ def approve(db: str, policy: str, reviewer: str, ticket_ids: tuple[str, ...], ar
 @_reviewer_option
 @click.argument("ticket_ids", nargs=-1)
 @click.option("--feedback", default="", help="Words for the agent: why, and what to do instead.")
-@click.option("--group", help="Reject every pending ticket of this group.")
-@click.option("--batch", help="Reject every pending ticket of this batch.")
+@click.option("--group", help="Reject the pending tickets of this group (listed, then confirmed).")
+@click.option("--batch", help="Reject the pending tickets of this batch (listed, then confirmed).")
+@click.option("--yes", is_flag=True, help="With --group/--batch: decide the listed tickets without asking.")
 def reject(db: str, policy: str, reviewer: str, ticket_ids: tuple[str, ...], feedback: str, group: str | None,
-           batch: str | None) -> None:
+           batch: str | None, yes: bool) -> None:
     """Reject tickets with feedback for the agent. Exit 1 if any could not be rejected."""
-    _decide(db, policy, ticket_ids, group, batch, lambda g, tid: g.reject_sync(
+    _decide(db, policy, ticket_ids, group, batch, "reject", yes, lambda g, tid: g.reject_sync(
         tid, reviewer=reviewer, feedback=feedback))
 
 
 def _decide(db: str, policy: str, ticket_ids: Sequence[str], group: str | None, batch: str | None,
-            decide: Any) -> None:
+            verb: str, yes: bool, decide: Any) -> None:
     from signoff._errors import SignoffError
 
     failures = 0
@@ -285,7 +324,7 @@ def _decide(db: str, policy: str, ticket_ids: Sequence[str], group: str | None, 
         gate = _open_gate(db, policy)
     try:
         with signoff_errors():
-            ids = _targets(gate, ticket_ids, group, batch)
+            ids = _targets(gate, ticket_ids, group, batch, verb, yes)
         for tid in ids:
             try:
                 t = decide(gate, tid)

@@ -191,13 +191,32 @@ class TestTicketsDecide:
         assert 2 == r.returncode and "--policy" in r.stderr
 
     def test_approve_a_whole_group(self, env: dict[str, str], queue: list[str]) -> None:
-        """--group approves every pending ticket of the group (both deploys share one)."""
+        """--group --yes lists the group's pending tickets, then approves exactly those (both deploys share one)."""
+        with gate(env) as g:
+            key = g.get_ticket_sync(queue[0]).group_key
+        r = run(env, "tickets", "approve", "--group", key, "--as", "bob", "--yes")
+        with gate(env) as g:
+            statuses = [g.get_ticket_sync(t).status for t in queue]
+        assert (0, ["approved", "pending", "approved"]) == (r.returncode, statuses)
+        assert queue[0] in r.stdout and queue[2] in r.stdout and "2 pending tickets" in r.stdout
+
+    def test_a_group_is_not_decided_unseen(self, env: dict[str, str], queue: list[str]) -> None:
+        """Without a terminal and without --yes, --group lists the tickets and decides nothing (exit 2)."""
         with gate(env) as g:
             key = g.get_ticket_sync(queue[0]).group_key
         r = run(env, "tickets", "approve", "--group", key, "--as", "bob")
         with gate(env) as g:
             statuses = [g.get_ticket_sync(t).status for t in queue]
-        assert (0, ["approved", "pending", "approved"]) == (r.returncode, statuses)
+        assert (2, ["pending", "pending", "pending"]) == (r.returncode, statuses)
+        assert "--yes" in r.stderr and queue[0] in r.stdout
+
+    def test_a_group_listing_shows_how_members_differ(self, env: dict[str, str], queue: list[str]) -> None:
+        """The listing names each ticket and the arguments that vary, hidden characters revealed."""
+        with gate(env) as g:
+            key = g.get_ticket_sync(queue[0]).group_key
+        r = run(env, "tickets", "reject", "--group", key, "--as", "bob", "--feedback", "no")
+        assert 2 == r.returncode
+        assert 'differs: "service"' in r.stdout and "<U+202E>" in r.stdout and "\x1b" not in repr(r.stdout)
 
 
 class TestReviewerAdd:
