@@ -135,3 +135,13 @@ class TestRevokedSessions:
         await gate._engine.run(gate.store.revoke_session("new", expires_at=utcnow() + timedelta(hours=1)))
         old, new = [await gate._engine.run(gate.store.session_revoked(h)) for h in ("old", "new")]
         assert (False, True) == (old, new)
+
+
+class TestStaleTiers:
+    async def test_a_reviewer_whose_tier_the_policy_dropped_decides_nothing_tiered(self, gate: Gate) -> None:
+        """A reviewer left with a tier the policy no longer lists ranks below every tier, not above."""
+        await gate._engine.run(gate.store.put_reviewer(Reviewer(name="olga", tier="admin")))
+        t = await gate.submit(refund("bot", 5000.0))
+        with pytest.raises(NotAuthorized, match="needs a senior reviewer"):
+            await gate.approve(t.id, reviewer="olga")
+        assert "pending" == (await gate.get_ticket(t.id)).status

@@ -19,12 +19,23 @@ Evaluate = Callable[[Action], Outcome]
 
 
 def tier_rank(tiers: Sequence[str], tier: str | None) -> int:
+    """How senior a ticket's required tier is. A tier the policy no longer lists needs the top
+    tier (fail closed: a renamed tier must not lower what a ticket asks for)."""
     if tier is None:
         return -1
     try:
         return list(tiers).index(tier)
     except ValueError:
-        return len(tiers)  # a tier the policy no longer lists: only the top can act
+        return len(tiers) - 1
+
+
+def reviewer_rank(tiers: Sequence[str], tier: str | None) -> int:
+    """How senior a reviewer is. A tier the policy no longer lists counts as no tier at all: a
+    reviewer left with a stale tier decides only tickets that ask for none (fail closed)."""
+    try:
+        return list(tiers).index(tier) if tier is not None else -1
+    except ValueError:
+        return -1
 
 
 def _check_reviewer(ticket: Ticket, reviewer: Reviewer, tiers: Sequence[str]) -> None:
@@ -32,7 +43,7 @@ def _check_reviewer(ticket: Ticket, reviewer: Reviewer, tiers: Sequence[str]) ->
         raise NotAuthorized(f"reviewer {reviewer.name!r} is disabled")
     if reviewer.name == ticket.action.agent:
         raise NotAuthorized(f"{reviewer.name!r} requested ticket {ticket.id} and cannot decide it")
-    if ticket.tier is not None and tier_rank(tiers, reviewer.tier) < tier_rank(tiers, ticket.tier):
+    if ticket.tier is not None and reviewer_rank(tiers, reviewer.tier) < tier_rank(tiers, ticket.tier):
         raise NotAuthorized(
             f"ticket {ticket.id} needs a {ticket.tier} reviewer; {reviewer.name!r} is "
             f"{reviewer.tier or 'without a tier'}"
@@ -81,7 +92,7 @@ def approve(ticket: Ticket, reviewer: Reviewer, *, tiers: Sequence[str], now: da
             new_tier = t.tier
             if out.level is Level.APPROVE and tier_rank(tiers, out.reviewers.tier) > tier_rank(tiers, t.tier):
                 new_tier = out.reviewers.tier
-            if tier_rank(tiers, reviewer.tier) < tier_rank(tiers, new_tier):
+            if reviewer_rank(tiers, reviewer.tier) < tier_rank(tiers, new_tier):
                 raise NotAuthorized(
                     f"the edited arguments need a {new_tier} reviewer; {reviewer.name!r} is "
                     f"{reviewer.tier or 'without a tier'}"

@@ -15,7 +15,7 @@ from markupsafe import Markup
 
 from signoff._model import Ticket
 from signoff.review._grouping import Spread, spread
-from signoff.review._transitions import tier_rank
+from signoff.review._transitions import reviewer_rank, tier_rank
 from signoff.server.ui._render import args_preview, hidden_counts
 from signoff.store._records import Reviewer
 
@@ -64,7 +64,7 @@ def permission(ticket: Ticket, reviewer: Reviewer, tiers: Sequence[str]) -> Perm
         return Permission(False, "your account is disabled")
     if reviewer.name == ticket.action.agent:
         return Permission(False, "you requested this action, so someone else must decide it")
-    if ticket.tier is not None and tier_rank(tiers, reviewer.tier) < tier_rank(tiers, ticket.tier):
+    if ticket.tier is not None and reviewer_rank(tiers, reviewer.tier) < tier_rank(tiers, ticket.tier):
         return Permission(False, f"needs a {ticket.tier} reviewer; you are {reviewer.tier or 'without a tier'}")
     if reviewer.name in ticket.approvals:
         left = ticket.required_approvals - len(ticket.approvals)
