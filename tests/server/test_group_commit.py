@@ -33,17 +33,22 @@ def deploy(agent: str, n: int) -> Action:
 
 
 class Spy:
-    """Wraps the gate's multi-ticket submit to record how many tickets each transaction carried."""
+    """Wraps the gate's shared-transaction submit to record how many tickets each transaction carried."""
 
     def __init__(self, gate: Gate) -> None:
         self.sizes: list[int] = []
-        inner = gate._submit
+        inner_many, inner_one = gate.submit_together, gate.submit
 
-        async def recording(actions: list[Action], **kw: Any) -> list[Ticket]:
+        async def together(actions: list[Action], **kw: Any) -> list[Ticket]:
             self.sizes.append(len(actions))
-            return await inner(actions, **kw)
+            return await inner_many(actions, **kw)
 
-        gate._submit = recording  # type: ignore[method-assign]
+        async def alone(action: Action, **kw: Any) -> Ticket:
+            self.sizes.append(1)
+            return await inner_one(action, **kw)
+
+        gate.submit_together = together  # type: ignore[method-assign]
+        gate.submit = alone  # type: ignore[method-assign]
 
 
 class TestGroupCommit:

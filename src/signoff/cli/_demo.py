@@ -45,13 +45,10 @@ def demo(host: str, port: int, db: str, no_agent: bool, pace: float) -> None:
     except ImportError as exc:
         fail(f"`signoff demo` needs the server extra: pip install 'signoff[server]' ({exc})", 2)
     from signoff._demo_agent import AGENTS, run_agents
-    from signoff._model import utcnow
-    from signoff._tokens import hash_token, new_token
     from signoff.examples import example_policy_path
     from signoff.gate import Gate
     from signoff.server import ServerSettings, create_app
     from signoff.server._runner import check_port, run_app
-    from signoff.store import TokenRecord
 
     if db.startswith("sqlite:///") and not db.startswith("sqlite:////"):
         Path(db.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -65,14 +62,8 @@ def demo(host: str, port: int, db: str, no_agent: bool, pace: float) -> None:
         with signoff_errors():
             for name, tier in REVIEWERS:
                 gate.add_reviewer(name, tier=tier, password=password, actor="signoff demo")
-        tokens = {name: new_token("agent") for name in AGENTS}
-        reviewer_token = new_token("reviewer")
-        records = [TokenRecord(token_hash=hash_token(t), kind="agent", name=n, created_at=utcnow())
-                   for n, t in tokens.items()]
-        records.append(TokenRecord(token_hash=hash_token(reviewer_token), kind="reviewer", name="demo",
-                                   created_at=utcnow()))
-        for record in records:
-            gate._engine.run_sync(gate.store.put_token(record))
+            tokens = {name: gate.create_token_sync("agent", name) for name in AGENTS}
+            reviewer_token = gate.create_token_sync("reviewer", "demo")
 
         url = f"http://{host}:{port}"
         settings = ServerSettings(public_url=url)

@@ -19,9 +19,8 @@ failure reaches only the submission it belongs to.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from signoff._errors import SignoffError
 from signoff._model import Action, Ticket
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
 __all__ = ["GroupCommit"]
 
 MAX_GROUP = 64
-T = TypeVar("T")
 
 
 @dataclass
@@ -51,16 +49,8 @@ class GroupCommit:
         self._queue: list[_Item] = []
         self._busy = False
         self._tasks: set[asyncio.Task[None]] = set()
-        # Several non-batch submissions in one transaction: the gate's own path for submit and
-        # submit_many, without a batch id. Without it (another gate type), submit one by one.
-        many: Callable[..., Coroutine[Any, Any, list[Ticket]]] | None = getattr(gate, "_submit", None)
-        self._many = many
-        engine = gate._engine
-        self._off_loop: Callable[[Coroutine[Any, Any, T]], Awaitable[T]] = getattr(engine, "run_here", engine.run)
 
     async def submit(self, action: Action, *, state: Any = None, idempotency_key: str | None = None) -> Ticket:
-        if self._many is None:
-            return await self._off_loop(self._gate.submit(action, state=state, idempotency_key=idempotency_key))
         future: asyncio.Future[Ticket] = asyncio.get_running_loop().create_future()
         self._queue.append(_Item(action, state, idempotency_key, future))
         if not self._busy:
@@ -87,10 +77,10 @@ class GroupCommit:
 
     async def _commit(self, group: list[_Item]) -> None:
         if len(group) > 1:
-            assert self._many is not None
             try:
-                tickets = await self._off_loop(self._many([i.action for i in group], states=[i.state for i in group],
-                                                          keys=[i.key for i in group], batch=False))
+                tickets = await self._gate.offload(self._gate.submit_together(
+                    [i.action for i in group], states=[i.state for i in group],
+                    idempotency_keys=[i.key for i in group]))
             except SignoffError:
                 pass  # one member spoils the group: each goes alone below, to get its own answer
             except BaseException as exc:
@@ -105,8 +95,8 @@ class GroupCommit:
                 return
         for item in group:
             try:
-                ticket = await self._off_loop(self._gate.submit(item.action, state=item.state,
-                                                                idempotency_key=item.key))
+                ticket = await self._gate.offload(self._gate.submit(item.action, state=item.state,
+                                                                    idempotency_key=item.key))
             except BaseException as exc:
                 _settle(item.future, exc=exc)
                 if not isinstance(exc, Exception):

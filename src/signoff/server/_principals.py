@@ -10,7 +10,6 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from signoff._tokens import hash_token
 from signoff.store._records import Reviewer, TokenRecord
 
 if TYPE_CHECKING:
@@ -36,12 +35,12 @@ async def _lookup(gate: Gate, token: str) -> tuple[TokenRecord, Reviewer | None]
     """The live token record (and reviewer account) for ``token``, or None when it must not be honoured."""
     if not token or len(token) > 512:
         return None
-    record = await gate._engine.run(gate.store.find_token(hash_token(token)))
+    record = await gate.find_token(token)
     if record is None or record.revoked:
         return None
     if record.kind != "reviewer":
         return record, None
-    reviewer = await gate._engine.run(gate.store.get_reviewer(record.name))
+    reviewer = await gate.get_reviewer(record.name)
     if reviewer is None or reviewer.disabled:
         return None
     return record, reviewer

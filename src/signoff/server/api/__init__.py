@@ -44,7 +44,7 @@ async def _ready(ctx: Ctx) -> Response:
 
     timeout = ctx.settings.ready_timeout_seconds
     try:
-        await asyncio.wait_for(ctx.store(ctx.gate.store.ping()), timeout)
+        await asyncio.wait_for(ctx.gate.ping(), timeout)
     except Exception as exc:  # any failure means not ready; the log has which
         reason = f"no answer within {timeout:g} s" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
         log.warning("readiness check: the store did not answer (%s)", reason)

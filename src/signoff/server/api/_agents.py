@@ -10,9 +10,8 @@ from starlette.responses import Response
 
 from signoff._errors import Conflict, StillPending
 from signoff._limits import MAX_STATE_DEPTH, bounded
-from signoff._model import Action, Decision, utcnow
+from signoff._model import Action, Decision
 from signoff._wire import decision_to_dict, outcome_to_dict, ticket_to_dict
-from signoff.review import _transitions as tr
 from signoff.server._auth import AgentPrincipal, AnyPrincipal, Principal
 from signoff.server._context import Ctx, ServerContext
 from signoff.server.api._common import (
@@ -76,7 +75,7 @@ async def guard(body: GuardIn, principal: AgentPrincipal, ctx: Ctx) -> Response:
     state = state_from_body(body.state, body.state_b64)
     wait = min(body.wait, ctx.settings.max_wait_seconds)
     try:
-        work = ctx.off_loop(ctx.gate.guard(action, state=state, idempotency_key=body.idempotency_key, timeout=wait))
+        work = ctx.gate.offload(ctx.gate.guard(action, state=state, idempotency_key=body.idempotency_key, timeout=wait))
         finished, decision = await or_stop(ctx, work)
     except StillPending as exc:
         ticket = await ctx.gate.get_ticket(str(exc.ticket_id))  # type: ignore[attr-defined]
@@ -105,7 +104,7 @@ async def submit_many(body: SubmitManyIn, principal: AgentPrincipal, ctx: Ctx) -
     states = [state_from_body(item.state, item.state_b64) for item in body.items]
     keys = [item.idempotency_key for item in body.items]
     try:
-        tickets = await ctx.off_loop(ctx.gate.submit_many(actions, states=states, idempotency_keys=keys))
+        tickets = await ctx.gate.offload(ctx.gate.submit_many(actions, states=states, idempotency_keys=keys))
     except Conflict as exc:
         raise _own_conflict(ctx, principal, exc) from None
     return json_response([ticket_to_dict(t) for t in tickets], 201)
@@ -140,20 +139,21 @@ async def resume(ticket_id: TicketId, principal: AnyPrincipal, ctx: Ctx, timeout
                            "state": None, "state_b64": None, "state_kind": None}
     if decision is not None:
         out["decision"] = decision_to_dict(decision)
-        stored = await ctx.store(ctx.gate.store.get_state(ticket_id))
-        if stored is not None:
-            out["state_kind"] = stored.kind
-            if stored.kind == "bytes":
-                out["state_b64"] = base64.b64encode(stored.data).decode()
-            else:
-                out["state"] = bounded(stored.value(), MAX_STATE_DEPTH)  # one stored before the limits too
+        _, state = await ctx.gate.resume(ticket_id)  # decided: answers at once
+        if isinstance(state, bytes):
+            out["state_kind"] = "bytes"
+            out["state_b64"] = base64.b64encode(state).decode()
+        elif state is not None:
+            out["state_kind"] = "json"
+            out["state"] = bounded(state, MAX_STATE_DEPTH)  # one stored before the limits too
     return json_response(out)
 
 
 @router.post("/tickets/{ticket_id}/cancel", response_model=TicketOut, summary="Withdraw a pending ticket")
 async def cancel(ticket_id: TicketId, principal: AgentPrincipal, ctx: Ctx, body: CancelIn | None = None) -> Response:
     await load_ticket(ctx, principal, ticket_id)
-    ticket = await ctx.off_loop(ctx.gate.cancel(ticket_id, actor=principal.name, reason=body.reason if body else ""))
+    reason = body.reason if body else ""
+    ticket = await ctx.gate.offload(ctx.gate.cancel(ticket_id, actor=principal.name, reason=reason))
     return json_response(ticket_to_dict(ticket))
 
 
@@ -165,9 +165,7 @@ async def claim(ticket_id: TicketId, body: ClaimIn, principal: AgentPrincipal, c
     claim by another instance never reported back: a human must check."""
     await load_ticket(ctx, principal, ticket_id)
     action = to_action(principal, body.action)
-    instance = body.instance
-    ticket = await ctx.off_loop(ctx.gate.store.update_ticket(
-        ticket_id, lambda t: tr.claim_execution(t, action=action, instance=instance, now=utcnow())))
+    ticket = await ctx.gate.offload(ctx.gate.claim_execution(ticket_id, action=action, instance=body.instance))
     return json_response(ticket_to_dict(ticket))
 
 
@@ -175,6 +173,5 @@ async def claim(ticket_id: TicketId, body: ClaimIn, principal: AgentPrincipal, c
              summary="Report how the run of an approved action ended")
 async def finish(ticket_id: TicketId, body: FinishIn, principal: AgentPrincipal, ctx: Ctx) -> Response:
     await load_ticket(ctx, principal, ticket_id)
-    ticket = await ctx.off_loop(ctx.gate.store.update_ticket(
-        ticket_id, lambda t: tr.finish_execution(t, ok=body.ok, error=body.error)))
+    ticket = await ctx.gate.offload(ctx.gate.finish_execution(ticket_id, ok=body.ok, error=body.error))
     return json_response(ticket_to_dict(ticket))

@@ -57,13 +57,13 @@ async def events(
     settings = ctx.settings
 
     async def stream() -> AsyncIterator[bytes]:
-        async with ctx.gate.store.notifier.subscribe() as queue:
+        async with ctx.gate.subscribe() as queue:
             last = -1
             yield b": signoff events\n\n"
             if start is not None:
                 last = start
                 while True:
-                    page = await ctx.store(ctx.gate.store.audit_entries(after=last, limit=_BACKLOG_PAGE))
+                    page = await ctx.gate.audit_entries(after=last, limit=_BACKLOG_PAGE)
                     for e in page:
                         yield _frame(e.seq, e.kind, e.ticket_id, dict(e.data))
                         last = e.seq

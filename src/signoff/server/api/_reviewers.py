@@ -33,7 +33,6 @@ from signoff.server.api._models import (
     TicketStatusName,
     VerifyOut,
 )
-from signoff.store._records import TicketQuery
 
 router = APIRouter(route_class=FastRoute, responses=ERRORS, tags=["reviewers"])
 TicketId = Annotated[str, Path(min_length=1, max_length=200, description="A ticket id (tk_...).")]
@@ -66,11 +65,10 @@ async def list_tickets(
             raise NotAuthorized(f"this token sees only agent {principal.name!r}'s tickets")
         agent = principal.name
     limit = min(limit, ctx.settings.max_page_size)
-    query = TicketQuery(status=tuple(status) if status else None, kind=kind, agent=agent, action=action,
-                        group=group, batch=batch, limit=limit, offset=offset, newest_first=newest_first)
-    store = ctx.gate.store
-    tickets = await ctx.store(store.list_tickets(query))
-    total = len(tickets) + offset if len(tickets) < limit else await ctx.store(store.count_tickets(query))
+    filters: dict[str, Any] = dict(status=tuple(status) if status else None, kind=kind, agent=agent, action=action,
+                                   group=group, batch=batch)
+    tickets = await ctx.gate.list_tickets(**filters, limit=limit, offset=offset, newest_first=newest_first)
+    total = len(tickets) + offset if len(tickets) < limit else await ctx.gate.count_tickets(**filters)
     return json_response({"tickets": [ticket_to_dict(t) for t in tickets], "total": total, "limit": limit,
                           "offset": offset})
 
@@ -177,7 +175,7 @@ async def get_mode(principal: AnyPrincipal, ctx: Ctx) -> Response:
 @router.put("/mode", response_model=ModeOut, summary="Switch a mode on or off (audited)")
 async def put_mode(body: ModeIn, principal: ReviewerPrincipal, ctx: Ctx) -> Response:
     """Only a reviewer of the policy's top tier may switch (403 otherwise): a mode applies to every agent."""
-    await ctx.off_loop(ctx.gate.set_mode_async(body.mode, reviewer=_as(principal, body.reviewer)))
+    await ctx.gate.offload(ctx.gate.set_mode_async(body.mode, reviewer=_as(principal, body.reviewer)))
     return json_response(_mode(ctx))
 
 
@@ -192,7 +190,7 @@ async def audit(principal: ReviewerPrincipal, ctx: Ctx,
                 after: Annotated[int, Query(ge=0, le=2**62, description="Entries after this sequence number.")] = 0,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                 ticket_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None) -> Response:
-    entries = await ctx.store(ctx.gate.store.audit_entries(after=after, limit=limit, ticket_id=ticket_id))
+    entries = await ctx.gate.audit_entries(after=after, limit=limit, ticket_id=ticket_id)
     return json_response({"entries": [audit_entry_to_dict(e) for e in entries],
                           "next_after": entries[-1].seq if len(entries) == limit else None})
 

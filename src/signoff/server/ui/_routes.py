@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -47,11 +47,10 @@ from signoff.server.ui._render import (
 )
 from signoff.server.ui._session import Session, SessionManager, password_fingerprint
 from signoff.server.ui._views import DECIDED, group_rows, history_of, make_row, permission
-from signoff.store._records import Event, Reviewer, TicketQuery
+from signoff.store._records import Event, Reviewer
 
 __all__ = ["InboxUI"]
 
-T = TypeVar("T")
 R = TypeVar("R", bound=Response)
 TEMPLATES = Path(__file__).parent / "templates"
 WINDOW = 100
@@ -113,7 +112,7 @@ class InboxUI:
         self.gate = gate
         self.settings = settings
         self.sessions = SessionManager(settings.secret_key, max_age=int(settings.session_max_age_seconds),
-                                       secure=bool(settings.cookie_secure), store=gate.store, run=self.store)
+                                       secure=bool(settings.cookie_secure), revocations=gate)
         self.login_tokens = _csrf.LoginTokens(settings.secret_key, max_age=int(settings.session_max_age_seconds),
                                               secure=bool(settings.cookie_secure))
         self.limiter = LoginLimiter(int(settings.login_max_attempts), float(settings.login_window_seconds))
@@ -130,10 +129,6 @@ class InboxUI:
         self._notes = URLSafeTimedSerializer(settings.secret_key, salt="signoff.ui.note")
 
     # -- plumbing ---------------------------------------------------------------------------
-    async def store(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run a store coroutine where the store lives (the gate's engine loop)."""
-        return await self.gate._engine.run(coro)
-
     def render(self, request: Request, template: str, viewer: Viewer | None, status: int = 200,
                **ctx: Any) -> HTMLResponse:
         ctx.setdefault("pending", None)
@@ -158,7 +153,7 @@ class InboxUI:
         session = self.sessions.read(request)
         if session is None or session.name is None or not await self.sessions.live(session):
             return None
-        reviewer = await self.store(self.gate.store.get_reviewer(session.name))
+        reviewer = await self.gate.get_reviewer(session.name)
         if reviewer is None or reviewer.disabled or password_fingerprint(reviewer.password_hash) != session.pw:
             return None
         return Viewer(session, reviewer)
@@ -261,7 +256,7 @@ class InboxUI:
         return value if isinstance(value, str) else ""
 
     async def pending_count(self) -> int:
-        return await self.store(self.gate.store.count_tickets(TicketQuery(status="pending")))
+        return await self.gate.count_tickets(status="pending")
 
     # -- login ------------------------------------------------------------------------------
     async def login_page(self, request: Request) -> Response:
@@ -297,7 +292,7 @@ class InboxUI:
                       f"{int(wait) + 1} seconds.")
             response.headers["Retry-After"] = str(int(wait) + 1)
             return response
-        reviewer = await self.store(self.gate.store.get_reviewer(name)) if name else None
+        reviewer = await self.gate.get_reviewer(name) if name else None
         ok = await asyncio.to_thread(_check_password, reviewer, form.get("password", ""))
         if not ok or reviewer is None:
             return self.render(request, "login.html", None, status=401, csrf=token, next=nxt, name=name,
@@ -327,10 +322,9 @@ class InboxUI:
             raise HTTPProblem(400, "page must be a whole number (1, 2, ...)") from None
         # Only approvals are ever "pending", so counts leave out kind=: SQLite then counts from an index
         # alone. Listing keeps it: the (kind, created_at) index gives the order without a sort.
-        base = TicketQuery(status="pending", agent=f["agent"], action=f["action"], group=f["group"])
         filtered = any(f.values())
         total, tickets = await asyncio.gather(
-            self.store(self.gate.store.count_tickets(base)),
+            self.gate.count_tickets(status="pending", agent=f["agent"], action=f["action"], group=f["group"]),
             self.gate.list_tickets(status="pending", kind="approval", agent=f["agent"], action=f["action"],
                                    group=f["group"], limit=WINDOW, offset=(page - 1) * WINDOW),
         )
@@ -339,8 +333,8 @@ class InboxUI:
         blocks = group_rows((make_row(t, viewer.reviewer, tiers) for t in tickets),
                             limit=None if f["group"] else GROUP_PREVIEW)
         multi = [b for b in blocks if len(b.rows) > 1]
-        counts = await asyncio.gather(*(self.store(self.gate.store.count_tickets(
-            TicketQuery(status="pending", agent=f["agent"], group=b.key))) for b in multi))
+        counts = await asyncio.gather(*(self.gate.count_tickets(status="pending", agent=f["agent"], group=b.key)
+                                        for b in multi))
         for b, n in zip(multi, counts, strict=True):
             b.total = n
         ctx: dict[str, Any] = dict(blocks=blocks, total=total, all_pending=all_pending, page=page, window=WINDOW,
@@ -518,7 +512,7 @@ class InboxUI:
 
     # -- audit and insights -----------------------------------------------------------------
     async def audit(self, request: Request, viewer: Viewer) -> Response:
-        head = await self.store(self.gate.store.audit_head())
+        head = await self.gate.audit_head()
         last = head[0] if head else 0
         try:
             before = int(request.query_params.get("before", last + 1))
@@ -526,7 +520,7 @@ class InboxUI:
             raise HTTPProblem(400, "before must be an entry number") from None
         before = max(1, min(before, last + 1))
         after = max(0, before - 1 - AUDIT_PAGE)
-        entries = (await self.store(self.gate.store.audit_entries(after=after, limit=before - 1 - after))
+        entries = (await self.gate.audit_entries(after=after, limit=before - 1 - after)
                    if before > 1 else [])
         if self._verified is None or self._verified[0] != last:
             self._verified = (last, await self.gate.verify_audit())
@@ -560,11 +554,11 @@ class InboxUI:
         end = loop.time() + SSE_LIFETIME
         stop = _stopping(request)
         yield "retry: 1500\n\n"
-        async with self.gate.store.notifier.subscribe() as queue:
+        async with self.gate.subscribe() as queue:
             seq = last_seen
             if last_seen:
                 # Reconnected: first what happened while the browser was away (from the audit log).
-                missed = await self.store(self.gate.store.audit_entries(after=last_seen, limit=500))
+                missed = await self.gate.audit_entries(after=last_seen, limit=500)
                 for e in missed:
                     seq = e.seq
                     yield _sse(Event(seq=e.seq, kind=e.kind, ticket_id=e.ticket_id, data=e.data))

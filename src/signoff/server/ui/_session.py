@@ -21,22 +21,24 @@ import hashlib
 import secrets
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Protocol
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
 
-from signoff.store import Store
-
-__all__ = ["COOKIE", "Session", "SessionManager", "password_fingerprint"]
+__all__ = ["COOKIE", "Revocations", "Session", "SessionManager", "password_fingerprint"]
 
 COOKIE = "signoff_session"
-T = TypeVar("T")
-Runner = Callable[[Coroutine[Any, Any, T]], Awaitable[T]]
+
+
+class Revocations(Protocol):
+    """Where logouts are kept for every server on the store: the Gate's doors of these names."""
+
+    async def revoke_session(self, session_hash: str, *, expires_at: datetime) -> None: ...
+    async def session_revoked(self, session_hash: str) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -60,16 +62,15 @@ def session_hash(sid: str) -> str:
 
 
 class SessionManager:
-    """Signs and reads session cookies; with a ``store`` (and ``run``, which runs a store coroutine
-    where the store lives), logouts are kept in the store and honoured by every server on it."""
+    """Signs and reads session cookies; with ``revocations`` (the gate), logouts are kept in the
+    store and honoured by every server on it."""
 
-    def __init__(self, secret_key: bytes | str, *, max_age: int, secure: bool, store: Store | None = None,
-                 run: Runner[Any] | None = None) -> None:
+    def __init__(self, secret_key: bytes | str, *, max_age: int, secure: bool,
+                 revocations: Revocations | None = None) -> None:
         self._ser = URLSafeTimedSerializer(secret_key, salt="signoff.ui.session")
         self.max_age = max_age
         self.secure = secure
-        self._store = store
-        self._run = run
+        self._revocations = revocations
         self._revoked: dict[str, float] = {}  # sid -> when its cookie expires anyway
         self._lock = threading.Lock()
 
@@ -108,9 +109,9 @@ class SessionManager:
         with self._lock:
             if session.sid in self._revoked:
                 return False
-        if self._store is None or self._run is None:
+        if self._revocations is None:
             return True
-        if await self._run(self._store.session_revoked(session_hash(session.sid))):
+        if await self._revocations.session_revoked(session_hash(session.sid)):
             self._remember(session.sid)
             return False
         return True
@@ -118,9 +119,9 @@ class SessionManager:
     async def end(self, response: Response, session: Session | None) -> None:
         """Logout for good: recorded in the store first (every server refuses the cookie from then
         on, after a restart too), then here and in the browser."""
-        if session is not None and self._store is not None and self._run is not None:
+        if session is not None and self._revocations is not None:
             expires = datetime.fromtimestamp(time.time() + self.max_age, UTC)
-            await self._run(self._store.revoke_session(session_hash(session.sid), expires_at=expires))
+            await self._revocations.revoke_session(session_hash(session.sid), expires_at=expires)
         self.revoke(response, session)
 
     def revoke(self, response: Response, session: Session | None) -> None:
