@@ -12,8 +12,9 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import Response
 
-from signoff import Action, Ticket
+from signoff import Action, NotAuthorized, Ticket
 from signoff._model import Level, utcnow
+from signoff.review._transitions import may_decide, reject
 from signoff.server.ui._chart import rate_chart
 from signoff.server.ui._csrf import origin_ok, token_ok
 from signoff.server.ui._hidden import find_hidden
@@ -229,6 +230,21 @@ class TestPermission:
     def test_senior_may_decide_junior_ticket(self) -> None:
         """A higher tier may decide a ticket that asks for a lower one."""
         assert permission(ticket(tier="junior"), Reviewer(name="a", tier="senior"), self.tiers).can
+
+    @pytest.mark.parametrize("tier", [None, "junior", "senior", "retired"])
+    @pytest.mark.parametrize("who", [Reviewer(name="a", tier="senior"), Reviewer(name="a", tier="junior"),
+                                     Reviewer(name="a"), Reviewer(name="a", tier="gone"),
+                                     Reviewer(name="bot", tier="senior"), Reviewer(name="a", tier="senior",
+                                                                                   disabled=True)])
+    def test_the_page_asks_the_gates_rule(self, tier: str | None, who: Reviewer) -> None:
+        """The page offers a decision exactly when the gate's transition accepts it (one rule, may_decide)."""
+        t = ticket(tier=tier)
+        try:
+            reject(t, who, tiers=self.tiers, now=utcnow())
+            gate_says = True
+        except NotAuthorized:
+            gate_says = False
+        assert (gate_says, gate_says) == (permission(t, who, self.tiers).can, may_decide(t, who, self.tiers) is None)
 
 
 class TestGroupingAndHistory:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from signoff._errors import AlreadyExecuted, Conflict, InvalidAction, NotAllowed, NotAuthorized, UserError
 from signoff._model import Action, Level, Outcome, Ticket
 from signoff.store._records import AuditDraft, Change, Reviewer
 
 Evaluate = Callable[[Action], Outcome]
+Refusal = Literal["disabled", "own_request", "tier"]
+"""Why a reviewer may not decide a ticket (see ``may_decide``)."""
 
 
 def tier_rank(tiers: Sequence[str], tier: str | None) -> int:
@@ -38,12 +40,28 @@ def reviewer_rank(tiers: Sequence[str], tier: str | None) -> int:
         return -1
 
 
-def _check_reviewer(ticket: Ticket, reviewer: Reviewer, tiers: Sequence[str]) -> None:
+def may_decide(ticket: Ticket, reviewer: Reviewer, tiers: Sequence[str]) -> Refusal | None:
+    """Who may decide ``ticket``: None when ``reviewer`` may, else why not.
+
+    The one rule, asked by the transitions (which raise) and by the inbox (which hides the
+    controls that would fail). A code rather than words: each caller words it for its reader.
+    """
     if reviewer.disabled:
-        raise NotAuthorized(f"reviewer {reviewer.name!r} is disabled")
+        return "disabled"
     if reviewer.name == ticket.action.agent:
-        raise NotAuthorized(f"{reviewer.name!r} requested ticket {ticket.id} and cannot decide it")
+        return "own_request"
     if ticket.tier is not None and reviewer_rank(tiers, reviewer.tier) < tier_rank(tiers, ticket.tier):
+        return "tier"
+    return None
+
+
+def _check_reviewer(ticket: Ticket, reviewer: Reviewer, tiers: Sequence[str]) -> None:
+    refusal = may_decide(ticket, reviewer, tiers)
+    if refusal == "disabled":
+        raise NotAuthorized(f"reviewer {reviewer.name!r} is disabled")
+    if refusal == "own_request":
+        raise NotAuthorized(f"{reviewer.name!r} requested ticket {ticket.id} and cannot decide it")
+    if refusal == "tier":
         raise NotAuthorized(
             f"ticket {ticket.id} needs a {ticket.tier} reviewer; {reviewer.name!r} is "
             f"{reviewer.tier or 'without a tier'}"

@@ -15,7 +15,7 @@ from markupsafe import Markup
 
 from signoff._model import Ticket
 from signoff.review._grouping import Spread, spread
-from signoff.review._transitions import reviewer_rank, tier_rank
+from signoff.review._transitions import may_decide
 from signoff.server.ui._render import args_preview, hidden_counts
 from signoff.store._records import Reviewer
 
@@ -52,7 +52,7 @@ class Permission:
 
 
 def permission(ticket: Ticket, reviewer: Reviewer, tiers: Sequence[str]) -> Permission:
-    """The same checks the gate enforces, made early so the page can hide what would fail.
+    """The gate's own rule (``may_decide``), asked early so the page can hide what would fail.
 
     The gate still decides: a control shown here can still fail (the ticket escalated a
     second ago), and the page then shows the gate's message.
@@ -60,11 +60,12 @@ def permission(ticket: Ticket, reviewer: Reviewer, tiers: Sequence[str]) -> Perm
     if ticket.status != "pending":
         by = f" by {', '.join(ticket.decided_by)}" if ticket.decided_by else ""
         return Permission(False, f"already {ticket.status}{by}")
-    if reviewer.disabled:
+    refusal = may_decide(ticket, reviewer, tiers)
+    if refusal == "disabled":
         return Permission(False, "your account is disabled")
-    if reviewer.name == ticket.action.agent:
+    if refusal == "own_request":
         return Permission(False, "you requested this action, so someone else must decide it")
-    if ticket.tier is not None and reviewer_rank(tiers, reviewer.tier) < tier_rank(tiers, ticket.tier):
+    if refusal == "tier":
         return Permission(False, f"needs a {ticket.tier} reviewer; you are {reviewer.tier or 'without a tier'}")
     if reviewer.name in ticket.approvals:
         left = ticket.required_approvals - len(ticket.approvals)
