@@ -118,6 +118,20 @@ class StoreUnavailable(SignoffError):
     """Raised when the store cannot be reached or written; nothing that needs a human runs."""
 
 
+def public_message(exc: SignoffError) -> str:
+    """The words of ``exc`` that anyone may be shown (an API answer, a page, a batch result).
+
+    A StoreUnavailable's own message can name the database (user, host, name) or a file path,
+    which belongs in the operator's log only: it is told in general words instead.
+    """
+    if isinstance(exc, StoreUnavailable):
+        if "may or may not have been written" in str(exc):  # the caller must know the outcome is unknown
+            return ("the store became unavailable: the connection failed during COMMIT, so the change may or "
+                    "may not have been written")
+        return "the store is unavailable, so nothing was done (the gate fails closed)"
+    return str(exc) or type(exc).__name__
+
+
 class StillPending(SignoffError, TimeoutError):
     """Raised by ``wait(timeout=...)`` when the time given passes before a decision; ``ticket_id`` says which."""
 

@@ -31,6 +31,7 @@ from signoff._errors import (
     SignoffError,
     StillPending,
     UserError,
+    public_message,
 )
 from signoff._model import Action, Decision, Level, Outcome, Ticket, utcnow
 from signoff.audit import VerifyResult, verify_chain
@@ -501,7 +502,7 @@ class Gate:
                 else:
                     decided.append(await self.reject(tid, reviewer=reviewer, feedback=feedback))
             except SignoffError as exc:
-                failed[tid] = str(exc)
+                failed[tid] = public_message(exc)  # results travel: never a store's own words
         return BatchResult(decided=decided, failed=failed)
 
     async def decide_group(self, group: str, *, ticket_ids: Iterable[str], reviewer: str, approve: bool,
@@ -519,7 +520,7 @@ class Gate:
             try:
                 t = await self.get_ticket(tid)
             except SignoffError as exc:
-                failed[tid] = str(exc)
+                failed[tid] = public_message(exc)  # results travel: never a store's own words
                 continue
             if t.group_key != group:  # group keys never change, so this check cannot go stale
                 failed[tid] = f"ticket {tid} is not in group {group!r}"

@@ -17,7 +17,7 @@ from signoff._wire import (
     ticket_from_dict,
     ticket_to_dict,
 )
-from signoff.server._problems import status_for
+from signoff.server._error_map import status_for
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 ACTION = Action(name="send_payment", args={"amount": 12.5, "to": ["a", "b"]}, confidence=0.8, reasoning="invoice",

@@ -21,8 +21,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from signoff._errors import NotAuthorized
 from signoff.server._context import ServerContext, get_context
+from signoff.server._error_map import Unauthenticated
 from signoff.server._principals import Authenticator, Principal, reviewer_from_token
-from signoff.server._problems import Unauthenticated
 
 __all__ = [
     "AgentPrincipal",

@@ -1,4 +1,4 @@
-"""Errors as RFC 9457 problem details: the one place where signoff errors become HTTP statuses.
+"""Errors as RFC 9457 problem details: how the JSON API answers a failure.
 
 Every error the API returns is ``application/problem+json``::
 
@@ -7,9 +7,8 @@ Every error the API returns is ``application/problem+json``::
      "error": "Conflict", "attrs": {"ticket_id": "tk_...", "status": "approved"}}
 
 ``error`` names the signoff exception class and ``attrs`` carries its attributes, so
-``Gate.remote`` raises the very exception a local Gate would. The registry below is
-walked along the exception's MRO, so a new subclass gets its parent's status until it
-is listed itself.
+``Gate.remote`` raises the very exception a local Gate would. Statuses and the words
+shown come from ``_error_map``, which the inbox answers from too.
 """
 
 from __future__ import annotations
@@ -27,63 +26,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from signoff._errors import (
-    AlreadyExecuted,
-    Conflict,
-    InvalidAction,
-    NotAllowed,
-    NotAuthorized,
-    NotFound,
-    PolicyError,
-    QuotaExceeded,
-    SignoffError,
-    StillPending,
-    StoreUnavailable,
-    UserError,
-)
+from signoff._errors import SignoffError, StoreUnavailable
 from signoff._wire import error_attrs
+from signoff.server._error_map import Unauthenticated, public_detail, status_for
 
-__all__ = [
-    "PROBLEM_JSON",
-    "BodyLimit",
-    "Unauthenticated",
-    "install_problem_handlers",
-    "problem_response",
-    "status_for",
-]
+__all__ = ["PROBLEM_JSON", "BodyLimit", "install_problem_handlers", "problem_response", "signoff_problem"]
 
 log = logging.getLogger("signoff.server")
 PROBLEM_JSON = "application/problem+json"
-
-
-class Unauthenticated(NotAuthorized):
-    """Raised when a request has no credentials or credentials nobody issued (401, not 403)."""
-
-
-STATUS: dict[type[BaseException], int] = {
-    Unauthenticated: 401,
-    NotAuthorized: 403,
-    NotFound: 404,
-    Conflict: 409,
-    AlreadyExecuted: 409,
-    PolicyError: 422,
-    InvalidAction: 422,
-    UserError: 422,
-    QuotaExceeded: 429,
-    StoreUnavailable: 503,
-    StillPending: 408,
-    NotAllowed: 403,
-    SignoffError: 400,
-}
-"""Signoff error class -> HTTP status; the nearest class along the MRO wins."""
-
-
-def status_for(exc: BaseException) -> int:
-    for cls in type(exc).__mro__:
-        status = STATUS.get(cls)
-        if status is not None:
-            return status
-    return 500
 
 
 def _kebab(name: str) -> str:
@@ -117,20 +67,6 @@ def problem_response(status: int, detail: str, *, instance: str = "", error: str
                     headers=dict(headers or {}))
 
 
-STORE_UNAVAILABLE = ("the store is unavailable, so nothing was done (the gate fails closed); the server's log "
-                     "says why")
-"""The only words a 503 carries: the store's own message names the database user, host, port and
-database (a driver's connection error) or the file path, which no caller needs to see."""
-
-
-def _store_detail(exc: StoreUnavailable, instance: str) -> str:
-    log.warning("store unavailable on %s: %s", instance, exc)
-    detail = STORE_UNAVAILABLE
-    if "may or may not have been written" in str(exc):  # the caller must know the outcome is unknown
-        detail += "; the connection failed during COMMIT, so the change may or may not have been written"
-    return detail
-
-
 def signoff_problem(exc: SignoffError, instance: str, *, retry_after: int = 30) -> Response:
     status = status_for(exc)
     headers: dict[str, str] = {}
@@ -138,11 +74,9 @@ def signoff_problem(exc: SignoffError, instance: str, *, retry_after: int = 30) 
         headers["WWW-Authenticate"] = 'Bearer realm="signoff"'
     elif status == 429:
         headers["Retry-After"] = str(retry_after)
-    if isinstance(exc, StoreUnavailable):
-        return problem_response(status, _store_detail(exc, instance), instance=instance, error=_wire_name(exc),
-                                headers=headers)
-    return problem_response(status, str(exc) or type(exc).__name__, instance=instance, error=_wire_name(exc),
-                            attrs=error_attrs(exc), headers=headers)
+    attrs = None if isinstance(exc, StoreUnavailable) else error_attrs(exc)
+    return problem_response(status, public_detail(exc, instance), instance=instance, error=_wire_name(exc),
+                            attrs=attrs, headers=headers)
 
 
 def _loc(loc: Any) -> str:

@@ -15,6 +15,7 @@ from signoff._wire import audit_entry_to_dict, insights_to_dict, ticket_to_dict,
 from signoff.review._grouping import MAX_GROUP_DECISION
 from signoff.server._auth import AnyPrincipal, Principal, ReviewerPrincipal
 from signoff.server._context import Ctx, ServerContext
+from signoff.server._error_map import public_detail
 from signoff.server.api._common import ERRORS, FastRoute, json_response, load_ticket
 from signoff.server.api._models import (
     ApproveIn,
@@ -109,7 +110,7 @@ async def decide_many(body: DecideManyIn, principal: ReviewerPrincipal, ctx: Ctx
             else:
                 decided.append(await ctx.gate.reject(d.ticket_id, reviewer=reviewer, feedback=d.feedback))
         except SignoffError as exc:
-            failed[d.ticket_id] = str(exc)
+            failed[d.ticket_id] = public_detail(exc, "/api/v1/tickets/decide")
     return _batch(BatchResult(decided=decided, failed=failed))
 
 
