@@ -27,10 +27,11 @@ def mount_ui(app: Any, gate: Gate, settings: Any = None) -> Any:
     from starlette.staticfiles import StaticFiles
 
     from signoff.server._settings import ServerSettings
-    from signoff.server.ui._routes import InboxUI
+    from signoff.server.ui._base import InboxUI
+    from signoff.server.ui._routes import routes
 
     ui = InboxUI(gate, settings if settings is not None else ServerSettings())
-    for path, endpoint, methods in ui.routes():
+    for path, endpoint, methods in routes(ui):
         app.add_route(path, endpoint, methods=methods, include_in_schema=False)
     app.mount("/ui/static", StaticFiles(directory=str(STATIC)), name="ui-static")
     return ui
