@@ -110,16 +110,21 @@ async def main() -> None:
             async def on_progress(done: float, total: float | None, message: str | None) -> None:
                 progress.append(message or "")
 
-            async def approve_when_queued() -> None:
+            async def approve_when_queued() -> str:
                 while not (pending := await reviewer.list_tickets(status="pending", action="issue_refund")):
                     await asyncio.sleep(0.05)
                 await reviewer.approve(pending[0].id, reviewer="alice", args={"order": "A-17", "amount": 100.0})
+                return pending[0].action.reasoning
 
             approver = asyncio.create_task(approve_when_queued())
-            result = await session.call_tool("issue_refund", {"order": "A-17", "amount": 150.0},
+            # `_reasoning` is the optional argument the proxy adds to every tool: the reviewer reads it,
+            # the tool never sees it.
+            result = await session.call_tool("issue_refund", {"order": "A-17", "amount": 150.0,
+                                                              "_reasoning": "delivered 3 days late"},
                                              progress_callback=on_progress)
-            await approver
+            reasoning = await approver
             print(f"4) issue_refund (approve; the reviewer edits it while the call waits): {text(result)!r}")
+            print(f"   the reasoning the reviewer read: {reasoning!r}")
             print(f"   progress notifications received while waiting: {len(progress)}")
 
             result = await session.call_tool("close_account", {"customer": "bob"})

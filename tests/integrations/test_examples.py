@@ -42,6 +42,7 @@ EXPECTED: dict[str, list[str]] = {
         "isError=True",
         "Note: a reviewer edited the arguments to {\"amount\": 100.0, \"order\": \"A-17\"}",
         "refunded 100.00 on A-17",
+        "   the reasoning the reviewer read: 'delivered 3 days late'",
         "5) close_account (approve; nobody decides within --wait): 'Pending approval: ticket tk_",
         "6) close_account asked again after the rejection: 'The call to close_account was rejected by alice",
     ],
