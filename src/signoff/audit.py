@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from signoff._model import canonical_json
-from signoff.store._records import AuditEntry
+from signoff._records import AuditEntry
 
 __all__ = ["GENESIS", "VerifyResult", "entry_hash", "verify_chain"]
 

@@ -25,8 +25,6 @@ from signoff._decisions import BatchResult, decision_of, gated, intent, raise_fo
 from signoff._engine import Engine, check_no_running_loop
 from signoff._errors import (
     AlreadyExecuted,
-    Denied,
-    InvalidAction,
     NotAuthorized,
     SignoffError,
     StillPending,
@@ -37,8 +35,9 @@ from signoff._model import Action, Decision, Level, Outcome, Ticket, utcnow
 from signoff.audit import VerifyResult, verify_chain
 from signoff.insights import Insights, ReplayReport, compute_insights, replay
 from signoff.policy import Policy, PolicySpec
+from signoff.review import _submission as submission
 from signoff.review import _transitions as tr
-from signoff.review._grouping import group_key, shown_ids
+from signoff.review._grouping import shown_ids
 from signoff.store import Store, open_store
 from signoff.store._records import (
     AuditDraft,
@@ -255,41 +254,14 @@ class Gate:
     # -- agent side -------------------------------------------------------------------------
     def _ticket_for(self, action: Action, outcome: Outcome, *, now: datetime, idempotency_key: str | None,
                     batch_id: str | None, state: StoredState | None) -> Ticket:
-        if outcome.level is Level.APPROVE:
-            kind, status = "approval", "pending"
-        elif outcome.level is Level.NOTIFY:
-            kind, status = "notification", "notified"
-        elif outcome.level is Level.SUGGEST:
-            kind, status = "suggestion", "suggested"
-        else:
-            raise UserError(f"a {outcome.level.value} action needs no ticket")
-        timeout = outcome.timeout or timedelta(minutes=30)
-        return Ticket(
-            id=_new_id(), kind=kind, action=action, status=status,  # type: ignore[arg-type]
-            level=outcome.level, reasons=outcome.reasons, rules=outcome.matched_rules,
-            tier=outcome.reviewers.tier, required_approvals=outcome.reviewers.count,
-            deadline=now + timeout if status == "pending" else None, timeout_seconds=timeout.total_seconds(),
-            on_timeout=outcome.on_timeout, retries_left=outcome.retries,
-            group_key=group_key(action.name, outcome.matched_rules, action.args), batch_id=batch_id,
-            idempotency_key=idempotency_key, digest=action.digest(), fingerprint=outcome.fingerprint,
-            mode=outcome.mode, created_at=now, has_state=state is not None,
-        )
+        return submission.new_ticket(action, outcome, ticket_id=_new_id(), now=now, idempotency_key=idempotency_key,
+                                     batch_id=batch_id, has_state=state is not None)
 
     def _check_submission(self, action: Action, outcome: Outcome) -> None:
-        if outcome.level is Level.DENY:
-            raise Denied(f"{action.name}: the policy forbids it: " + outcome.explanation,
-                         decision=self._instant_decision(action, outcome))
-        if outcome.level is Level.APPROVE and outcome.require_reasoning and not action.reasoning.strip():
-            raise InvalidAction(
-                f"{action.name} needs a human and this policy requires a reasoning: set Action.reasoning "
-                "to why the agent wants to do it"
-            )
+        submission.check(action, outcome)
 
     def _instant_decision(self, action: Action, outcome: Outcome) -> Decision:
-        status = {Level.AUTO: "auto", Level.DENY: "denied"}[outcome.level]
-        return Decision(status=status, approved=outcome.level is Level.AUTO,  # type: ignore[arg-type]
-                        action=action, reasons=outcome.reasons, level=outcome.level,
-                        explanation=outcome.explanation, created_at=utcnow())
+        return submission.instant_decision(action, outcome)
 
     async def submit(self, action: Action, *, state: Any = None, idempotency_key: str | None = None) -> Ticket:
         """Queue ``action`` durably and return at once. The same idempotency key returns the same ticket."""

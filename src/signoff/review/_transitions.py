@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from signoff._errors import AlreadyExecuted, Conflict, InvalidAction, NotAllowed, NotAuthorized, UserError
 from signoff._model import Action, Level, Outcome, Ticket
-from signoff.store._records import AuditDraft, Change, Reviewer
+from signoff._records import AuditDraft, Change, Reviewer
 
 Evaluate = Callable[[Action], Outcome]
 Refusal = Literal["disabled", "own_request", "tier"]

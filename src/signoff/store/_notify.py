@@ -13,7 +13,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 
-from signoff.store._records import Event
+from signoff._records import Event
 
 __all__ = ["Notifier"]
 
@@ -46,6 +46,17 @@ class Notifier:
                 _deliver(loop, fut.set_result, fut, ev)
             for loop, q in subs:
                 _deliver(loop, q.put_nowait, None, ev)
+
+    def concerned(self, ticket_ids: Iterable[str]) -> bool:
+        """Does anyone here wait for one of ``ticket_ids`` (``*``: any ticket), or follow every event
+        (a subscriber)? A store asks to catch up at once on what matters here, and lazily otherwise."""
+        with self._lock:
+            if self._subs:
+                return True
+            ids = list(ticket_ids)
+            if "*" in ids:
+                return bool(self._waiters)
+            return any(t in self._waiters for t in ids)
 
     def waiter(self, ticket_id: str) -> asyncio.Future[Event]:
         """A future for the next event of ``ticket_id``; register it before re-reading the ticket."""

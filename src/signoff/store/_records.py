@@ -1,16 +1,28 @@
-"""Records the stores keep besides tickets, and the codec between tickets and JSON rows."""
+"""The storage codec: tickets to JSON rows and back, agent states to stored bytes.
+
+The records themselves (Reviewer, AuditDraft, Change, ...) live in ``signoff._records``; they
+are re-exported here for the modules that import them from the store.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from signoff._limits import MAX_STATE_DEPTH, check_value
 from signoff._model import Action, Level, Reason, Ticket, canonical_json
+from signoff._records import (
+    AuditDraft,
+    AuditEntry,
+    Change,
+    Event,
+    Reviewer,
+    StoredState,
+    TicketQuery,
+    TokenRecord,
+)
 
 __all__ = [
     "AuditDraft",
@@ -23,42 +35,9 @@ __all__ = [
     "TokenRecord",
     "decode_state",
     "encode_state",
-    "submitted_audit_data",
     "ticket_from_json",
     "ticket_to_json",
 ]
-
-
-@dataclass(frozen=True, kw_only=True)
-class Reviewer:
-    """A person who may decide tickets, with a tier from the policy's ``tiers`` list."""
-
-    name: str
-    tier: str | None = None
-    password_hash: str | None = None
-    disabled: bool = False
-
-
-@dataclass(frozen=True, kw_only=True)
-class TokenRecord:
-    """An API token, stored hashed; ``kind`` says whether it speaks for an agent or a reviewer."""
-
-    token_hash: str
-    kind: Literal["agent", "reviewer"]
-    name: str
-    created_at: datetime
-    revoked: bool = False
-
-
-@dataclass(frozen=True, kw_only=True)
-class StoredState:
-    """The agent's state saved with a ticket: JSON, or raw bytes (a framework's serialized run)."""
-
-    kind: Literal["json", "bytes"]
-    data: bytes
-
-    def value(self) -> Any:
-        return json.loads(self.data) if self.kind == "json" else self.data
 
 
 def encode_state(state: Any) -> StoredState | None:
@@ -82,65 +61,6 @@ def decode_state(kind: str | None, data: bytes | None) -> StoredState | None:
     return StoredState(kind="bytes" if kind == "bytes" else "json", data=bytes(data))
 
 
-@dataclass(frozen=True, kw_only=True)
-class TicketQuery:
-    """Filters for listing tickets; None means any."""
-
-    status: str | tuple[str, ...] | None = None
-    kind: str | None = None
-    agent: str | None = None
-    action: str | None = None
-    group: str | None = None
-    batch: str | None = None
-    idempotency_key: str | None = None
-    limit: int = 500
-    offset: int = 0
-    newest_first: bool = False
-
-
-@dataclass(frozen=True, kw_only=True)
-class AuditDraft:
-    """An audit entry to append in the same transaction as the change it records."""
-
-    kind: str
-    actor: str
-    data: Mapping[str, Any] = field(default_factory=dict)
-    ticket_id: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class AuditEntry:
-    """One link of the hash chain: ``hash`` covers every other field, ``prev_hash`` links back."""
-
-    seq: int
-    at: str
-    kind: str
-    ticket_id: str | None
-    actor: str
-    data: Mapping[str, Any]
-    prev_hash: str
-    hash: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class Change:
-    """What a transition wants written: the new ticket, its audit entries, a fingerprint learnt."""
-
-    ticket: Ticket
-    audit: tuple[AuditDraft, ...] = ()
-    learn_fingerprint: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class Event:
-    """A committed change, as waiters and live pages see it (built from the audit entry)."""
-
-    seq: int
-    kind: str
-    ticket_id: str | None
-    data: Mapping[str, Any]
-
-
 def _dt(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -150,13 +70,6 @@ def _parse_dt(value: str | None) -> datetime | None:
         return None
     dt = datetime.fromisoformat(value)
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
-def submitted_audit_data(t: Ticket) -> dict[str, Any]:
-    """What the audit records for a submission, the same on every store (verify and events read it)."""
-    return {"status": t.status, "action": t.action.name, "agent": t.action.agent, "digest": t.digest,
-            "level": t.level.value, "rules": list(t.rules), "tier": t.tier, "batch": t.batch_id,
-            "group": t.group_key, "deadline": t.deadline.isoformat() if t.deadline else None}
 
 
 def ticket_to_json(t: Ticket) -> str:

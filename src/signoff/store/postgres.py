@@ -77,9 +77,10 @@ from psycopg import AsyncClientCursor, AsyncConnection
 from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from signoff._errors import Conflict, NotFound, QuotaExceeded, StoreUnavailable, UserError
+from signoff._errors import NotFound, QuotaExceeded, StoreUnavailable, UserError
 from signoff._model import Ticket, canonical_json
 from signoff.audit import entry_hash
+from signoff.review import _submission as submission
 from signoff.store._notify import Notifier
 from signoff.store._records import (
     AuditDraft,
@@ -91,7 +92,6 @@ from signoff.store._records import (
     TicketQuery,
     TokenRecord,
     decode_state,
-    submitted_audit_data,
     ticket_from_json,
     ticket_to_json,
 )
@@ -563,7 +563,7 @@ class PostgresStore:
             del own[base]  # a catch-up published them already
         if own:
             tickets = [e.ticket_id for batch in own.values() for e in batch if e.ticket_id]
-            self._kick(urgent=self._concerns_waiters(tickets or ["-"]))
+            self._kick(urgent=self.notifier.concerned(tickets or ["-"]))
 
     async def _connect(self, role: str) -> AsyncConnection[Any]:
         return await AsyncConnection.connect(self._conninfo, autocommit=True, application_name=_app_name(role),
@@ -721,17 +721,7 @@ class PostgresStore:
             return
         if seq <= self.notifier.last_seq or pid in self._writing:
             return
-        self._kick(urgent=self._concerns_waiters(tickets.split() or ["*"]))
-
-    def _concerns_waiters(self, tickets: Sequence[str]) -> bool:
-        """Does anyone in this process wait for one of ``tickets`` (``*``: any), or follow the feed?"""
-        n = self.notifier
-        waiters = getattr(n, "_waiters", None)
-        if waiters is None or getattr(n, "_subs", True):
-            return True  # a live feed wants every event at once (or the Notifier changed: assume so)
-        if "*" in tickets:
-            return bool(waiters)
-        return any(t in waiters for t in tickets)
+        self._kick(urgent=self.notifier.concerned(tickets.split() or ["*"]))
 
     async def _catcher(self) -> None:
         assert self._kicked is not None
@@ -866,9 +856,9 @@ class PostgresStore:
     async def insert_tickets(self, tickets: Sequence[tuple[Ticket, StoredState | None]], *,
                              max_pending: int | None = None,
                              audit_kind: str = "submitted") -> list[tuple[Ticket, bool]]:
-        keys = [(t.action.agent, t.idempotency_key) for t, _ in tickets if t.idempotency_key is not None]
-        agents = sorted({t.action.agent for t, _ in tickets if t.status == "pending"})
-        check_quota = max_pending is not None and bool(agents)
+        keys = submission.keys_of(tickets)
+        agents = submission.quota_agents(tickets, max_pending)
+        check_quota = bool(agents)
 
         async def tx(t: _Tx) -> list[tuple[Ticket, bool]]:
             # Submissions with the same idempotency key, or for an agent whose quota is checked,
@@ -887,48 +877,25 @@ class PostgresStore:
             results = iter((await t.begin(locks=locks, reads=reads))[len(locks):])
             existing = {(str(a), str(k)): ticket_from_json(body) for a, k, body in next(results)} if keys else {}
             pending = {str(a): int(n) for a, n in next(results)} if check_quota else {}
-            out: list[tuple[Ticket, bool]] = []
-            rows: list[tuple[Any, ...]] = []
-            for ticket, state in tickets:
-                key = (ticket.action.agent, ticket.idempotency_key or "")
-                if ticket.idempotency_key is not None and key in existing:
-                    prior = existing[key]
-                    if prior.digest != ticket.digest:
-                        raise Conflict(
-                            f"idempotency key {ticket.idempotency_key!r} was already used for another action "
-                            f"(ticket {prior.id}, {prior.action.name})",
-                            ticket_id=prior.id,
-                        )
-                    out.append((prior, False))
-                    continue
-                if max_pending is not None and ticket.status == "pending":
-                    agent = ticket.action.agent
-                    n = pending.get(agent, 0)
-                    if n >= max_pending:
-                        raise _QuotaHit(QuotaExceeded(
-                            f"agent {agent!r} already has {n} pending tickets (quota {max_pending}); "
-                            "wait for decisions before submitting more", agent=agent, pending=n))
-                    pending[agent] = n + 1
-                rows.append((*self._row_values(ticket), ticket.id, state.kind if state else None,
-                             state.data if state else None))
-                t.append(AuditDraft(kind=audit_kind if ticket.kind == "approval" else ticket.status,
-                                    actor=ticket.action.agent or "agent", ticket_id=ticket.id,
-                                    data=submitted_audit_data(ticket)))
-                if ticket.idempotency_key is not None:
-                    existing[key] = ticket
-                out.append((ticket, True))
+            try:
+                plan = submission.plan(tickets, existing=existing, pending=pending, max_pending=max_pending,
+                                       audit_kind=audit_kind)
+            except QuotaExceeded as err:
+                raise _QuotaHit(err) from None
+            rows = [(*self._row_values(ticket), ticket.id, state.kind if state else None,
+                     state.data if state else None) for ticket, state in plan.inserts]
+            for draft in plan.audit:
+                t.append(draft)
             if rows:
                 t.write(Q_TICKETS_INSERT, [list(column) for column in zip(*rows, strict=True)])
-            return out
+            return list(plan.results)
 
         try:
             return await self._write(tx)
         except _QuotaHit as hit:
             # Nothing of the batch was written; the refusal itself is audited.
-            err = hit.err
-            await self.append_audit(AuditDraft(kind="quota_exceeded", actor=getattr(err, "agent", "") or "agent",
-                                               data={"pending": getattr(err, "pending", 0), "quota": max_pending}))
-            raise err from None
+            await self.append_audit(submission.quota_refused(hit.err, max_pending))
+            raise hit.err from None
 
     async def get_ticket(self, ticket_id: str) -> Ticket:
         rows = await self._read(Q_TICKET_GET, (ticket_id,))

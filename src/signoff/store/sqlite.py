@@ -30,9 +30,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from signoff._errors import Conflict, NotFound, QuotaExceeded, StoreUnavailable, UserError
+from signoff._errors import NotFound, QuotaExceeded, StoreUnavailable, UserError
 from signoff._model import Ticket, utcnow
 from signoff.audit import GENESIS, entry_hash
+from signoff.review import _submission as submission
 from signoff.store._notify import Notifier
 from signoff.store._records import (
     AuditDraft,
@@ -44,7 +45,6 @@ from signoff.store._records import (
     TicketQuery,
     TokenRecord,
     decode_state,
-    submitted_audit_data,
     ticket_from_json,
     ticket_to_json,
 )
@@ -384,32 +384,19 @@ class SQLiteStore:
                              max_pending: int | None = None,
                              audit_kind: str = "submitted") -> list[tuple[Ticket, bool]]:
         def tx(conn: sqlite3.Connection) -> list[tuple[Ticket, bool]]:
-            out: list[tuple[Ticket, bool]] = []
-            new_by_agent: dict[str, int] = {}
-            for t, state in tickets:
-                if t.idempotency_key is not None:
-                    row = conn.execute("SELECT body FROM tickets WHERE agent = ? AND idempotency_key = ?",
-                                       (t.action.agent, t.idempotency_key)).fetchone()
-                    if row is not None:
-                        existing = ticket_from_json(row[0])
-                        if existing.digest != t.digest:
-                            raise Conflict(
-                                f"idempotency key {t.idempotency_key!r} was already used for another action "
-                                f"(ticket {existing.id}, {existing.action.name})",
-                                ticket_id=existing.id,
-                            )
-                        out.append((existing, False))
-                        continue
-                if max_pending is not None and t.status == "pending":
-                    agent = t.action.agent
-                    n = conn.execute("SELECT COUNT(*) FROM tickets WHERE agent = ? AND status = 'pending'",
-                                     (agent,)).fetchone()[0] + new_by_agent.get(agent, 0)
-                    if n >= max_pending:
-                        # Raised, not returned: the whole batch rolls back (none of it is queued).
-                        raise QuotaExceeded(
-                            f"agent {agent!r} already has {n} pending tickets (quota {max_pending}); "
-                            "wait for decisions before submitting more", agent=agent, pending=n)
-                    new_by_agent[agent] = new_by_agent.get(agent, 0) + 1
+            existing: dict[tuple[str, str], Ticket] = {}
+            for agent, key in submission.keys_of(tickets):
+                row = conn.execute("SELECT body FROM tickets WHERE agent = ? AND idempotency_key = ?",
+                                   (agent, key)).fetchone()
+                if row is not None:
+                    existing[(agent, key)] = ticket_from_json(row[0])
+            pending = {agent: int(conn.execute("SELECT COUNT(*) FROM tickets WHERE agent = ? AND status = 'pending'",
+                                               (agent,)).fetchone()[0])
+                       for agent in submission.quota_agents(tickets, max_pending)}
+            # Raises Conflict or QuotaExceeded: the whole batch rolls back (none of it is queued).
+            plan = submission.plan(tickets, existing=existing, pending=pending, max_pending=max_pending,
+                                   audit_kind=audit_kind)
+            for t, state in plan.inserts:
                 conn.execute(
                     "INSERT INTO tickets (kind, status, agent, action, group_key, batch_id, idempotency_key, tier, "
                     "deadline, created_at, decided_at, body, id, state_kind, state) "
@@ -419,18 +406,14 @@ class SQLiteStore:
                 if state is not None and _inline(state) is None:
                     conn.execute("INSERT INTO ticket_states (ticket_id, kind, data) VALUES (?,?,?)",
                                  (t.id, state.kind, state.data))
-                self._append(conn, AuditDraft(kind=audit_kind if t.kind == "approval" else t.status,
-                                              actor=t.action.agent or "agent", ticket_id=t.id,
-                                              data=submitted_audit_data(t)))
-                out.append((t, True))
-            return out
+            for draft in plan.audit:
+                self._append(conn, draft)
+            return list(plan.results)
 
         try:
             return await self._write_async(tx)
         except QuotaExceeded as err:
-            await self.append_audit(AuditDraft(kind="quota_exceeded", actor=getattr(err, "agent", "") or "agent",
-                                               data={"pending": getattr(err, "pending", 0),
-                                                     "quota": max_pending}))
+            await self.append_audit(submission.quota_refused(err, max_pending))
             raise
 
     async def get_ticket(self, ticket_id: str) -> Ticket:

@@ -1,0 +1,118 @@
+"""The records the gate, the review rules, the audit chain and the stores share.
+
+They live here, below all of them, so that ``review`` and ``audit`` can build and read
+them without importing the storage package (which imports them back). The storage
+codec (records to rows and JSON) stays in ``store/_records.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from signoff._model import Ticket
+
+__all__ = [
+    "AuditDraft",
+    "AuditEntry",
+    "Change",
+    "Event",
+    "Reviewer",
+    "StoredState",
+    "TicketQuery",
+    "TokenRecord",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reviewer:
+    """A person who may decide tickets, with a tier from the policy's ``tiers`` list."""
+
+    name: str
+    tier: str | None = None
+    password_hash: str | None = None
+    disabled: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class TokenRecord:
+    """An API token, stored hashed; ``kind`` says whether it speaks for an agent or a reviewer."""
+
+    token_hash: str
+    kind: Literal["agent", "reviewer"]
+    name: str
+    created_at: datetime
+    revoked: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredState:
+    """The agent's state saved with a ticket: JSON, or raw bytes (a framework's serialized run)."""
+
+    kind: Literal["json", "bytes"]
+    data: bytes
+
+    def value(self) -> Any:
+        return json.loads(self.data) if self.kind == "json" else self.data
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketQuery:
+    """Filters for listing tickets; None means any."""
+
+    status: str | tuple[str, ...] | None = None
+    kind: str | None = None
+    agent: str | None = None
+    action: str | None = None
+    group: str | None = None
+    batch: str | None = None
+    idempotency_key: str | None = None
+    limit: int = 500
+    offset: int = 0
+    newest_first: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditDraft:
+    """An audit entry to append in the same transaction as the change it records."""
+
+    kind: str
+    actor: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+    ticket_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditEntry:
+    """One link of the hash chain: ``hash`` covers every other field, ``prev_hash`` links back."""
+
+    seq: int
+    at: str
+    kind: str
+    ticket_id: str | None
+    actor: str
+    data: Mapping[str, Any]
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Change:
+    """What a transition wants written: the new ticket, its audit entries, a fingerprint learnt."""
+
+    ticket: Ticket
+    audit: tuple[AuditDraft, ...] = ()
+    learn_fingerprint: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """A committed change, as waiters and live pages see it (built from the audit entry)."""
+
+    seq: int
+    kind: str
+    ticket_id: str | None
+    data: Mapping[str, Any]
