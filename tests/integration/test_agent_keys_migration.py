@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import timedelta
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import pytest
 
 from signoff import Action, Gate
 from signoff._model import Ticket, utcnow
+from signoff.store import sql
 from signoff.store._records import ticket_to_json
 from signoff.store.sqlite import SCHEMA_VERSION as SQLITE_VERSION
 from signoff.store.sqlite import split_sql
@@ -60,7 +60,7 @@ class TestSQLite:
         tickets = old_tickets(tmp_path)
         path = tmp_path / "old.db"
         conn = sqlite3.connect(path)
-        for stmt in split_sql(resources.files("signoff.store").joinpath("sql/sqlite_schema.sql").read_text()):
+        for stmt in split_sql(sql.migrations("sqlite")[1]):
             conn.execute(stmt)
         for t in tickets:
             conn.execute("INSERT INTO tickets (id, kind, status, agent, action, group_key, idempotency_key, "
@@ -89,7 +89,7 @@ class TestPostgres:
         db = create_database(pg_url)
         tickets = old_tickets(tmp_path)
         with psycopg.connect(db, autocommit=True) as conn:
-            conn.execute(resources.files("signoff.store").joinpath("sql/postgres_schema.sql").read_text().encode())
+            conn.execute(sql.migrations("postgres")[1].encode())
             conn.execute("INSERT INTO schema_version (one, version) VALUES (true, 1)")
             for t in tickets:
                 conn.execute("INSERT INTO tickets (id, kind, status, agent, action, group_key, idempotency_key, "

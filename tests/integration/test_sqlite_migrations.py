@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from importlib import resources
 from pathlib import Path
 
 import pytest
 
 from signoff import Action, Gate
+from signoff.store import sql
 from signoff.store._records import ticket_to_json
 from signoff.store.sqlite import SCHEMA_VERSION, split_sql
 
@@ -25,7 +25,7 @@ def make_v1(path: Path, tmp_path: Path, state: object) -> str:
     with Gate.open(policy=POLICY, store=f"sqlite:///{tmp_path}/scratch.db") as g:
         ticket = g.submit_sync(Action(name="deploy", args={"v": 1}, agent="bot", reasoning="r"))
     conn = sqlite3.connect(path)
-    for stmt in split_sql(resources.files("signoff.store").joinpath("sql/sqlite_schema.sql").read_text()):
+    for stmt in split_sql(sql.migrations("sqlite")[1]):
         conn.execute(stmt)
     conn.execute(
         "INSERT INTO tickets (id, kind, status, agent, action, group_key, tier, deadline, created_at, body, "

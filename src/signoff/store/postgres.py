@@ -68,7 +68,6 @@ import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import resources
 from typing import Any, LiteralString, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -81,6 +80,7 @@ from signoff._errors import NotFound, QuotaExceeded, StoreUnavailable, UserError
 from signoff._model import Ticket, canonical_json
 from signoff.audit import entry_hash
 from signoff.review import _submission as submission
+from signoff.store import sql
 from signoff.store._notify import Notifier
 from signoff.store._records import (
     AuditDraft,
@@ -101,7 +101,7 @@ __all__ = ["CHANNEL", "SCHEMA_VERSION", "PostgresStore"]
 log = logging.getLogger("signoff.store.postgres")
 T = TypeVar("T")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = sql.latest_version("postgres")
 CHANNEL = "signoff"
 """The NOTIFY channel. The payload is the seq of the transaction's last audit entry, then the
 tickets its entries concern (space-separated; ``-`` none; ``*`` too many to list)."""
@@ -125,7 +125,7 @@ _LISTEN_IDLE_CHECK = 30.0
 # Parameters are bound client-side (psycopg's ClientCursor: literals escaped by libpq), which
 # lets a write send several statements in one message; every value still goes through %s.
 Q_LAST_SEQ: LiteralString = "SELECT COALESCE(MAX(seq), 0) FROM audit"
-# The chain is appended to by the schema's signoff_append function (see postgres_schema.sql).
+# The chain is appended to by the schema's signoff_append function (see sql/postgres/schema.sql).
 Q_APPEND: LiteralString = (
     "SELECT * FROM signoff_append(%s, %s, %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
     "%s::text[], %s::text[], %s::text[], %s)")
@@ -180,18 +180,6 @@ Q_SESSIONS_PURGE: LiteralString = "DELETE FROM revoked_sessions WHERE expires_at
 Q_SESSION_REVOKED: LiteralString = "SELECT 1 FROM revoked_sessions WHERE sid_hash = %s"
 Q_AUDIT_LIST: LiteralString = (
     "SELECT seq, at, kind, ticket_id, actor, data, prev_hash, hash FROM audit WHERE seq > %s")
-
-
-def _migrations() -> dict[int, str]:
-    """``sql/postgres_migrations/NNNN_what.sql`` brings the schema from NNNN-1 to NNNN."""
-    folder = resources.files("signoff.store").joinpath("sql/postgres_migrations")
-    if not folder.is_dir():
-        return {}
-    out: dict[int, str] = {}
-    for f in folder.iterdir():
-        if f.name.endswith(".sql"):
-            out[int(f.name.split("_", 1)[0])] = f.read_text()
-    return out
 
 
 def _app_name(role: str) -> str:
@@ -627,14 +615,12 @@ class PostgresStore:
                     "upgrade signoff")
             if version == SCHEMA_VERSION:
                 return
-            migrations = _migrations()
             async with conn.transaction():
                 if version == 0:
-                    schema = resources.files("signoff.store").joinpath("sql/postgres_schema.sql").read_text()
-                    await conn.execute(schema.encode())  # a fixed script, no params
-                    version = 1
-                for v in range(version + 1, SCHEMA_VERSION + 1):
-                    await conn.execute(migrations[v].encode())
+                    await conn.execute(sql.schema("postgres").encode())  # a fixed script, no params
+                else:
+                    for v in range(version + 1, SCHEMA_VERSION + 1):
+                        await conn.execute(sql.migrations("postgres")[v].encode())
                 await conn.execute("INSERT INTO schema_version (one, version) VALUES (true, %s) "
                                    "ON CONFLICT (one) DO UPDATE SET version = excluded.version", (SCHEMA_VERSION,))
             log.info("schema of %s migrated to version %d", self._display, SCHEMA_VERSION)

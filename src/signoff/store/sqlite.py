@@ -26,7 +26,6 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,6 +33,7 @@ from signoff._errors import NotFound, QuotaExceeded, StoreUnavailable, UserError
 from signoff._model import Ticket, utcnow
 from signoff.audit import GENESIS, entry_hash
 from signoff.review import _submission as submission
+from signoff.store import sql
 from signoff.store._notify import Notifier
 from signoff.store._records import (
     AuditDraft,
@@ -51,50 +51,8 @@ from signoff.store._records import (
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
-SCHEMA_VERSION = 3
-# Forward migrations: version -> statements that bring version-1 to version. A new database is
-# created at version 1 (sql/sqlite_schema.sql) and brought forward by the same statements.
-MIGRATIONS: dict[int, list[str]] = {
-    # 2: a large agent state moves out of the ticket row. SQLite rewrites a whole row on UPDATE,
-    # overflow pages included, so a 100 KB state was written again by every decision, escalation
-    # and execution record. States up to INLINE_STATE_BYTES stay in the row (tickets.state_kind,
-    # tickets.state): they share its page, which every write of the ticket writes anyway.
-    2: [
-        "CREATE TABLE IF NOT EXISTS ticket_states (ticket_id TEXT PRIMARY KEY, kind TEXT NOT NULL, "
-        "data BLOB NOT NULL)",
-        "INSERT INTO ticket_states (ticket_id, kind, data) "
-        "SELECT id, COALESCE(state_kind, 'json'), state FROM tickets WHERE length(state) > 2048",
-        "UPDATE tickets SET state_kind = NULL, state = NULL WHERE length(state) > 2048",
-    ],
-    # 3: idempotency keys belong to one agent, so another agent can neither squat a key nor learn
-    # which keys were used: the column's UNIQUE becomes a unique index on (agent, idempotency_key).
-    # SQLite cannot drop a column constraint, so the table is rebuilt, keeping every rowid (the
-    # order of tickets created at the same instant). Existing keys were unique on their own, so
-    # they are unique per agent too. And logouts move from a server's memory to the store.
-    3: [
-        "CREATE TABLE tickets_v3 (id TEXT PRIMARY KEY, kind TEXT NOT NULL, status TEXT NOT NULL, "
-        "agent TEXT NOT NULL, action TEXT NOT NULL, group_key TEXT NOT NULL, batch_id TEXT, idempotency_key TEXT, "
-        "tier TEXT, deadline REAL, created_at REAL NOT NULL, decided_at REAL, body TEXT NOT NULL, state_kind TEXT, "
-        "state BLOB)",
-        "INSERT INTO tickets_v3 (rowid, id, kind, status, agent, action, group_key, batch_id, idempotency_key, tier, "
-        "deadline, created_at, decided_at, body, state_kind, state) SELECT rowid, id, kind, status, agent, action, "
-        "group_key, batch_id, idempotency_key, tier, deadline, created_at, decided_at, body, state_kind, state "
-        "FROM tickets ORDER BY rowid",
-        "DROP TABLE tickets",
-        "ALTER TABLE tickets_v3 RENAME TO tickets",
-        "CREATE INDEX tickets_status_deadline ON tickets (status, deadline)",
-        "CREATE INDEX tickets_agent_status ON tickets (agent, status)",
-        "CREATE INDEX tickets_group_status ON tickets (group_key, status)",
-        "CREATE INDEX tickets_batch ON tickets (batch_id)",
-        "CREATE INDEX tickets_kind_created ON tickets (kind, created_at)",
-        "CREATE UNIQUE INDEX tickets_agent_idempotency ON tickets (agent, idempotency_key) "
-        "WHERE idempotency_key IS NOT NULL",
-        # A logged-out inbox session (by the SHA-256 of its id), kept until its cookie would have expired.
-        "CREATE TABLE revoked_sessions (sid_hash TEXT PRIMARY KEY, expires_at REAL NOT NULL)",
-        "CREATE INDEX revoked_sessions_expiry ON revoked_sessions (expires_at)",
-    ],
-}
-INLINE_STATE_BYTES = 2048  # keep in step with migration 2
+SCHEMA_VERSION = sql.latest_version("sqlite")
+INLINE_STATE_BYTES = 2048  # keep in step with sql/sqlite/migrations/0002_ticket_states.sql
 T = TypeVar("T")
 _LOCK_RETRIES = 5
 
@@ -283,13 +241,12 @@ class SQLiteStore:
                     f"({SCHEMA_VERSION}): upgrade signoff"
                 )
             if version == 0:
-                schema = resources.files("signoff.store").joinpath("sql/sqlite_schema.sql").read_text()
-                for stmt in split_sql(schema):
+                for stmt in split_sql(sql.schema("sqlite")):
                     conn.execute(stmt)
-                version = 1
-            for v in range(version + 1, SCHEMA_VERSION + 1):
-                for stmt in MIGRATIONS[v]:
-                    conn.execute(stmt)
+            else:
+                for v in range(version + 1, SCHEMA_VERSION + 1):
+                    for stmt in split_sql(sql.migrations("sqlite")[v]):
+                        conn.execute(stmt)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except BaseException:

@@ -1,10 +1,6 @@
--- signoff schema for PostgreSQL, version 1 (the same tables as sqlite_schema.sql).
--- Tickets keep their queryable fields as columns and the whole record as JSON text (body):
--- text, not jsonb, so the record reads back byte for byte as written (jsonb reorders keys and
--- normalises numbers). Cast with body::jsonb to query it by hand.
--- Applied by PostgresStore.open() under pg_advisory_lock, so several servers starting at once
--- create it exactly once; later versions arrive as postgres_migrations/NNNN_*.sql (0002:
--- idempotency keys unique per agent, revoked inbox sessions).
+-- signoff schema for PostgreSQL, version 1, as first released. Frozen: a database made by that
+-- version is brought forward by the migrations that follow; a new database is created from
+-- ../schema.sql (tests/migration checks that both give the same schema).
 
 CREATE TABLE IF NOT EXISTS tickets (
     id              text PRIMARY KEY,

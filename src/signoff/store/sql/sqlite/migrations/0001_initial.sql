@@ -1,7 +1,6 @@
--- signoff schema for SQLite, version 1: every database is created at version 1 and brought
--- forward by MIGRATIONS in store/sqlite.py (2: large states in their own table; 3: idempotency
--- keys unique per agent, revoked inbox sessions).
--- Tickets keep their queryable fields as columns and the whole record as JSON (body).
+-- signoff schema for SQLite, version 1, as first released. Frozen: a database made by that
+-- version is brought forward by the migrations that follow; a new database is created from
+-- ../schema.sql (tests/migration checks that both give the same schema).
 
 CREATE TABLE IF NOT EXISTS tickets (
     id              TEXT PRIMARY KEY,
