@@ -13,10 +13,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from signoff._model import canonical_json
-from signoff._records import AuditEntry
+from signoff._model import canonical_json, utcnow
+from signoff._records import AuditDraft, AuditEntry
 
-__all__ = ["GENESIS", "VerifyResult", "entry_hash", "verify_chain"]
+__all__ = ["GENESIS", "VerifyResult", "entry_hash", "link", "verify_chain"]
 
 GENESIS = "0" * 64
 
@@ -26,6 +26,17 @@ def entry_hash(*, seq: int, at: str, kind: str, ticket_id: str | None, actor: st
     body = canonical_json({"seq": seq, "at": at, "kind": kind, "ticket_id": ticket_id, "actor": actor,
                            "data": dict(data), "prev_hash": prev_hash})
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+def link(draft: AuditDraft, last: tuple[int, str] | None) -> AuditEntry:
+    """The entry that appends ``draft`` after ``last`` (the chain's last seq and hash; None: empty),
+    timed now. Stores that hash in Python call it under their write lock."""
+    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    at = utcnow().isoformat()
+    data = dict(draft.data)
+    return AuditEntry(seq=seq, at=at, kind=draft.kind, ticket_id=draft.ticket_id, actor=draft.actor, data=data,
+                      prev_hash=prev, hash=entry_hash(seq=seq, at=at, kind=draft.kind, ticket_id=draft.ticket_id,
+                                                      actor=draft.actor, data=data, prev_hash=prev))
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from signoff import Gate
 from signoff.audit import entry_hash
 from signoff.store import AuditEntry, open_store
 
-STORE_KINDS = ["sqlite", "postgres"]
+STORE_KINDS = ["sqlite", "postgres", "memory"]
 
 # One policy for the whole suite: every rule is there for a test that names it.
 POLICY: dict[str, Any] = {
@@ -72,7 +72,7 @@ def fresh_database(pg_url: str) -> str:
 
 @pytest.fixture(params=STORE_KINDS)
 def store_kind(request: pytest.FixtureRequest) -> str:
-    """Which store this run of the test uses."""
+    """Which store this run of the test uses (memory: the in-memory store, for tests of one process)."""
     return str(request.param)
 
 
@@ -90,6 +90,9 @@ def store_url(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -
     """A fresh, empty store of each kind."""
     if store_kind == "sqlite":
         yield f"sqlite:///{tmp_path}/s.db"
+        return
+    if store_kind == "memory":
+        yield f"memory://{secrets.token_hex(6)}"
         return
     pg_url = request.getfixturevalue("pg_url")  # skips until the PostgreSQL helper exists
     url = fresh_database(pg_url)
@@ -182,6 +185,8 @@ def tamper(store_url: str, how: str) -> int:
 
         with psycopg.connect(store_url, autocommit=True) as pconn:
             return _tamper(pconn.execute, "%s", how)
+    if store_url.startswith("memory://"):
+        return _tamper_memory(store_url, how)
     raise AssertionError(f"no tamper helper for {store_url}")
 
 
@@ -222,6 +227,36 @@ def _tamper(execute: Callable[..., Any], ph: str, how: str) -> int:
     raise AssertionError(f"unknown tampering {how!r}")
 
 
+def _tamper_memory(store_url: str, how: str) -> int:
+    """The same tamperings on an in-memory database's audit list."""
+    import dataclasses
+
+    from signoff.store.memory import database
+
+    audit = database(store_url.removeprefix("memory://")).audit
+    assert len(audit) >= 3, "tamper needs at least three audit entries"
+    i = len(audit) // 2
+    middle = audit[i].seq
+    if how == "edit":
+        audit[i] = dataclasses.replace(audit[i], data={**audit[i].data, "tampered": True})
+        return middle
+    if how == "delete_middle":
+        del audit[i]
+        return middle
+    if how == "delete_last":
+        return audit.pop().seq
+    if how == "insert":
+        prev, first = audit[-1].hash, audit[-1].seq + 1
+        at, data = "2026-01-01T00:00:00+00:00", {"status": "approved", "forged": True}
+        for seq in (first, first + 1):
+            h = entry_hash(seq=seq, at=at, kind="approved", ticket_id=None, actor="mallory", data=data, prev_hash=prev)
+            audit.append(AuditEntry(seq=seq, at=at, kind="approved", ticket_id=None, actor="mallory", data=data,
+                                    prev_hash=prev, hash=h))
+            prev = h
+        return first
+    raise AssertionError(f"unknown tampering {how!r}")
+
+
 # -- taking the store away while a gate is open ---------------------------------------------------
 
 Outage = Callable[[], AbstractContextManager[None]]
@@ -243,6 +278,20 @@ def outage_gate(store_kind: str, store_url: str, open_gate: GateFactory,
         # A short pool timeout: the outage tests need the failure, not five seconds of waiting for it.
         return (open_gate(store=PostgresStore(store_url, timeout=1.0, connect_timeout=1)),
                 _pg_outage(request.getfixturevalue("pg_url"), store_url))
+    if store_kind == "memory":
+        from signoff.store.memory import database
+
+        db = database(store_url.removeprefix("memory://"))
+
+        @contextmanager
+        def down() -> Iterator[None]:
+            db.down = True
+            try:
+                yield
+            finally:
+                db.down = False
+
+        return open_gate(), down
     from signoff.store.sqlite import SQLiteStore
 
     g = open_gate(store=SQLiteStore(store_url, busy_timeout_ms=50))
@@ -284,6 +333,8 @@ def _pg_outage(admin_url: str, store_url: str) -> Outage:
 @pytest.fixture
 def unreachable_url(store_kind: str, tmp_path: Path) -> str:
     """A store URL of each kind that cannot be reached."""
+    if store_kind == "memory":
+        pytest.skip("an in-memory store is always reachable")
     if store_kind == "sqlite":
         return f"sqlite:///{tmp_path}/no/such/dir/s.db"
     return "postgresql://signoff@127.0.0.1:1/nowhere?connect_timeout=2"

@@ -105,11 +105,16 @@ class Store(Protocol):
 
 
 def open_store(url: str) -> Store:
-    """A store for ``url``: ``sqlite:///path`` (``sqlite://`` alone: in memory) or ``postgresql://...``."""
+    """A store for ``url``: ``sqlite:///path`` (``sqlite://`` alone: in memory), ``postgresql://...``,
+    or ``memory://name`` (for tests: a process-wide in-memory database, see store/memory.py)."""
     if url.startswith("sqlite:"):
         from signoff.store.sqlite import SQLiteStore
 
         return SQLiteStore(url)
+    if url.startswith("memory://"):
+        from signoff.store.memory import MemoryStore
+
+        return MemoryStore(url)
     if url.startswith(("postgresql:", "postgres:")):
         try:
             from signoff.store.postgres import PostgresStore

@@ -1,0 +1,313 @@
+"""The store's domain logic, written once over a small driver interface.
+
+Every rule of the queue lives here or below (``review``): what a submission writes, how a
+change is applied, what each write audits, how rows become records. A driver (SQLite,
+PostgreSQL, memory) only knows how to run a named query and a transaction, much as
+procrastinate's ``manager.py`` sits on its connectors. Its two primitives:
+
+- ``_fetch(query)``: run a read on its own and return the rows.
+- ``_transact(tx)``: one write transaction, all or nothing. Take ``tx.locks``, run ``tx.reads``
+  (their snapshot comes after the locks), hand the rows to ``tx.decide`` (pure Python: no I/O
+  happens there, so a driver may run it inline, on a worker thread, or between two round
+  trips), then run the writes it returned, append its audit entries to the chain, commit,
+  and publish the committed entries to ``notifier``. Any database error becomes
+  StoreUnavailable; an error raised by ``decide`` rolls everything back and propagates.
+
+A query with ``many`` rows runs once per row (SQLite, memory) or once with each parameter
+as an array (PostgreSQL's ``unnest``); its rows are concatenated. ``filters`` fill a query's
+``{where}`` from a fixed set of columns.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from signoff._errors import NotFound, QuotaExceeded
+from signoff._model import Ticket, utcnow
+from signoff._records import (
+    AuditDraft,
+    AuditEntry,
+    Change,
+    Reviewer,
+    StoredState,
+    TicketQuery,
+    TokenRecord,
+)
+from signoff.review import _submission as submission
+from signoff.store._notify import Notifier
+from signoff.store._records import decode_state, ticket_from_json, ticket_to_json
+
+__all__ = ["BaseStore", "Lock", "Query", "Row", "Transaction", "Writes"]
+
+T = TypeVar("T")
+Row = Sequence[Any]
+
+
+@dataclass(frozen=True)
+class Query:
+    """A named query of the driver's ``queries.sql`` and its parameters."""
+
+    name: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    many: Sequence[Mapping[str, Any]] | None = None
+    """Run once per row (None: once, with ``params``); an empty list runs nothing and reads no rows."""
+    filters: Sequence[tuple[str, Any]] = ()
+    """(column, value) pairs for ``{where}``; a tuple value means any of them."""
+
+
+@dataclass(frozen=True)
+class Lock:
+    """Something writers must queue on beyond a row (a database-wide writer lock covers it)."""
+
+    kind: Literal["agent", "idempotency", "mode"]
+    key: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Writes(Generic[T]):
+    """What ``Transaction.decide`` wants done: statements, audit entries, and the caller's result."""
+
+    result: T
+    writes: Sequence[Query] = ()
+    audit: Sequence[AuditDraft] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Transaction(Generic[T]):
+    """Lock, read, decide in Python, write: one transaction."""
+
+    decide: Callable[[list[list[Row]]], Writes[T]]
+    locks: Sequence[Lock] = ()
+    reads: Sequence[Query] = ()
+
+
+TICKET_FILTERS = {"status": "status", "kind": "kind", "agent": "agent", "action": "action", "group": "group_key",
+                  "batch": "batch_id", "idempotency_key": "idempotency_key"}
+"""TicketQuery field -> column: the only names a ``{where}`` is made of."""
+
+
+def when(value: Any) -> datetime | None:
+    """A stored time (SQLite: unix seconds; PostgreSQL: timestamptz) as an aware UTC datetime."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return datetime.fromtimestamp(float(value), UTC)
+
+
+def ticket_row(t: Ticket, state: StoredState | None = None) -> dict[str, Any]:
+    """A ticket's columns; the deadline is indexed for pending tickets only (what the sweeper reads)."""
+    return {"id": t.id, "kind": t.kind, "status": t.status, "agent": t.action.agent, "action": t.action.name,
+            "group_key": t.group_key, "batch_id": t.batch_id, "idempotency_key": t.idempotency_key,
+            "tier": t.tier, "deadline": t.deadline if t.status == "pending" else None,
+            "created_at": t.created_at, "decided_at": t.decided_at, "body": ticket_to_json(t),
+            "state_kind": state.kind if state else None, "state": state.data if state else None}
+
+
+def _reviewer(r: Row) -> Reviewer:
+    return Reviewer(name=r[0], tier=r[1], password_hash=r[2], disabled=bool(r[3]))
+
+
+def _audit_entry(r: Row) -> AuditEntry:
+    return AuditEntry(seq=int(r[0]), at=str(r[1]), kind=r[2], ticket_id=r[3], actor=r[4], data=json.loads(r[5]),
+                      prev_hash=r[6], hash=r[7])
+
+
+def _filters(query: TicketQuery) -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for name, column in TICKET_FILTERS.items():
+        value = getattr(query, name)
+        if value is not None:
+            out.append((column, (value,) if name == "status" and isinstance(value, str) else value))
+    return out
+
+
+class BaseStore(ABC):
+    """The Store protocol over ``_fetch`` and ``_transact`` (see the module docstring)."""
+
+    url: str
+    notifier: Notifier
+    inline_state_bytes: int | None = None
+    """A state larger than this is stored apart from its ticket row (``insert_state``); None: never."""
+
+    @abstractmethod
+    async def _fetch(self, query: Query) -> list[Row]: ...
+
+    @abstractmethod
+    async def _transact(self, tx: Transaction[T]) -> tuple[T, list[AuditEntry]]: ...
+
+    async def _apply(self, tx: Transaction[T]) -> T:
+        return (await self._transact(tx))[0]
+
+    async def _one(self, query: Query) -> Row | None:
+        rows = await self._fetch(query)
+        return rows[0] if rows else None
+
+    # -- audit ------------------------------------------------------------------------------
+    async def append_audit(self, draft: AuditDraft) -> AuditEntry:
+        _, entries = await self._transact(Transaction(decide=lambda _: Writes(result=None, audit=[draft])))
+        return entries[0]
+
+    async def audit_entries(self, *, after: int = 0, limit: int | None = None,
+                            ticket_id: str | None = None) -> list[AuditEntry]:
+        if ticket_id is None:
+            query = Query("audit_entries", {"after": after, "limit": limit})
+        else:
+            query = Query("audit_entries_of_ticket", {"after": after, "limit": limit, "ticket_id": ticket_id})
+        return [_audit_entry(r) for r in await self._fetch(query)]
+
+    async def audit_head(self) -> tuple[int, str] | None:
+        row = await self._one(Query("get_setting", {"key": "audit_head"}))
+        if not row or not row[0]:
+            return None
+        seq, _, h = str(row[0]).partition(":")
+        return int(seq), h
+
+    # -- tickets ----------------------------------------------------------------------------
+    async def insert_tickets(self, tickets: Sequence[submission.NewTicket], *, max_pending: int | None = None,
+                             audit_kind: str = "submitted") -> list[tuple[Ticket, bool]]:
+        keys = submission.keys_of(tickets)
+        agents = submission.quota_agents(tickets, max_pending)
+        # Submissions with the same idempotency key, or for an agent whose quota is checked, queue
+        # on a lock; the reads that follow then see every such submission committed before ours.
+        locks = [Lock("idempotency", f"{a}\n{k}") for a, k in keys] + [Lock("agent", a) for a in agents]
+        reads = [Query("tickets_by_keys", many=[{"agent": a, "key": k} for a, k in keys]),
+                 Query("pending_by_agent", many=[{"agent": a} for a in agents])]
+
+        def decide(rows: list[list[Row]]) -> Writes[list[tuple[Ticket, bool]]]:
+            existing = {(str(a), str(k)): ticket_from_json(body) for a, k, body in rows[0]}
+            pending = {str(a): int(n) for a, n in rows[1]}
+            # Raises Conflict or QuotaExceeded: the whole batch rolls back (none of it is queued).
+            plan = submission.plan(tickets, existing=existing, pending=pending, max_pending=max_pending,
+                                   audit_kind=audit_kind)
+            inline, apart = [], []
+            for t, state in plan.inserts:
+                if state is not None and self.inline_state_bytes is not None \
+                        and len(state.data) > self.inline_state_bytes:
+                    inline.append(ticket_row(t))
+                    apart.append({"ticket_id": t.id, "kind": state.kind, "data": state.data})
+                else:
+                    inline.append(ticket_row(t, state))
+            writes = [Query("insert_tickets", many=inline)] if inline else []
+            writes += [Query("insert_state", many=apart)] if apart else []
+            return Writes(result=list(plan.results), writes=writes, audit=plan.audit)
+
+        try:
+            return await self._apply(Transaction(locks=locks, reads=reads, decide=decide))
+        except QuotaExceeded as err:
+            await self.append_audit(submission.quota_refused(err, max_pending))
+            raise
+
+    async def get_ticket(self, ticket_id: str) -> Ticket:
+        row = await self._one(Query("get_ticket", {"id": ticket_id}))
+        if row is None:
+            raise NotFound(f"no ticket {ticket_id!r}", ticket_id=ticket_id)
+        return ticket_from_json(row[0])
+
+    async def get_state(self, ticket_id: str) -> StoredState | None:
+        row = await self._one(Query("get_state", {"id": ticket_id}))
+        if row is None:
+            raise NotFound(f"no ticket {ticket_id!r}", ticket_id=ticket_id)
+        if row[1] is not None or self.inline_state_bytes is None:
+            return decode_state(row[0], row[1])
+        row = await self._one(Query("get_state_apart", {"id": ticket_id}))
+        return decode_state(row[0], row[1]) if row is not None else None
+
+    async def list_tickets(self, query: TicketQuery) -> list[Ticket]:
+        name = "list_tickets_newest" if query.newest_first else "list_tickets"
+        rows = await self._fetch(Query(name, {"limit": query.limit, "offset": query.offset}, filters=_filters(query)))
+        return [ticket_from_json(r[0]) for r in rows]
+
+    async def count_tickets(self, query: TicketQuery) -> int:
+        row = await self._one(Query("count_tickets", filters=_filters(query)))
+        return int(row[0]) if row else 0
+
+    async def update_ticket(self, ticket_id: str, change: Callable[[Ticket], Change | None]) -> Ticket:
+        def decide(rows: list[list[Row]]) -> Writes[Ticket]:
+            # Under the ticket's lock: a second decision sees the first (and ``change`` raises Conflict).
+            if not rows[0]:
+                raise NotFound(f"no ticket {ticket_id!r}", ticket_id=ticket_id)
+            current = ticket_from_json(rows[0][0][0])
+            result = change(current)
+            if result is None:
+                return Writes(result=current)
+            t = result.ticket
+            # Only the columns a transition can change: fewer index entries rewritten per decision.
+            writes = [Query("update_ticket", {"id": t.id, "status": t.status, "tier": t.tier,
+                                              "deadline": t.deadline if t.status == "pending" else None,
+                                              "decided_at": t.decided_at, "body": ticket_to_json(t)})]
+            if result.learn_fingerprint:
+                writes.append(Query("learn_fingerprint", {"fingerprint": result.learn_fingerprint,
+                                                          "ticket_id": t.id, "learnt_at": utcnow()}))
+            return Writes(result=t, writes=writes, audit=result.audit)
+
+        return await self._apply(Transaction(reads=[Query("lock_ticket", {"id": ticket_id})], decide=decide))
+
+    async def due_tickets(self, now: datetime, limit: int = 100) -> list[str]:
+        return [str(r[0]) for r in await self._fetch(Query("due_tickets", {"now": now, "limit": limit}))]
+
+    async def next_deadline(self) -> datetime | None:
+        row = await self._one(Query("next_deadline"))
+        return when(row[0]) if row else None
+
+    # -- people, tokens, settings ------------------------------------------------------------
+    async def put_reviewer(self, reviewer: Reviewer, *, actor: str = "admin") -> None:
+        await self._apply(Transaction(decide=lambda _: Writes(
+            result=None,
+            writes=[Query("put_reviewer", {"name": reviewer.name, "tier": reviewer.tier,
+                                           "password_hash": reviewer.password_hash, "disabled": reviewer.disabled})],
+            audit=[AuditDraft(kind="reviewer", actor=actor, data={"name": reviewer.name, "tier": reviewer.tier,
+                                                                  "disabled": reviewer.disabled})])))
+
+    async def get_reviewer(self, name: str) -> Reviewer | None:
+        row = await self._one(Query("get_reviewer", {"name": name}))
+        return _reviewer(row) if row else None
+
+    async def list_reviewers(self) -> list[Reviewer]:
+        return [_reviewer(r) for r in await self._fetch(Query("list_reviewers"))]
+
+    async def put_token(self, token: TokenRecord) -> None:
+        await self._apply(Transaction(decide=lambda _: Writes(
+            result=None,
+            writes=[Query("put_token", {"token_hash": token.token_hash, "kind": token.kind, "name": token.name,
+                                        "created_at": token.created_at, "revoked": token.revoked})],
+            audit=[AuditDraft(kind="token_created", actor="admin", data={
+                "kind": token.kind, "name": token.name, "hash_prefix": token.token_hash[:8]})])))
+
+    async def find_token(self, token_hash: str) -> TokenRecord | None:
+        r = await self._one(Query("get_token", {"token_hash": token_hash}))
+        if r is None:
+            return None
+        return TokenRecord(token_hash=r[0], kind=r[1], name=r[2], created_at=when(r[3]),  # type: ignore[arg-type]
+                           revoked=bool(r[4]))
+
+    async def revoke_session(self, session_hash: str, *, expires_at: datetime) -> None:
+        # A revocation also clears the ones whose cookies have expired anyway.
+        await self._apply(Transaction(decide=lambda _: Writes(result=None, writes=[
+            Query("purge_sessions", {"now": utcnow(), "sid_hash": session_hash}),
+            Query("revoke_session", {"sid_hash": session_hash, "expires_at": expires_at})])))
+
+    async def session_revoked(self, session_hash: str) -> bool:
+        return await self._one(Query("session_revoked", {"sid_hash": session_hash})) is not None
+
+    async def known_fingerprints(self) -> set[str]:
+        return {str(r[0]) for r in await self._fetch(Query("fingerprints"))}
+
+    async def get_mode(self) -> str | None:
+        row = await self._one(Query("get_setting", {"key": "mode"}))
+        return str(row[0]) if row and row[0] else None
+
+    async def set_mode(self, mode: str | None, *, actor: str) -> None:
+        def decide(rows: list[list[Row]]) -> Writes[None]:
+            # Under the mode's lock: "previous" is the mode really replaced.
+            previous = rows[0][0][0] if rows[0] and rows[0][0][0] else None
+            return Writes(result=None, writes=[Query("put_setting", {"key": "mode", "value": mode})],
+                          audit=[AuditDraft(kind="mode", actor=actor, data={"mode": mode, "previous": previous})])
+
+        await self._apply(Transaction(locks=[Lock("mode")], reads=[Query("get_setting", {"key": "mode"})],
+                                      decide=decide))

@@ -1,0 +1,149 @@
+-- Every statement the PostgreSQL store runs (signoff/store/postgres.py, with the domain logic in
+-- store/_base.py). Named parameters (%(name)s), bound client-side so that several statements
+-- travel in one message. A query run with several rows gets each parameter as an array (one
+-- statement, unnest). {where} is filled from fixed column names only.
+
+-- current_schema: the schema the tables live in (its hash keys the advisory locks)
+SELECT current_schema();
+
+-- schema_version_exists: has this database been created by signoff?
+SELECT to_regclass('schema_version') IS NOT NULL;
+
+-- schema_version: the version the database is at
+SELECT version FROM schema_version;
+
+-- set_schema_version: record the version reached by a migration
+INSERT INTO schema_version (one, version) VALUES (true, %(version)s)
+ON CONFLICT (one) DO UPDATE SET version = excluded.version;
+
+-- migrate_lock: one server creates or migrates the schema at a time (session lock)
+SELECT pg_advisory_lock(%(lock_class)s, %(lock_key)s);
+
+-- migrate_unlock: release migrate_lock
+SELECT pg_advisory_unlock(%(lock_class)s, %(lock_key)s);
+
+-- lease_try: take the sweeper lease if free (a session lock on the lease's own connection)
+SELECT pg_try_advisory_lock(%(lock_class)s, %(lock_key)s);
+
+-- lease_keepalive: should this machine vanish without closing the lease's connection (power,
+-- network), the server notices within about 25 s and frees the lease (its default: 2 hours)
+SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3;
+
+-- ping: one round trip (readiness, and proof that a quiet connection lives)
+SELECT 1;
+
+-- lock_names: advisory locks of a transaction, taken one by one in a fixed order (by class, then
+-- hash) so that writers cannot deadlock; c: lock classes, n: names
+SELECT pg_advisory_xact_lock(c, h) FROM (SELECT DISTINCT c, hashtext(n) AS h
+    FROM unnest(%(c)s::int[], %(n)s::text[]) AS x(c, n) ORDER BY c, h) AS ordered;
+
+-- last_seq: the last audit entry's seq (0 for none), where a store starts publishing events
+SELECT COALESCE(MAX(seq), 0) FROM audit;
+
+-- catch_up: audit entries committed past what was published, as events, a batch at a time
+SELECT seq, kind, ticket_id, data FROM audit WHERE seq > %(after)s ORDER BY seq LIMIT %(limit)s;
+
+-- audit_append: the chain's append, the last statement before COMMIT (schema.sql: signoff_append)
+SELECT * FROM signoff_append(%(lock_class)s, %(lock_key)s, %(kinds)s::text[], %(ticket_ids)s::text[],
+    %(actors)s::text[], %(datas)s::text[], %(piece0)s::text[], %(piece1)s::text[], %(piece2)s::text[],
+    %(piece3)s::text[], %(notify_tickets)s);
+
+-- audit_entries: the chain from an entry on (no limit: NULL)
+SELECT seq, at, kind, ticket_id, actor, data, prev_hash, hash FROM audit
+WHERE seq > %(after)s ORDER BY seq LIMIT %(limit)s;
+
+-- audit_entries_of_ticket: one ticket's entries from an entry on
+SELECT seq, at, kind, ticket_id, actor, data, prev_hash, hash FROM audit
+WHERE seq > %(after)s AND ticket_id = %(ticket_id)s ORDER BY seq LIMIT %(limit)s;
+
+-- insert_tickets: new tickets, one array per column
+INSERT INTO tickets (id, kind, status, agent, action, group_key, batch_id, idempotency_key, tier, deadline,
+                     created_at, decided_at, body, state_kind, state)
+SELECT * FROM unnest(%(id)s::text[], %(kind)s::text[], %(status)s::text[], %(agent)s::text[], %(action)s::text[],
+    %(group_key)s::text[], %(batch_id)s::text[], %(idempotency_key)s::text[], %(tier)s::text[],
+    %(deadline)s::timestamptz[], %(created_at)s::timestamptz[], %(decided_at)s::timestamptz[], %(body)s::text[],
+    %(state_kind)s::text[], %(state)s::bytea[]);
+
+-- get_ticket: a ticket's stored record
+SELECT body FROM tickets WHERE id = %(id)s;
+
+-- lock_ticket: the ticket to change, row-locked: two servers deciding one ticket queue here, and
+-- the second sees the first one's decision
+SELECT body FROM tickets WHERE id = %(id)s FOR UPDATE;
+
+-- tickets_by_keys: the tickets holding these (agent, idempotency key) pairs
+SELECT agent, idempotency_key, body FROM tickets
+WHERE (agent, idempotency_key) IN (SELECT * FROM unnest(%(agent)s::text[], %(key)s::text[]));
+
+-- pending_by_agent: how many tickets each agent has pending (its quota)
+SELECT agent, COUNT(*) FROM tickets WHERE status = 'pending' AND agent = ANY(%(agent)s::text[]) GROUP BY agent;
+
+-- update_ticket: write a transition (only the columns a transition can change)
+UPDATE tickets SET status = %(status)s, tier = %(tier)s, deadline = %(deadline)s, decided_at = %(decided_at)s,
+    body = %(body)s
+WHERE id = %(id)s;
+
+-- get_state: the agent's state saved with a ticket
+SELECT state_kind, state FROM tickets WHERE id = %(id)s;
+
+-- list_tickets: tickets matching the filters, oldest first (pos: insertion order within an instant)
+SELECT body FROM tickets {where} ORDER BY created_at ASC, pos ASC LIMIT %(limit)s OFFSET %(offset)s;
+
+-- list_tickets_newest: the same, newest first
+SELECT body FROM tickets {where} ORDER BY created_at DESC, pos DESC LIMIT %(limit)s OFFSET %(offset)s;
+
+-- count_tickets: how many tickets match the filters
+SELECT COUNT(*) FROM tickets {where};
+
+-- due_tickets: pending tickets whose deadline has passed. SKIP LOCKED: a ticket being decided
+-- right now is left to that transaction; update_ticket re-checks the deadline under the row
+-- lock, so a ticket is never expired twice
+SELECT id FROM tickets WHERE status = 'pending' AND deadline <= %(now)s ORDER BY deadline LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED;
+
+-- next_deadline: when the sweeper has work next
+SELECT MIN(deadline) FROM tickets WHERE status = 'pending';
+
+-- learn_fingerprint: a human approved this kind of action: it is no longer novel
+INSERT INTO fingerprints (fingerprint, ticket_id, learnt_at) VALUES (%(fingerprint)s, %(ticket_id)s, %(learnt_at)s)
+ON CONFLICT DO NOTHING;
+
+-- fingerprints: every fingerprint humans have approved
+SELECT fingerprint FROM fingerprints;
+
+-- put_reviewer: add or change a reviewer; a password is kept unless a new one is given
+INSERT INTO reviewers (name, tier, password_hash, disabled) VALUES (%(name)s, %(tier)s, %(password_hash)s, %(disabled)s)
+ON CONFLICT (name) DO UPDATE SET tier = excluded.tier,
+    password_hash = COALESCE(excluded.password_hash, reviewers.password_hash), disabled = excluded.disabled;
+
+-- get_reviewer: one reviewer
+SELECT name, tier, password_hash, disabled FROM reviewers WHERE name = %(name)s;
+
+-- list_reviewers: every reviewer, by name
+SELECT name, tier, password_hash, disabled FROM reviewers ORDER BY name;
+
+-- put_token: a new API token (hashed)
+INSERT INTO tokens (token_hash, kind, name, created_at, revoked)
+VALUES (%(token_hash)s, %(kind)s, %(name)s, %(created_at)s, %(revoked)s);
+
+-- get_token: a token by its hash
+SELECT token_hash, kind, name, created_at, revoked FROM tokens WHERE token_hash = %(token_hash)s;
+
+-- get_setting: a setting ('mode', 'audit_head')
+SELECT value FROM settings WHERE key = %(key)s;
+
+-- put_setting: set a setting
+INSERT INTO settings (key, value) VALUES (%(key)s, %(value)s) ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+
+-- purge_sessions: forget logged-out sessions whose cookies have expired anyway
+DELETE FROM revoked_sessions WHERE expires_at <= %(now)s AND sid_hash <> %(sid_hash)s;
+
+-- revoke_session: remember a logged-out session until its cookie expires
+INSERT INTO revoked_sessions (sid_hash, expires_at) VALUES (%(sid_hash)s, %(expires_at)s) ON CONFLICT (sid_hash)
+DO UPDATE SET expires_at = GREATEST(revoked_sessions.expires_at, excluded.expires_at);
+
+-- session_revoked: was this session logged out?
+SELECT 1 FROM revoked_sessions WHERE sid_hash = %(sid_hash)s;
+
+-- listen: wake-ups (the channel signoff_append notifies; its payload: the last seq, then tickets)
+LISTEN signoff;

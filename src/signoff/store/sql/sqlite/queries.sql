@@ -1,0 +1,119 @@
+-- Every statement the SQLite store runs (signoff/store/sqlite.py, with the domain logic in
+-- store/_base.py). Named parameters (:name); times are unix seconds, booleans 0/1. A query run
+-- with several rows runs once per row. {where} is filled from fixed column names only.
+
+-- last_seq: the last audit entry's seq (0 for none), where a store starts publishing events
+SELECT COALESCE(MAX(seq), 0) FROM audit;
+
+-- data_version: changes when another connection commits (the cross-process poller's cheap check)
+PRAGMA data_version;
+
+-- user_version: the schema version of the database file
+PRAGMA user_version;
+
+-- ping: a read transaction on the database file (readiness)
+SELECT count(*) FROM sqlite_master;
+
+-- catch_up: audit entries committed past what was published, as events
+SELECT seq, kind, ticket_id, data FROM audit WHERE seq > :after ORDER BY seq;
+
+-- audit_last: the chain's last link, read under the write lock before appending
+SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1;
+
+-- audit_insert: append one entry to the chain (hashed in Python: signoff.audit.entry_hash)
+INSERT INTO audit (seq, at, kind, ticket_id, actor, data, prev_hash, hash)
+VALUES (:seq, :at, :kind, :ticket_id, :actor, :data, :prev_hash, :hash);
+
+-- audit_entries: the chain from an entry on (no limit: NULL)
+SELECT seq, at, kind, ticket_id, actor, data, prev_hash, hash FROM audit
+WHERE seq > :after ORDER BY seq LIMIT coalesce(:limit, -1);
+
+-- audit_entries_of_ticket: one ticket's entries from an entry on
+SELECT seq, at, kind, ticket_id, actor, data, prev_hash, hash FROM audit
+WHERE seq > :after AND ticket_id = :ticket_id ORDER BY seq LIMIT coalesce(:limit, -1);
+
+-- insert_tickets: a new ticket (its state inline when small, see insert_state)
+INSERT INTO tickets (id, kind, status, agent, action, group_key, batch_id, idempotency_key, tier, deadline,
+                     created_at, decided_at, body, state_kind, state)
+VALUES (:id, :kind, :status, :agent, :action, :group_key, :batch_id, :idempotency_key, :tier, :deadline,
+        :created_at, :decided_at, :body, :state_kind, :state);
+
+-- insert_state: a state over 2048 bytes, out of the ticket row (schema.sql says why)
+INSERT INTO ticket_states (ticket_id, kind, data) VALUES (:ticket_id, :kind, :data);
+
+-- get_ticket: a ticket's stored record
+SELECT body FROM tickets WHERE id = :id;
+
+-- lock_ticket: the ticket to change (the transaction's BEGIN IMMEDIATE already locks the database)
+SELECT body FROM tickets WHERE id = :id;
+
+-- tickets_by_keys: the ticket holding an agent's idempotency key
+SELECT agent, idempotency_key, body FROM tickets WHERE agent = :agent AND idempotency_key = :key;
+
+-- pending_by_agent: how many tickets an agent has pending (its quota)
+SELECT :agent, COUNT(*) FROM tickets WHERE agent = :agent AND status = 'pending';
+
+-- update_ticket: write a transition; only the columns a transition can change, so an index whose
+-- columns are not SET is left alone (a decision's commit, and its fsync, stay a few pages smaller)
+UPDATE tickets SET status = :status, tier = :tier, deadline = :deadline, decided_at = :decided_at, body = :body
+WHERE id = :id;
+
+-- get_state: the state kept in the ticket row (NULL when none, or kept apart)
+SELECT state_kind, state FROM tickets WHERE id = :id;
+
+-- get_state_apart: a large state, kept in its own table
+SELECT kind, data FROM ticket_states WHERE ticket_id = :id;
+
+-- list_tickets: tickets matching the filters, oldest first (rowid: insertion order within an instant)
+SELECT body FROM tickets {where} ORDER BY created_at ASC, rowid ASC LIMIT :limit OFFSET :offset;
+
+-- list_tickets_newest: the same, newest first
+SELECT body FROM tickets {where} ORDER BY created_at DESC, rowid DESC LIMIT :limit OFFSET :offset;
+
+-- count_tickets: how many tickets match the filters
+SELECT COUNT(*) FROM tickets {where};
+
+-- due_tickets: pending tickets whose deadline has passed, the most overdue first
+SELECT id FROM tickets WHERE status = 'pending' AND deadline <= :now ORDER BY deadline LIMIT :limit;
+
+-- next_deadline: when the sweeper has work next
+SELECT MIN(deadline) FROM tickets WHERE status = 'pending';
+
+-- learn_fingerprint: a human approved this kind of action: it is no longer novel
+INSERT OR IGNORE INTO fingerprints (fingerprint, ticket_id, learnt_at) VALUES (:fingerprint, :ticket_id, :learnt_at);
+
+-- fingerprints: every fingerprint humans have approved
+SELECT fingerprint FROM fingerprints;
+
+-- put_reviewer: add or change a reviewer; a password is kept unless a new one is given
+INSERT INTO reviewers (name, tier, password_hash, disabled) VALUES (:name, :tier, :password_hash, :disabled)
+ON CONFLICT(name) DO UPDATE SET tier = excluded.tier,
+    password_hash = COALESCE(excluded.password_hash, reviewers.password_hash), disabled = excluded.disabled;
+
+-- get_reviewer: one reviewer
+SELECT name, tier, password_hash, disabled FROM reviewers WHERE name = :name;
+
+-- list_reviewers: every reviewer, by name
+SELECT name, tier, password_hash, disabled FROM reviewers ORDER BY name;
+
+-- put_token: a new API token (hashed)
+INSERT INTO tokens (token_hash, kind, name, created_at, revoked) VALUES (:token_hash, :kind, :name, :created_at, :revoked);
+
+-- get_token: a token by its hash
+SELECT token_hash, kind, name, created_at, revoked FROM tokens WHERE token_hash = :token_hash;
+
+-- get_setting: a setting ('mode', 'audit_head')
+SELECT value FROM settings WHERE key = :key;
+
+-- put_setting: set a setting
+INSERT INTO settings (key, value) VALUES (:key, :value) ON CONFLICT(key) DO UPDATE SET value = excluded.value;
+
+-- purge_sessions: forget logged-out sessions whose cookies have expired anyway
+DELETE FROM revoked_sessions WHERE expires_at <= :now AND sid_hash <> :sid_hash;
+
+-- revoke_session: remember a logged-out session until its cookie expires
+INSERT INTO revoked_sessions (sid_hash, expires_at) VALUES (:sid_hash, :expires_at)
+ON CONFLICT(sid_hash) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at);
+
+-- session_revoked: was this session logged out?
+SELECT 1 FROM revoked_sessions WHERE sid_hash = :sid_hash;
