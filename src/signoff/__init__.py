@@ -22,7 +22,9 @@ from signoff._errors import (
     Suggested,
     UserError,
 )
+from signoff._gatelike import GateLike
 from signoff._model import Action, Decision, Level, Outcome, Reason, ReviewersRequired, Ticket
+from signoff.client import RemoteGate
 from signoff.gate import BatchResult, Gate, intent
 from signoff.policy import Policy
 
@@ -35,6 +37,7 @@ __all__ = [
     "Denied",
     "Expired",
     "Gate",
+    "GateLike",
     "InvalidAction",
     "Level",
     "NotAllowed",
@@ -47,6 +50,7 @@ __all__ = [
     "QuotaExceeded",
     "Reason",
     "Rejected",
+    "RemoteGate",
     "ReviewersRequired",
     "SignoffError",
     "StillPending",

@@ -21,6 +21,7 @@ import os
 import secrets
 import socket
 import time
+import warnings
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -385,11 +386,20 @@ class RemoteGate:
 
     @property
     def mode(self) -> str | None:
-        """The mode in force on the server (asks it: one HTTP round trip)."""
-        return cast(str | None, self._drive_sync(self._f_one("GET", "/mode"))["mode"])
+        """Deprecated: a property that blocks on HTTP. Use ``get_mode()`` / ``get_mode_sync()``.
+
+        .. deprecated:: 0.2.0
+        """
+        warnings.warn("RemoteGate.mode blocks on an HTTP round trip; use `await gate.get_mode()` or "
+                      "`gate.get_mode_sync()`", DeprecationWarning, stacklevel=2)
+        return self.get_mode_sync()
 
     async def get_mode(self) -> str | None:
+        """The mode in force on the server (one HTTP round trip)."""
         return cast(str | None, (await self._drive(self._f_one("GET", "/mode")))["mode"])
+
+    def get_mode_sync(self) -> str | None:
+        return cast(str | None, self._twin("get_mode_sync", self._f_one("GET", "/mode"))["mode"])
 
     # -- agent side -----------------------------------------------------------------------------
     async def guard(self, action: Action, *, state: Any = None, idempotency_key: str | None = None,
@@ -421,6 +431,23 @@ class RemoteGate:
                            newest_first: bool = False) -> list[Ticket]:
         return await self._drive(self._f_list(status, kind, agent, action, group, batch, limit, offset,
                                               newest_first))
+
+    def _f_find(self, idempotency_key: str, agent: str) -> Flow[Ticket]:
+        params = {"agent": agent} if agent else None
+        return ticket_from_dict((yield _Call("GET", f"/idempotency-keys/{_q(idempotency_key)}", params=params)))
+
+    async def find_ticket(self, *, idempotency_key: str, agent: str = "") -> Ticket | None:
+        """The ticket submitted under ``idempotency_key`` (an agent token: its own agent's only)."""
+        try:
+            return await self._drive(self._f_find(idempotency_key, agent))
+        except NotFound:
+            return None
+
+    def find_ticket_sync(self, *, idempotency_key: str, agent: str = "") -> Ticket | None:
+        try:
+            return self._twin("find_ticket_sync", self._f_find(idempotency_key, agent))
+        except NotFound:
+            return None
 
     async def cancel(self, ticket_id: str, *, actor: str = "agent", reason: str = "") -> Ticket:
         """Withdraw a pending ticket (the server records the token's agent as the actor)."""

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, S
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Concatenate, Literal, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar, cast
 
 from signoff._decisions import BatchResult, decision_of, gated, intent, raise_for
 from signoff._engine import Engine, check_no_running_loop
@@ -33,6 +33,7 @@ from signoff._errors import (
 )
 from signoff._model import Action, Decision, Level, Outcome, Ticket, utcnow
 from signoff.audit import VerifyResult, verify_chain
+from signoff.client import RemoteGate
 from signoff.insights import Insights, ReplayReport, compute_insights, replay
 from signoff.policy import Policy, PolicySpec
 from signoff.review import _submission as submission
@@ -111,10 +112,9 @@ class Gate:
         return gate
 
     @classmethod
-    def remote(cls, url: str, *, token: str, timeout: float = 30.0) -> Any:
-        """The same interface against a running ``signoff serve`` (agent or reviewer token)."""
-        from signoff.client import RemoteGate
-
+    def remote(cls, url: str, *, token: str, timeout: float = 30.0) -> RemoteGate:
+        """The same interface (``signoff.GateLike``) against a running ``signoff serve``, with an
+        agent or a reviewer token."""
         return RemoteGate(url, token=token, timeout=timeout)
 
     async def _start(self) -> None:
@@ -250,6 +250,17 @@ class Gate:
     def evaluate(self, action: Action) -> Outcome:
         """Pure and fast: the level, reasons, matched rules and reviewers needed for ``action``."""
         return self.policy.evaluate(action, mode=self._mode, is_known=self._known.__contains__)
+
+    async def evaluate_async(self, action: Action) -> Outcome:
+        """``evaluate`` for code written against ``GateLike`` (a RemoteGate asks its server)."""
+        return self.evaluate(action)
+
+    async def get_mode(self) -> str | None:
+        """The mode in force; the same as ``mode`` here (a RemoteGate asks its server)."""
+        return self._mode
+
+    def get_mode_sync(self) -> str | None:
+        return self._mode
 
     # -- agent side -------------------------------------------------------------------------
     def _ticket_for(self, action: Action, outcome: Outcome, *, now: datetime, idempotency_key: str | None,
@@ -432,7 +443,9 @@ class Gate:
         self._engine.run_sync(self.store.put_reviewer(Reviewer(name=name, tier=tier, password_hash=hashed),
                                                       actor=actor))
 
-    async def _reviewer(self, name: str) -> Reviewer:
+    async def _reviewer(self, name: str | None) -> Reviewer:
+        if not name:
+            raise UserError(_NEED_REVIEWER)
         reviewer = await self._engine.run(self.store.get_reviewer(name))
         if reviewer is None:
             raise NotAuthorized(f"unknown reviewer {name!r}: add them with `signoff reviewer add` or "
@@ -440,7 +453,7 @@ class Gate:
         return reviewer
 
     @_on_engine
-    async def approve(self, ticket_id: str, *, reviewer: str, args: Mapping[str, Any] | None = None,
+    async def approve(self, ticket_id: str, *, reviewer: str | None = None, args: Mapping[str, Any] | None = None,
                       comment: str = "") -> Ticket:
         """Approve (optionally with edited arguments, which the policy checks again)."""
         rv = await self._reviewer(reviewer)
@@ -455,16 +468,18 @@ class Gate:
         return await self._engine.run(self.store.update_ticket(ticket_id, change))
 
     @_on_engine
-    async def reject(self, ticket_id: str, *, reviewer: str, feedback: str = "") -> Ticket:
+    async def reject(self, ticket_id: str, *, reviewer: str | None = None, feedback: str = "") -> Ticket:
         """Reject with feedback; the agent receives the words."""
         rv = await self._reviewer(reviewer)
         tiers = self.policy.tiers
         return await self._engine.run(self.store.update_ticket(
             ticket_id, lambda t: tr.reject(t, rv, tiers=tiers, now=utcnow(), feedback=feedback)))
 
-    async def decide_many(self, ticket_ids: Iterable[str], *, reviewer: str, approve: bool,
+    async def decide_many(self, ticket_ids: Iterable[str], *, reviewer: str | None = None, approve: bool,
                           feedback: str = "") -> BatchResult:
         """Approve or reject several tickets; each is decided on its own (a failure skips only it)."""
+        if not reviewer:
+            raise UserError(_NEED_REVIEWER)
         decided: list[Ticket] = []
         failed: dict[str, str] = {}
         for tid in ticket_ids:
@@ -477,7 +492,7 @@ class Gate:
                 failed[tid] = public_message(exc)  # results travel: never a store's own words
         return BatchResult(decided=decided, failed=failed)
 
-    async def decide_group(self, group: str, *, ticket_ids: Iterable[str], reviewer: str, approve: bool,
+    async def decide_group(self, group: str, *, ticket_ids: Iterable[str], reviewer: str | None = None, approve: bool,
                            feedback: str = "") -> BatchResult:
         """Decide the tickets of ``group`` that the reviewer was shown, ``ticket_ids``, and no other.
 
@@ -502,19 +517,21 @@ class Gate:
         failed.update(result.failed)
         return BatchResult(decided=result.decided, failed={tid: failed[tid] for tid in ids if tid in failed})
 
-    async def decide_batch(self, batch: str, *, reviewer: str, approve: bool, feedback: str = "") -> BatchResult:
+    async def decide_batch(self, batch: str, *, reviewer: str | None = None, approve: bool,
+                           feedback: str = "") -> BatchResult:
         pending = await self.list_tickets(status="pending", batch=batch, limit=10_000)
         return await self.decide_many([t.id for t in pending], reviewer=reviewer, approve=approve, feedback=feedback)
 
     @_on_engine
-    async def flag(self, ticket_id: str, *, reviewer: str, note: str = "") -> Ticket:
+    async def flag(self, ticket_id: str, *, reviewer: str | None = None, note: str = "") -> Ticket:
         """Flag an action that ran under ``notify`` for a closer look."""
         rv = await self._reviewer(reviewer)
         return await self._engine.run(self.store.update_ticket(
             ticket_id, lambda t: tr.flag(t, rv, now=utcnow(), note=note)))
 
     @_on_engine
-    async def resolve_suggestion(self, ticket_id: str, *, reviewer: str, done: bool, note: str = "") -> Ticket:
+    async def resolve_suggestion(self, ticket_id: str, *, reviewer: str | None = None, done: bool,
+                                 note: str = "") -> Ticket:
         """Mark a suggestion done (a human executed it) or dismissed."""
         rv = await self._reviewer(reviewer)
         tiers = self.policy.tiers
@@ -704,11 +721,13 @@ class Gate:
         return self._sync("guard_sync", self.guard(action, state=state, idempotency_key=idempotency_key,
                                                    timeout=timeout))
 
-    def submit_sync(self, action: Action, **kw: Any) -> Ticket:
-        return self._sync("submit_sync", self.submit(action, **kw))
+    def submit_sync(self, action: Action, *, state: Any = None, idempotency_key: str | None = None) -> Ticket:
+        return self._sync("submit_sync", self.submit(action, state=state, idempotency_key=idempotency_key))
 
-    def submit_many_sync(self, actions: Sequence[Action], **kw: Any) -> list[Ticket]:
-        return self._sync("submit_many_sync", self.submit_many(actions, **kw))
+    def submit_many_sync(self, actions: Sequence[Action], *, states: Sequence[Any] | None = None,
+                         idempotency_keys: Sequence[str | None] | None = None) -> list[Ticket]:
+        return self._sync("submit_many_sync", self.submit_many(actions, states=states,
+                                                                idempotency_keys=idempotency_keys))
 
     def wait_sync(self, ticket_id: str, timeout: float | None = None) -> Decision:
         return self._sync("wait_sync", self.wait(ticket_id, timeout=timeout))
@@ -719,29 +738,52 @@ class Gate:
     def get_ticket_sync(self, ticket_id: str) -> Ticket:
         return self._sync("get_ticket_sync", self.get_ticket(ticket_id))
 
-    def list_tickets_sync(self, **kw: Any) -> list[Ticket]:
-        return self._sync("list_tickets_sync", self.list_tickets(**kw))
+    def list_tickets_sync(self, *, status: str | Sequence[str] | None = None, kind: str | None = None,
+                          agent: str | None = None, action: str | None = None, group: str | None = None,
+                          batch: str | None = None, limit: int = 500, offset: int = 0,
+                          newest_first: bool = False) -> list[Ticket]:
+        return self._sync("list_tickets_sync", self.list_tickets(
+            status=status, kind=kind, agent=agent, action=action, group=group, batch=batch, limit=limit,
+            offset=offset, newest_first=newest_first))
 
     def find_ticket_sync(self, *, idempotency_key: str, agent: str = "") -> Ticket | None:
         return self._sync("find_ticket_sync", self.find_ticket(idempotency_key=idempotency_key, agent=agent))
 
-    def cancel_sync(self, ticket_id: str, **kw: Any) -> Ticket:
-        return self._sync("cancel_sync", self.cancel(ticket_id, **kw))
+    def cancel_sync(self, ticket_id: str, *, actor: str = "agent", reason: str = "") -> Ticket:
+        return self._sync("cancel_sync", self.cancel(ticket_id, actor=actor, reason=reason))
 
-    def approve_sync(self, ticket_id: str, **kw: Any) -> Ticket:
-        return self._sync("approve_sync", self.approve(ticket_id, **kw))
+    def approve_sync(self, ticket_id: str, *, reviewer: str | None = None, args: Mapping[str, Any] | None = None,
+                     comment: str = "") -> Ticket:
+        return self._sync("approve_sync", self.approve(ticket_id, reviewer=reviewer, args=args, comment=comment))
 
-    def reject_sync(self, ticket_id: str, **kw: Any) -> Ticket:
-        return self._sync("reject_sync", self.reject(ticket_id, **kw))
+    def reject_sync(self, ticket_id: str, *, reviewer: str | None = None, feedback: str = "") -> Ticket:
+        return self._sync("reject_sync", self.reject(ticket_id, reviewer=reviewer, feedback=feedback))
 
-    def decide_many_sync(self, ticket_ids: Iterable[str], **kw: Any) -> BatchResult:
-        return self._sync("decide_many_sync", self.decide_many(ticket_ids, **kw))
+    def decide_many_sync(self, ticket_ids: Iterable[str], *, reviewer: str | None = None, approve: bool,
+                         feedback: str = "") -> BatchResult:
+        return self._sync("decide_many_sync", self.decide_many(ticket_ids, reviewer=reviewer, approve=approve,
+                                                                feedback=feedback))
 
-    def decide_group_sync(self, group: str, **kw: Any) -> BatchResult:
-        return self._sync("decide_group_sync", self.decide_group(group, **kw))
+    def decide_group_sync(self, group: str, *, ticket_ids: Iterable[str], reviewer: str | None = None,
+                          approve: bool, feedback: str = "") -> BatchResult:
+        return self._sync("decide_group_sync", self.decide_group(group, ticket_ids=ticket_ids, reviewer=reviewer,
+                                                                  approve=approve, feedback=feedback))
 
-    def insights_sync(self, **kw: Any) -> Insights:
-        return self._sync("insights_sync", self.insights(**kw))
+    def decide_batch_sync(self, batch: str, *, reviewer: str | None = None, approve: bool,
+                          feedback: str = "") -> BatchResult:
+        return self._sync("decide_batch_sync", self.decide_batch(batch, reviewer=reviewer, approve=approve,
+                                                                  feedback=feedback))
+
+    def flag_sync(self, ticket_id: str, *, reviewer: str | None = None, note: str = "") -> Ticket:
+        return self._sync("flag_sync", self.flag(ticket_id, reviewer=reviewer, note=note))
+
+    def resolve_suggestion_sync(self, ticket_id: str, *, reviewer: str | None = None, done: bool,
+                                note: str = "") -> Ticket:
+        return self._sync("resolve_suggestion_sync", self.resolve_suggestion(ticket_id, reviewer=reviewer,
+                                                                              done=done, note=note))
+
+    def insights_sync(self, *, min_volume: int = 20) -> Insights:
+        return self._sync("insights_sync", self.insights(min_volume=min_volume))
 
     def verify_audit_sync(self) -> VerifyResult:
         return self._sync("verify_audit_sync", self.verify_audit())
@@ -781,6 +823,9 @@ async def _call(fn: Callable[..., Any], args: Mapping[str, Any]) -> Any:
     return result
 
 
+_NEED_REVIEWER = "a local gate needs reviewer=NAME (a RemoteGate decides as its token's reviewer)"
+
+
 def _before(deadline: object, when: float) -> bool:
     """Is ``deadline`` (an ISO time from an event) earlier than unix time ``when``? Unknown: yes."""
     if not isinstance(deadline, str):
@@ -808,3 +853,10 @@ def _with_fingerprint(change: Any) -> Any:
                    if d.kind == "approved" else d for d in change.audit)
     return replace(change, audit=drafts)
 
+
+
+if TYPE_CHECKING:  # mypy --strict proves both sides implement GateLike
+    from signoff._gatelike import GateLike
+
+    _local: type[GateLike] = Gate
+    _remote: type[GateLike] = RemoteGate

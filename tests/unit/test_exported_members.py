@@ -6,8 +6,8 @@ import signoff
 
 EXPECTED = {
     "Action", "AlreadyExecuted", "BatchResult", "Conflict", "Decision", "Denied", "Expired", "Gate",
-    "InvalidAction", "Level", "NotAllowed", "NotAuthorized", "NotFound", "Outcome", "Policy", "PolicyError",
-    "Problem", "QuotaExceeded", "Reason", "Rejected", "ReviewersRequired", "SignoffError", "StillPending",
+    "GateLike", "InvalidAction", "Level", "NotAllowed", "NotAuthorized", "NotFound", "Outcome", "Policy", "PolicyError",
+    "Problem", "QuotaExceeded", "Reason", "Rejected", "RemoteGate", "ReviewersRequired", "SignoffError", "StillPending",
     "StoreUnavailable", "Suggested", "Ticket", "UserError", "intent",
 }
 

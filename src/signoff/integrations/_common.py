@@ -30,8 +30,8 @@ from typing import Any
 
 from signoff._decisions import decision_of
 from signoff._errors import StillPending, UserError
+from signoff._gatelike import GateLike
 from signoff._model import Action, Decision, Level, Outcome, Ticket, canonical_json, explain
-from signoff.gate import Gate
 
 __all__ = [
     "Describe",
@@ -174,9 +174,9 @@ class ToolGate:
     restarted process learns them again from the decisions it resumes with).
     """
 
-    def __init__(self, gate: Gate, *, agent: str = "", describe: Describe | None = None) -> None:
-        if not isinstance(gate, Gate):
-            raise UserError(f"expected a signoff.Gate, got {type(gate).__name__}")
+    def __init__(self, gate: GateLike, *, agent: str = "", describe: Describe | None = None) -> None:
+        if not isinstance(gate, GateLike):
+            raise UserError(f"expected a signoff.Gate or signoff.RemoteGate (a GateLike), got {type(gate).__name__}")
         self.gate = gate
         self.agent = agent
         self.describe = describe

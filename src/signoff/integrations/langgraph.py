@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NotRequired
 
 from signoff._decisions import decision_of
 from signoff._errors import AlreadyExecuted, Conflict, UserError
+from signoff._gatelike import GateLike
 from signoff._model import Ticket
-from signoff.gate import Gate
 from signoff.integrations._common import Describe, Step, ToolCall, ToolGate, Verdict, idempotency_key, missing_extra
 
 try:
@@ -212,7 +212,7 @@ def _description(s: Step) -> str:
 class _LangGraphGate:
     """The flow both entry points share: plan, batch, interrupt while pending, verdicts."""
 
-    def __init__(self, gate: Gate, *, agent: str, wait: float, describe: Describe | None,
+    def __init__(self, gate: GateLike, *, agent: str, wait: float, describe: Describe | None,
                  reviewer: str | None = None) -> None:
         if wait < 0:
             raise UserError(f"wait must be >= 0 seconds, got {wait}")
@@ -468,13 +468,13 @@ if AgentMiddleware is not None:
 
         state_schema = _SignoffState
 
-        def __init__(self, gate: Gate, *, agent: str = "", wait: float = 0.0,
+        def __init__(self, gate: GateLike, *, agent: str = "", wait: float = 0.0,
                      describe: Describe | None = None, reviewer: str | None = None) -> None:
             super().__init__()
             self._flow = _LangGraphGate(gate, agent=agent, wait=wait, describe=describe, reviewer=reviewer)
 
         @property
-        def gate(self) -> Gate:
+        def gate(self) -> GateLike:
             return self._flow.core.gate
 
         def _update(self, state: Mapping[str, Any], verdicts: list[Verdict] | None) -> dict[str, Any] | None:
@@ -523,7 +523,7 @@ class SignoffToolNode(RunnableLambda[Any, Any]):
         handle_tool_errors: passed to ``ToolNode``.
     """
 
-    def __init__(self, tools: Sequence[BaseTool | Callable[..., Any]], *, gate: Gate, agent: str = "",
+    def __init__(self, tools: Sequence[BaseTool | Callable[..., Any]], *, gate: GateLike, agent: str = "",
                  wait: float = 0.0, describe: Describe | None = None, name: str = "tools",
                  handle_tool_errors: Any = True, messages_key: str = "messages",
                  reviewer: str | None = None) -> None:
@@ -534,7 +534,7 @@ class SignoffToolNode(RunnableLambda[Any, Any]):
         super().__init__(self._run, afunc=self._arun, name=name)
 
     @property
-    def gate(self) -> Gate:
+    def gate(self) -> GateLike:
         return self._flow.core.gate
 
     def _messages(self, state: Any) -> tuple[list[AnyMessage], AIMessage | None]:
@@ -601,7 +601,7 @@ def _resume_config(thread: str, config: RunnableConfig | None) -> RunnableConfig
     return base  # type: ignore[return-value]
 
 
-async def aresume(graph: Any, gate: Gate, ticket_id: str, *, config: RunnableConfig | None = None) -> Any:
+async def aresume(graph: Any, gate: GateLike, ticket_id: str, *, config: RunnableConfig | None = None) -> Any:
     """Resume the run that queued ``ticket_id``, from any process: wait for every decision of its
     batch, then ``graph.ainvoke(Command(resume=...))`` on the ticket's thread. Returns what the graph returns."""
     ticket = await gate.get_ticket(ticket_id)
@@ -614,7 +614,7 @@ async def aresume(graph: Any, gate: Gate, ticket_id: str, *, config: RunnableCon
     return await graph.ainvoke(Command(resume={"signoff": ticket_id}), _resume_config(thread, config))
 
 
-def resume(graph: Any, gate: Gate, ticket_id: str, *, config: RunnableConfig | None = None) -> Any:
+def resume(graph: Any, gate: GateLike, ticket_id: str, *, config: RunnableConfig | None = None) -> Any:
     """Sync twin of :func:`aresume` (keep in sync): ``graph.invoke`` in the calling thread."""
     ticket = gate.get_ticket_sync(ticket_id)
     batch = gate.list_tickets_sync(batch=ticket.batch_id, limit=10_000) if ticket.batch_id else [ticket]

@@ -52,8 +52,8 @@ from typing import Any
 import anyio
 
 from signoff._errors import AlreadyExecuted, StillPending, UserError
+from signoff._gatelike import GateLike
 from signoff._model import Decision, Level, Ticket, canonical_json, utcnow
-from signoff.gate import Gate
 from signoff.integrations._common import (
     Describe,
     Step,
@@ -195,7 +195,7 @@ class GatingProxy:
             to an identical call from another proxy process (this process knows what it told).
     """
 
-    def __init__(self, gate: Gate, upstream: ClientSession, *, agent: str = "", wait: float = 50.0,
+    def __init__(self, gate: GateLike, upstream: ClientSession, *, agent: str = "", wait: float = 50.0,
                  session: str | None = None, progress_interval: float = 5.0,
                  describe: Describe | None = None, name: str | None = None, relay: ClientRelay | None = None,
                  proxy_reasoning: bool = True, answer_window: float = 600.0) -> None:

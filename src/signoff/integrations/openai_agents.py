@@ -38,8 +38,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from signoff._errors import AlreadyExecuted, UserError
+from signoff._gatelike import GateLike
 from signoff._model import Decision, Level, Ticket
-from signoff.gate import Gate
 from signoff.integrations._common import (
     Describe,
     ToolCall,
@@ -93,13 +93,13 @@ class SignoffApprovals:
         describe: ``describe(tool_name, args) -> dict`` of extra Action fields (tags, external...).
     """
 
-    def __init__(self, gate: Gate, *, agent: str = "", describe: Describe | None = None) -> None:
+    def __init__(self, gate: GateLike, *, agent: str = "", describe: Describe | None = None) -> None:
         self.core = ToolGate(gate, agent=agent, describe=describe)
         self._approved: dict[str, Decision] = {}
         self._denied: dict[str, str] = {}
 
     @property
-    def gate(self) -> Gate:
+    def gate(self) -> GateLike:
         return self.core.gate
 
     # -- tools -----------------------------------------------------------------------------

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from signoff._errors import AlreadyExecuted, UserError
+from signoff._gatelike import GateLike
 from signoff._model import Decision, Level, Ticket
-from signoff.gate import Gate
 from signoff.integrations._common import (
     Describe,
     ToolCall,
@@ -68,7 +68,7 @@ def _turn_text(messages: list[ModelMessage]) -> str:
 class _Shared:
     """What every per-run copy of the toolset shares: the policy flow and the decisions it resumes with."""
 
-    def __init__(self, gate: Gate, agent: str, describe: Describe | None) -> None:
+    def __init__(self, gate: GateLike, agent: str, describe: Describe | None) -> None:
         self.core = ToolGate(gate, agent=agent, describe=describe)
         self.approved: dict[str, Decision] = {}
 
@@ -84,7 +84,7 @@ class SignoffToolset(WrapperToolset[Any]):
         describe: ``describe(tool_name, args) -> dict`` of extra Action fields (tags, external...).
     """
 
-    gate: Gate = field(kw_only=True)
+    gate: GateLike = field(kw_only=True)
     agent: str = field(default="", kw_only=True)
     describe: Describe | None = field(default=None, kw_only=True)
     shared: _Shared | None = field(default=None, kw_only=True, repr=False)

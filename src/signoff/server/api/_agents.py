@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
-from signoff._errors import Conflict, StillPending
+from signoff._errors import Conflict, NotAuthorized, NotFound, StillPending
 from signoff._limits import MAX_STATE_DEPTH, bounded
 from signoff._model import Action, Decision
 from signoff._wire import decision_to_dict, outcome_to_dict, ticket_to_dict
@@ -147,6 +147,23 @@ async def resume(ticket_id: TicketId, principal: AnyPrincipal, ctx: Ctx, timeout
             out["state_kind"] = "json"
             out["state"] = bounded(state, MAX_STATE_DEPTH)  # one stored before the limits too
     return json_response(out)
+
+
+@router.get("/idempotency-keys/{key:path}", response_model=TicketOut, summary="The ticket submitted under a key")
+async def find_ticket(key: Annotated[str, Path(min_length=1, max_length=200)], principal: AnyPrincipal, ctx: Ctx,
+                      agent: Annotated[str | None, Query(max_length=200, description=(
+                          "Whose key (reviewer tokens); an agent token always means its own agent."))] = None,
+                      ) -> Response:
+    """How a restarted agent finds its request. Keys belong to one agent: an agent token finds only
+    its own agent's tickets (another agent's key answers 404, as if unused)."""
+    if principal.is_agent:
+        if agent is not None and agent != principal.name:
+            raise NotAuthorized(f"this token sees only agent {principal.name!r}'s tickets")
+        agent = principal.name
+    ticket = await ctx.gate.find_ticket(idempotency_key=key, agent=agent or "")
+    if ticket is None:
+        raise NotFound(f"no ticket under idempotency key {key!r}")
+    return json_response(ticket_to_dict(ticket))
 
 
 @router.post("/tickets/{ticket_id}/cancel", response_model=TicketOut, summary="Withdraw a pending ticket")
