@@ -31,7 +31,8 @@ REFUND = ("issue_refund", {"order": "A-1", "amount": 150.0})
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start_server(tmp_path_factory.mktemp("remote-adapters"), json.dumps({**POLICY, "tiers": ["junior", "senior"]}))
+    policy = {**POLICY, "tiers": ["junior", "senior"]}  # the server fixture's reviewers have tiers
+    srv = start_server(tmp_path_factory.mktemp("remote-adapters"), json.dumps(policy))
     yield srv
     stop_process(srv.proc)
     srv.gate.close()
