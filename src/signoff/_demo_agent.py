@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 from signoff._errors import SignoffError, StoreUnavailable
 from signoff._model import Action, Decision, Level, Outcome
+from signoff._text import reveal
 
 __all__ = ["AGENTS", "Step", "run_agents"]
 
@@ -135,14 +136,11 @@ _LEVEL_COLOURS = {Level.AUTO: "green", Level.NOTIFY: "cyan", Level.APPROVE: "yel
 
 
 def _reasons(outcome: Outcome, limit: int = 160) -> str:
-    """The level (coloured on a terminal) and the reasons in words: ``APPROVE  high_risk_action: ...``."""
-    import click
-
-    level = click.style(outcome.level.value.upper(), fg=_LEVEL_COLOURS[outcome.level], bold=True)
+    """The reasons in words, after the level: ``high_risk_action: ...``."""
     if not outcome.reasons:
-        return f"{level}  no rule matched: the default applies"
+        return "no rule matched: the default applies"
     words = "; ".join(f"{r.code}: {r.message}" if r.message else r.code for r in outcome.reasons)
-    return f"{level}  {words if len(words) <= limit else words[: limit - 1] + '…'}"
+    return words if len(words) <= limit else words[: limit - 1] + "…"
 
 
 class _Agent:
@@ -156,8 +154,15 @@ class _Agent:
         self.run_id = f"{int(time.time())}-{rng.randint(0, 99999)}"
         self.n = 0
 
-    def log(self, text: str) -> None:
-        self._log(f"{time.strftime('%H:%M:%S')}  {self.name:<12} {text}")
+    def log(self, text: str, *, level: Level | None = None, after: str = "") -> None:
+        """One line. Everything in it that came from outside (arguments, reviewers' feedback and
+        edits, errors) is revealed, so it cannot drive the terminal; only the level is coloured."""
+        import click
+
+        line = f"{time.strftime('%H:%M:%S')}  {self.name:<12} {reveal(text)}"
+        if level is not None:
+            line += f"{click.style(level.value.upper(), fg=_LEVEL_COLOURS[level], bold=True)}  {reveal(after)}"
+        self._log(line)
 
     def action(self, step: Step, args: dict[str, Any]) -> Action:
         return Action(name=step.name, args=args, reasoning=step.reasoning, confidence=step.confidence,
@@ -174,7 +179,8 @@ class _Agent:
             return
         action = self.action(step, step.args)
         outcome = await self.gate.evaluate_async(action)
-        self.log(f"{step.name}({_short(step.args)})  confidence {step.confidence:.2f} -> {_reasons(outcome)}")
+        self.log(f"{step.name}({_short(step.args)})  confidence {step.confidence:.2f} -> ", level=outcome.level,
+                 after=_reasons(outcome))
         state = {"step": step.name, "run": self.run_id, "n": self.n}
         if outcome.level is not Level.APPROVE:
             decision = await self.gate.guard(action, state=state, idempotency_key=self.key())
@@ -190,8 +196,8 @@ class _Agent:
         outcome = await self.gate.evaluate_async(actions[0])
         tickets = await self.gate.submit_many(actions, states=[{"order": a.args["order"]} for a in actions],
                                               idempotency_keys=[self.key() for _ in actions])
-        self.log(f"{step.name} x{len(actions)} as one batch ({', '.join(a.args['order'] for a in actions)}) -> "
-                 f"{_reasons(outcome)}")
+        self.log(f"{step.name} x{len(actions)} as one batch ({', '.join(a.args['order'] for a in actions)}) -> ",
+                 level=outcome.level, after=_reasons(outcome))
         self.log(f"waiting for approval on tickets {', '.join(t.id for t in tickets)} "
                  f"(open {self.url}/?group={quote(tickets[0].group_key)})")
         for t in tickets:

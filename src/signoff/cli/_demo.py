@@ -15,7 +15,6 @@ from pathlib import Path
 
 import click
 
-from signoff._text import reveal
 from signoff.cli._db import fail, signoff_errors
 
 __all__ = ["register"]
@@ -73,8 +72,8 @@ def demo(host: str, port: int, db: str, no_agent: bool, pace: float) -> None:
             _banner(url=url, password=password, policy=policy, db=db, agent_token=tokens["release-bot"],
                     reviewer_token=reviewer_token, agents=not no_agent)
             if not no_agent:
-                # Lines carry reviewers' feedback and edited arguments: revealed like all agent text.
-                await run_agents(url, tokens, log=lambda line: click.echo(reveal(line)), pace=pace)
+                # The agents reveal what came from outside (feedback, edits) and colour only the level.
+                await run_agents(url, tokens, log=click.echo, pace=pace)
 
         run_app(app, host=host, port=port, settings=settings, log_level="warning", on_ready=ready)
     finally:

@@ -101,3 +101,20 @@ class TestNoEscapeReachesTheTerminal:
         assert [] == [ch for ch in ESCAPES if ch in out], out
         if not as_json:
             assert '"amount=10.0, currency=\\"USD\\", reason"' in out
+
+
+class TestDemoAgentLog:
+    def test_outside_text_is_revealed_and_only_the_level_is_coloured(self) -> None:
+        """The demo's agent log reveals escapes in what came from outside (feedback, edits), and keeps
+        its own colour on the level (it printed ``<U+001B>[36m`` before)."""
+        import random
+
+        from signoff import Level
+        from signoff._demo_agent import _Agent
+
+        lines: list[str] = []
+        agent = _Agent("bot", None, url="http://x", log=lines.append, pace=0, rng=random.Random(1))
+        agent.log("deploy(x=\x1b[2J) -> ", level=Level.APPROVE, after="feedback \x1b]0;owned\x07")
+        [line] = lines
+        assert ("\x1b[2J" in line, "<U+001B>[2J" in line, "\x1b[33m" in line, "<U+001B>]0;owned<U+0007>" in line) \
+            == (False, True, True, True)
