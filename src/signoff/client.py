@@ -321,14 +321,16 @@ class RemoteGate:
         return ticket_from_dict((yield _Call("POST", "/tickets", body)))
 
     def _f_submit_many(self, actions: Sequence[Action], states: Sequence[Any] | None,
-                       keys: Sequence[str | None] | None) -> Flow[list[Ticket]]:
+                       keys: Sequence[str | None] | None, review: Sequence[bool] | None = None
+                       ) -> Flow[list[Ticket]]:
         actions = list(actions)
         states = list(states) if states is not None else [None] * len(actions)
         keys = list(keys) if keys is not None else [None] * len(actions)
-        if len(states) != len(actions) or len(keys) != len(actions):
-            raise UserError("states and idempotency_keys must have one entry per action")
-        items = [{"action": _action(a), **_state_fields(s), "idempotency_key": k}
-                 for a, s, k in zip(actions, states, keys, strict=True)]
+        asks = list(review) if review is not None else [False] * len(actions)
+        if len(states) != len(actions) or len(keys) != len(actions) or len(asks) != len(actions):
+            raise UserError("states, idempotency_keys and require_review must have one entry per action")
+        items = [{"action": _action(a), **_state_fields(s), "idempotency_key": k, "require_review": r}
+                 for a, s, k, r in zip(actions, states, keys, asks, strict=True)]
         data = yield _Call("POST", "/tickets/batch", {"items": items})
         return [ticket_from_dict(t) for t in data]
 
@@ -411,8 +413,9 @@ class RemoteGate:
         return await self._drive(self._f_submit(action, state, idempotency_key))
 
     async def submit_many(self, actions: Sequence[Action], *, states: Sequence[Any] | None = None,
-                          idempotency_keys: Sequence[str | None] | None = None) -> list[Ticket]:
-        return await self._drive(self._f_submit_many(actions, states, idempotency_keys))
+                          idempotency_keys: Sequence[str | None] | None = None,
+                          require_review: Sequence[bool] | None = None) -> list[Ticket]:
+        return await self._drive(self._f_submit_many(actions, states, idempotency_keys, require_review))
 
     async def wait(self, ticket_id: str, timeout: float | None = None) -> Decision:
         """Long-poll until decided; StillPending when ``timeout`` seconds pass first."""
@@ -543,8 +546,9 @@ class RemoteGate:
         return self._twin("submit_sync", self._f_submit(action, state, idempotency_key))
 
     def submit_many_sync(self, actions: Sequence[Action], *, states: Sequence[Any] | None = None,
-                         idempotency_keys: Sequence[str | None] | None = None) -> list[Ticket]:
-        return self._twin("submit_many_sync", self._f_submit_many(actions, states, idempotency_keys))
+                         idempotency_keys: Sequence[str | None] | None = None,
+                         require_review: Sequence[bool] | None = None) -> list[Ticket]:
+        return self._twin("submit_many_sync", self._f_submit_many(actions, states, idempotency_keys, require_review))
 
     def wait_sync(self, ticket_id: str, timeout: float | None = None) -> Decision:
         return self._twin("wait_sync", self._f_wait_decision(ticket_id, timeout))

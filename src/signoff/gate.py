@@ -279,22 +279,32 @@ class Gate:
         return (await self._submit([action], states=[state], keys=[idempotency_key], batch=False))[0]
 
     async def submit_many(self, actions: Sequence[Action], *, states: Sequence[Any] | None = None,
-                          idempotency_keys: Sequence[str | None] | None = None) -> list[Ticket]:
-        """Queue several actions as one batch (reviewed together); one transaction."""
+                          idempotency_keys: Sequence[str | None] | None = None,
+                          require_review: Sequence[bool] | None = None) -> list[Ticket]:
+        """Queue several actions as one batch (reviewed together); one transaction.
+
+        ``require_review[i]`` makes a person approve action ``i`` even where the policy would let it
+        run with a feed record (``notify``): how an adapter keeps a tool its author gated gated.
+        It never lowers anything (``deny`` and ``suggest`` stay).
+
+        .. versionchanged:: 0.2.0 ``require_review``.
+        """
         return await self._submit(list(actions), states=list(states or [None] * len(actions)),
-                                  keys=list(idempotency_keys or [None] * len(actions)), batch=True)
+                                  keys=list(idempotency_keys or [None] * len(actions)), batch=True,
+                                  review=list(require_review or [False] * len(actions)))
 
     async def _submit(self, actions: list[Action], *, states: list[Any], keys: list[str | None],
-                      batch: bool) -> list[Ticket]:
-        if len(states) != len(actions) or len(keys) != len(actions):
-            raise UserError("states and idempotency_keys must have one entry per action")
+                      batch: bool, review: list[bool] | None = None) -> list[Ticket]:
+        review = review if review is not None else [False] * len(actions)
+        if len(states) != len(actions) or len(keys) != len(actions) or len(review) != len(actions):
+            raise UserError("states, idempotency_keys and require_review must have one entry per action")
         now = utcnow()
         batch_id = ("bt_" + secrets.token_hex(6)) if batch else None
         rows = []
-        for action, state, key in zip(actions, states, keys, strict=True):
+        for action, state, key, ask in zip(actions, states, keys, review, strict=True):
             outcome = self.evaluate(action)
             self._check_submission(action, outcome)
-            if outcome.level is Level.AUTO:
+            if outcome.level is Level.AUTO or (ask and outcome.level is Level.NOTIFY):
                 outcome = _force_approval(outcome)  # an explicit submit always asks a human
             stored = encode_state(state)
             rows.append((self._ticket_for(action, outcome, now=now, idempotency_key=key, batch_id=batch_id,
@@ -725,9 +735,10 @@ class Gate:
         return self._sync("submit_sync", self.submit(action, state=state, idempotency_key=idempotency_key))
 
     def submit_many_sync(self, actions: Sequence[Action], *, states: Sequence[Any] | None = None,
-                         idempotency_keys: Sequence[str | None] | None = None) -> list[Ticket]:
-        return self._sync("submit_many_sync", self.submit_many(actions, states=states,
-                                                                idempotency_keys=idempotency_keys))
+                         idempotency_keys: Sequence[str | None] | None = None,
+                         require_review: Sequence[bool] | None = None) -> list[Ticket]:
+        return self._sync("submit_many_sync", self.submit_many(
+            actions, states=states, idempotency_keys=idempotency_keys, require_review=require_review))
 
     def wait_sync(self, ticket_id: str, timeout: float | None = None) -> Decision:
         return self._sync("wait_sync", self.wait(ticket_id, timeout=timeout))

@@ -122,6 +122,20 @@ class TestSignoffApprovals:
         await approvals.resume(agent, ticket.id)
         assert [("wire_money", {"to": "bob", "amount": 5.0})] == app.RAN
 
+    async def test_tool_gated_by_its_author_waits_for_a_person_under_a_notify_rule(self, db: str) -> None:
+        """Where the policy says notify (act, then show in the feed), a tool its author gated still waits
+        for a person: its ticket is an approval, and nothing runs before a reviewer approves."""
+        policy = {"version": 1, "defaults": {"level": "auto"},
+                  "rules": [{"name": "wires-feed", "match": {"action": "wire_money"}, "level": "notify"}]}
+        async with signoff.Gate.open(policy=policy, store=db) as gate:
+            gate.add_reviewer("alice")
+            agent, approvals, _ = app.build(gate, [app.turn(("wire_money", {"to": "bob", "amount": 5.0})), DONE])
+            [ticket] = await approvals.submit(await Runner.run(agent, "help"))
+            assert ("approval", "pending", []) == (ticket.kind, ticket.status, app.RAN)
+            await gate.approve(ticket.id, reviewer="alice")
+            await approvals.resume(agent, ticket.id)
+        assert [("wire_money", {"to": "bob", "amount": 5.0})] == app.RAN
+
     async def test_author_needs_approval_callable_is_asked_too(self, gate: signoff.Gate) -> None:
         """A needs_approval callable keeps deciding alongside the policy: large exports pause, small run."""
         agent, _, _ = app.build(gate, [app.turn(("export_rows", {"rows": 10}), ("export_rows", {"rows": 5000})),

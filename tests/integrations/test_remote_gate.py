@@ -140,3 +140,15 @@ class TestMcpProxyRemote:
                                  capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
         assert (2, 2) == (no_token.returncode, with_db.returncode)
         assert "--token" in no_token.stderr and "--db" in with_db.stderr
+
+
+class TestRequireReviewRemote:
+    async def test_require_review_turns_notify_into_an_approval_over_http(self, served: Server) -> None:
+        """submit_many(require_review=[...]) through the server: the flagged notify action waits for a
+        person, the unflagged one is a feed record, as on a local gate."""
+        _, token = served.agent("review")
+        receipt = signoff.Action(name="send_receipt", args={"to": "bob"})
+        async with signoff.Gate.remote(served.url, token=token) as g:
+            asked, fed = await g.submit_many([receipt, receipt], require_review=[True, False])
+        assert [("approval", "pending"), ("notification", "notified")] == \
+            [(asked.kind, asked.status), (fed.kind, fed.status)]

@@ -246,7 +246,8 @@ class ToolGate:
         if queued:
             tickets = await self.gate.submit_many([s.action for s, _, _ in queued],
                                                   states=[st for _, _, st in queued],
-                                                  idempotency_keys=[k for _, k, _ in queued])
+                                                  idempotency_keys=[k for _, k, _ in queued],
+                                                  require_review=[s.forced for s, _, _ in queued])
             self._attach(queued, tickets)
         return [s for s, _, _ in queued]
 
@@ -277,7 +278,8 @@ class ToolGate:
         if queued:
             tickets = self.gate.submit_many_sync([s.action for s, _, _ in queued],
                                                  states=[st for _, _, st in queued],
-                                                 idempotency_keys=[k for _, k, _ in queued])
+                                                 idempotency_keys=[k for _, k, _ in queued],
+                                                 require_review=[s.forced for s, _, _ in queued])
             self._attach(queued, tickets)
         return [s for s, _, _ in queued]
 

@@ -104,7 +104,8 @@ async def submit_many(body: SubmitManyIn, principal: AgentPrincipal, ctx: Ctx) -
     states = [state_from_body(item.state, item.state_b64) for item in body.items]
     keys = [item.idempotency_key for item in body.items]
     try:
-        tickets = await ctx.gate.offload(ctx.gate.submit_many(actions, states=states, idempotency_keys=keys))
+        tickets = await ctx.gate.offload(ctx.gate.submit_many(
+            actions, states=states, idempotency_keys=keys, require_review=[item.require_review for item in body.items]))
     except Conflict as exc:
         raise _own_conflict(ctx, principal, exc) from None
     return json_response([ticket_to_dict(t) for t in tickets], 201)

@@ -158,8 +158,14 @@ class SubmitIn(_WithState):
     action: ActionIn
 
 
+class SubmitItemIn(SubmitIn):
+    require_review: bool = Field(default=False, description=(
+        "A person must approve this action even where the policy says notify (a tool its author gated). "
+        "Never lowers deny or suggest."))
+
+
 class SubmitManyIn(_In):
-    items: list[SubmitIn] = Field(min_length=1, max_length=1000)
+    items: list[SubmitItemIn] = Field(min_length=1, max_length=1000)
 
 
 class GuardIn(SubmitIn):
