@@ -16,10 +16,9 @@ import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 from signoff._decisions import BatchResult, decision_of, gated, intent, raise_for
 from signoff._engine import Engine, check_no_running_loop
@@ -31,6 +30,7 @@ from signoff._errors import (
     UserError,
     public_message,
 )
+from signoff._gate_doors import ServerDoors
 from signoff._model import Action, Decision, Level, Outcome, Ticket, utcnow
 from signoff.audit import VerifyResult, verify_chain
 from signoff.client import RemoteGate
@@ -42,12 +42,10 @@ from signoff.review._grouping import shown_ids
 from signoff.store import Store, open_store
 from signoff.store._records import (
     AuditDraft,
-    AuditEntry,
     Event,
     Reviewer,
     StoredState,
     TicketQuery,
-    TokenRecord,
     encode_state,
 )
 
@@ -75,7 +73,7 @@ def _on_engine(method: Callable[Concatenate[Gate, P], Coroutine[Any, Any, R]],
     return cast("Callable[Concatenate[Gate, P], Coroutine[Any, Any, R]]", wrapper)
 
 
-class Gate:
+class Gate(ServerDoors):
     """The approval gate. Open with ``Gate.open(policy=..., store=...)``; close with ``close()``."""
 
     def __init__(self, policy: Policy, store: Store, *, sweep: bool = True, poll_interval: float = 0.02,
@@ -584,136 +582,6 @@ class Gate:
         entries = await self._engine.run(self.store.audit_entries())
         head = await self._engine.run(self.store.audit_head())
         return verify_chain(entries, head)
-
-    # -- doors for a server (and any tool holding a local gate) ------------------------------
-    # What ``signoff serve`` needs beyond the agent and reviewer methods above, so that it never
-    # reaches into the gate's store or engine. Not part of ``Gate.remote``'s surface.
-
-    async def offload(self, call: Coroutine[Any, Any, R]) -> R:
-        """Await ``call`` (a coroutine of this gate's methods) on the gate's engine thread.
-
-        Why: the SQLite store commits where it is awaited, and a durable commit waits for an
-        fsync (0.3-1 ms, more on a busy disk). A server's event loop that awaited it would stall
-        every connection meanwhile; offloaded, the loop goes on serving.
-        """
-        return await self._engine.run_here(call)
-
-    async def submit_together(self, actions: Sequence[Action], *, states: Sequence[Any] | None = None,
-                              idempotency_keys: Sequence[str | None] | None = None) -> list[Ticket]:
-        """Queue several independent actions in one transaction: one durable commit, each its own ticket.
-
-        Unlike ``submit_many`` the tickets form no batch (each is reviewed alone); it is how a
-        server lets concurrent ``submit`` calls share a commit (group commit). All or nothing:
-        one refused action (denied, over its agent's quota, a key taken) fails the whole call and
-        writes nothing, so the caller can then submit each on its own.
-        """
-        return await self._submit(list(actions), states=list(states or [None] * len(actions)),
-                                  keys=list(idempotency_keys or [None] * len(actions)), batch=False)
-
-    async def claim_execution(self, ticket_id: str, *, action: Action, instance: str | None = None) -> Ticket:
-        """Claim the one run of an approved ticket for ``instance`` (default: this gate's own).
-
-        ``action`` must be what the reviewer approved (Conflict otherwise); a second claim raises
-        AlreadyExecuted. A claim left ``executing`` by another instance turns the ticket ``unknown``
-        (returned, not raised): it may or may not have run, a human must check. ``execute`` is
-        claim, run, finish in one call; these two doors serve a runner in another process.
-        """
-        who = instance or self.instance
-        return await self._engine.run(self.store.update_ticket(
-            ticket_id, lambda t: tr.claim_execution(t, action=action, instance=who, now=utcnow())))
-
-    async def finish_execution(self, ticket_id: str, *, ok: bool, error: str = "") -> Ticket:
-        """Record how the claimed run of ``ticket_id`` ended (``executed`` or ``failed`` with ``error``)."""
-        return await self._engine.run(self.store.update_ticket(
-            ticket_id, lambda t: tr.finish_execution(t, ok=ok, error=error)))
-
-    async def count_tickets(self, *, status: str | Sequence[str] | None = None, kind: str | None = None,
-                            agent: str | None = None, action: str | None = None, group: str | None = None,
-                            batch: str | None = None) -> int:
-        """How many tickets match every filter given (the filters of ``list_tickets``)."""
-        q = TicketQuery(status=status if isinstance(status, (str, type(None))) else tuple(status), kind=kind,
-                        agent=agent, action=action, group=group, batch=batch)
-        return await self._engine.run(self.store.count_tickets(q))
-
-    async def get_reviewer(self, name: str) -> Reviewer | None:
-        """The reviewer account called ``name`` (tier, password hash, disabled), or None."""
-        return await self._engine.run(self.store.get_reviewer(name))
-
-    async def find_token(self, token: str) -> TokenRecord | None:
-        """The stored record of API token ``token`` (looked up by its SHA-256), revoked ones included;
-        None when nobody issued it. Who may use it (not revoked, an enabled reviewer) is the caller's
-        check."""
-        from signoff._tokens import hash_token
-
-        return await self._engine.run(self.store.find_token(hash_token(token)))
-
-    async def create_token(self, kind: Literal["agent", "reviewer"], name: str) -> str:
-        """A new API token for agent or reviewer ``name``; only its SHA-256 is stored, so keep the
-        returned secret now. A reviewer token needs an existing reviewer (UserError otherwise)."""
-        from signoff._tokens import hash_token, new_token
-
-        secret = new_token(kind)
-        record = TokenRecord(token_hash=hash_token(secret), kind=kind, name=name, created_at=utcnow())
-        await self._engine.run(self._put_token(record))
-        return secret
-
-    async def _put_token(self, record: TokenRecord) -> None:
-        if record.kind == "reviewer" and await self.store.get_reviewer(record.name) is None:
-            raise UserError(f"no reviewer {record.name!r}: add them first (`signoff reviewer add`)")
-        await self.store.put_token(record)
-
-    async def audit_entries(self, *, after: int = 0, limit: int | None = None,
-                            ticket_id: str | None = None) -> list[AuditEntry]:
-        """Audit entries after sequence number ``after``, oldest first (only ``ticket_id``'s, if given)."""
-        return await self._engine.run(self.store.audit_entries(after=after, limit=limit, ticket_id=ticket_id))
-
-    async def audit_head(self) -> tuple[int, str] | None:
-        """The last audit entry's sequence number and hash; None while the log is empty."""
-        return await self._engine.run(self.store.audit_head())
-
-    def subscribe(self) -> AbstractAsyncContextManager[asyncio.Queue[Event]]:
-        """``async with gate.subscribe() as queue``: every change committed from then on, as it commits
-        (here or, through the store, in another process). Live only: read what came before from
-        ``audit_entries`` (an event's ``seq`` is its audit entry's). A reader that falls 10,000 events
-        behind loses live events, never blocks the gate."""
-        return self.store.notifier.subscribe()
-
-    async def ping(self) -> None:
-        """One round trip to the store; raises StoreUnavailable when it does not answer (readiness)."""
-        await self._engine.run(self.store.ping())
-
-    async def revoke_session(self, session_hash: str, *, expires_at: datetime) -> None:
-        """Record a logged-out inbox session (the SHA-256 of its id) until ``expires_at``, for every
-        server on the store."""
-        await self._engine.run(self.store.revoke_session(session_hash, expires_at=expires_at))
-
-    async def session_revoked(self, session_hash: str) -> bool:
-        """Whether an inbox session was logged out (on any server on the store)."""
-        return await self._engine.run(self.store.session_revoked(session_hash))
-
-    def submit_together_sync(self, actions: Sequence[Action], **kw: Any) -> list[Ticket]:
-        return self._sync("submit_together_sync", self.submit_together(actions, **kw))
-
-    def claim_execution_sync(self, ticket_id: str, *, action: Action, instance: str | None = None) -> Ticket:
-        return self._sync("claim_execution_sync", self.claim_execution(ticket_id, action=action, instance=instance))
-
-    def finish_execution_sync(self, ticket_id: str, *, ok: bool, error: str = "") -> Ticket:
-        return self._sync("finish_execution_sync", self.finish_execution(ticket_id, ok=ok, error=error))
-
-    def count_tickets_sync(self, **kw: Any) -> int:
-        return self._sync("count_tickets_sync", self.count_tickets(**kw))
-
-    def get_reviewer_sync(self, name: str) -> Reviewer | None:
-        return self._sync("get_reviewer_sync", self.get_reviewer(name))
-
-    def find_token_sync(self, token: str) -> TokenRecord | None:
-        return self._sync("find_token_sync", self.find_token(token))
-
-    def create_token_sync(self, kind: Literal["agent", "reviewer"], name: str) -> str:
-        return self._sync("create_token_sync", self.create_token(kind, name))
-
-    def audit_entries_sync(self, **kw: Any) -> list[AuditEntry]:
-        return self._sync("audit_entries_sync", self.audit_entries(**kw))
 
     # -- sync twins (keep in sync with the async methods above) -----------------------------
     def _sync(self, name: str, coro: Awaitable[R]) -> R:

@@ -30,7 +30,8 @@ SYNC_FIRST = {"evaluate": "evaluate_async", "set_mode": "set_mode_async", "aclos
 
 
 def public(cls: type) -> set[str]:
-    return {n for n in vars(cls) if not n.startswith("_")}
+    """Public names defined on the class or its bases (``Gate`` inherits the server doors)."""
+    return {n for n in dir(cls) if not n.startswith("_")}
 
 
 def protocol_members() -> set[str]:
