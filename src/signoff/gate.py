@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import inspect
 import os
 import secrets
 import socket
@@ -20,10 +19,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
+from signoff import _execution as execution
 from signoff._decisions import BatchResult, decision_of, gated, intent, raise_for
 from signoff._engine import Engine, check_no_running_loop
 from signoff._errors import (
-    AlreadyExecuted,
     NotAuthorized,
     SignoffError,
     StillPending,
@@ -411,25 +410,12 @@ class Gate(ServerDoors):
 
     # -- executing approved actions ---------------------------------------------------------
     async def execute(self, decision: Decision, fn: Callable[..., Any]) -> Any:
-        """Run ``fn(**decision.args)`` if the decision allows it, at most once per approval."""
-        raise_for(decision)
-        if decision.ticket_id is None or decision.status == "notified":
-            return await _call(fn, decision.args)
-        tid = decision.ticket_id
-        action = decision.action
-        claimed = await self._engine.run(self.store.update_ticket(
-            tid, lambda t: tr.claim_execution(t, action=action, instance=self.instance, now=utcnow())))
-        if claimed.execution == "unknown":
-            raise AlreadyExecuted(f"ticket {tid}: {claimed.explanation}", decision=decision)
-        try:
-            result = await _call(fn, decision.args)
-        except BaseException as exc:
-            err = f"{type(exc).__name__}: {exc}"
-            await self._engine.run(self.store.update_ticket(
-                tid, lambda t: tr.finish_execution(t, ok=False, error=err)))
-            raise
-        await self._engine.run(self.store.update_ticket(tid, lambda t: tr.finish_execution(t, ok=True)))
-        return result
+        """Run ``fn(**decision.args)`` if the decision allows it, at most once per approval
+        (claim, run, finish: ``signoff._execution``, shared with ``RemoteGate``)."""
+        return await execution.drive(
+            execution.execution_flow(decision), fn,
+            claim=lambda tid, action: self.claim_execution(tid, action=action),
+            finish=lambda tid, ok, error: self.finish_execution(tid, ok=ok, error=error))
 
     def gated(self, name: str | None = None, *, agent: str = "", tags: Iterable[str] = (),
               external: bool = False, timeout: float | None = None) -> Callable[[Callable[P, R]], Callable[P, R]]:
@@ -668,38 +654,16 @@ class Gate(ServerDoors):
         return self._sync("verify_audit_sync", self.verify_audit())
 
     def execute_sync(self, decision: Decision, fn: Callable[..., Any]) -> Any:
-        """Sync twin of ``execute``: ``fn`` runs in the calling thread."""
-        raise_for(decision)
-        if decision.ticket_id is None or decision.status == "notified":
-            return fn(**decision.args)
-        # Claim on the engine, run here (the tool may be slow or thread-bound), then record.
-        tid = decision.ticket_id
-        action = decision.action
-        claimed = self._sync("execute_sync", self._engine.run(self.store.update_ticket(
-            tid, lambda t: tr.claim_execution(t, action=action, instance=self.instance, now=utcnow()))))
-        if claimed.execution == "unknown":
-            raise AlreadyExecuted(f"ticket {tid}: {claimed.explanation}", decision=decision)
-        try:
-            result = fn(**decision.args)
-        except BaseException as exc:
-            err = f"{type(exc).__name__}: {exc}"
-            self._sync("execute_sync", self._engine.run(self.store.update_ticket(
-                tid, lambda t: tr.finish_execution(t, ok=False, error=err))))
-            raise
-        self._sync("execute_sync", self._engine.run(self.store.update_ticket(
-            tid, lambda t: tr.finish_execution(t, ok=True))))
-        return result
+        """Sync twin of ``execute``: claimed and finished on the engine, ``fn`` runs in the calling
+        thread (the tool may be slow or thread-bound)."""
+        return execution.drive_sync(
+            execution.execution_flow(decision), fn,
+            claim=lambda tid, action: self._sync("execute_sync", self.claim_execution(tid, action=action)),
+            finish=lambda tid, ok, error: self._sync("execute_sync", self.finish_execution(tid, ok=ok, error=error)))
 
 
 async def _in_engine(coro: Awaitable[R]) -> R:
     return await coro
-
-
-async def _call(fn: Callable[..., Any], args: Mapping[str, Any]) -> Any:
-    result = fn(**args)
-    if inspect.isawaitable(result):
-        return await result
-    return result
 
 
 _NEED_REVIEWER = "a local gate needs reviewer=NAME (a RemoteGate decides as its token's reviewer)"
