@@ -3,7 +3,8 @@
 One module so both ends cannot drift apart: the server turns tickets, decisions and
 errors into plain dicts here, and the client turns the same dicts back into the very
 types a local Gate returns (``Ticket``, ``Decision``, ``Outcome``...) and the very
-exception classes it raises.
+exception classes it raises. The records' JSON itself is ``signoff._codec``'s (the same
+definition the store and the OpenAPI document use); these names are the API's doors to it.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
 from typing import Any
 
 from signoff import _errors
+from signoff._codec import ACTION, DECISION, OUTCOME, TICKET
 from signoff._errors import NotAllowed, PolicyError, Problem, SignoffError
 from signoff._limits import bounded
-from signoff._model import Action, Decision, Level, Outcome, Reason, ReviewersRequired, Ticket
+from signoff._model import Action, Decision, Level, Outcome, Ticket
 from signoff.audit import VerifyResult
 from signoff.insights import Insights, Recommendation, Stat
 from signoff.store._records import AuditEntry
@@ -68,121 +69,42 @@ def loads_exact(body: bytes) -> Any:
         return value
 
 
-def _dt(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _parse_dt(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    dt = datetime.fromisoformat(str(value))
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
-# -- actions, reasons, outcomes -------------------------------------------------------------
+# -- records: one codec (signoff._codec) for the store, the wire and the OpenAPI document --------
 def action_from_dict(data: Mapping[str, Any]) -> Action:
     """An Action from its wire dict; unknown keys are ignored (a newer server may add some).
 
     The server checked the limits when the action came in (and shows older, unchecked ones
     bounded), so they are not checked again here: a stored ticket must always load."""
-    return Action.from_dict({k: v for k, v in data.items()
-                             if k in _ACTION_FIELDS and (v is not None or k == "confidence")}, check_limits=False)
-
-
-_ACTION_FIELDS = frozenset(f.name for f in dataclasses.fields(Action))
+    return ACTION.load(data)
 
 
 def action_to_dict(a: Action) -> dict[str, Any]:
     """The action's wire dict, safe to serialize whatever is stored (see ``signoff._limits.bounded``)."""
-    d = a.to_dict()
-    d["args"] = bounded(d["args"])
-    d["context"] = bounded(d["context"])
-    return d
+    return ACTION.dump_wire(a)
 
 
 def outcome_to_dict(o: Outcome) -> dict[str, Any]:
-    d = o.to_dict()
-    d["require_reasoning"] = o.require_reasoning
-    d["needs_human"] = o.needs_human
-    return d
+    return OUTCOME.dump_wire(o)
 
 
 def outcome_from_dict(d: Mapping[str, Any]) -> Outcome:
-    rv = d.get("reviewers") or {}
-    timeout = d.get("timeout_seconds")
-    return Outcome(
-        level=Level(d["level"]), reasons=tuple(Reason.from_dict(r) for r in d.get("reasons", ())),
-        matched_rules=tuple(d.get("matched_rules", ())), near_misses=tuple(d.get("near_misses", ())),
-        reviewers=ReviewersRequired(tier=rv.get("tier"), count=int(rv.get("count", 1))),
-        timeout=timedelta(seconds=float(timeout)) if timeout is not None else None,
-        on_timeout=d.get("on_timeout", "escalate"), retries=int(d.get("retries", 0)), mode=d.get("mode"),
-        fingerprint=d.get("fingerprint", ""), novel=bool(d.get("novel", False)),
-        require_reasoning=bool(d.get("require_reasoning", False)),
-    )
-
-
-# -- tickets --------------------------------------------------------------------------------
-# Built from the dataclass fields, so a field the lead adds to Ticket travels without an edit here.
-_TICKET_FIELDS = tuple(f.name for f in dataclasses.fields(Ticket))
-_DT_FIELDS = frozenset({"created_at", "decided_at", "deadline"})
-_TUPLE_FIELDS = frozenset({"rules", "approvals", "decided_by"})
-_TO: dict[str, Callable[[Any], Any]] = {
-    "action": action_to_dict,
-    "level": lambda lv: lv.value,
-    "reasons": lambda rs: [r.to_dict() for r in rs],
-    "edited_args": lambda e: bounded(dict(e)) if e is not None else None,
-    **{name: _dt for name in _DT_FIELDS},
-    **{name: list for name in _TUPLE_FIELDS},
-}
-_FROM: dict[str, Callable[[Any], Any]] = {
-    "action": action_from_dict,
-    "level": Level,
-    "reasons": lambda rs: tuple(Reason.from_dict(r) for r in rs),
-    "edited_args": lambda e: dict(e) if e is not None else None,
-    **{name: _parse_dt for name in _DT_FIELDS},
-    **{name: tuple for name in _TUPLE_FIELDS},
-}
+    return OUTCOME.load(d)
 
 
 def ticket_to_dict(t: Ticket) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name in _TICKET_FIELDS:
-        value = getattr(t, name)
-        conv = _TO.get(name)
-        out[name] = conv(value) if conv is not None else value
-    return out
+    return TICKET.dump_wire(t)
 
 
 def ticket_from_dict(d: Mapping[str, Any]) -> Ticket:
-    kwargs: dict[str, Any] = {}
-    for name in _TICKET_FIELDS:
-        if name not in d:
-            continue
-        value = d[name]
-        conv = _FROM.get(name)
-        kwargs[name] = conv(value) if conv is not None and (value is not None or name == "level") else value
-    return Ticket(**kwargs)
+    return TICKET.load(d)
 
 
-# -- decisions ------------------------------------------------------------------------------
 def decision_to_dict(dec: Decision) -> dict[str, Any]:
-    return {
-        "status": dec.status, "approved": dec.approved, "action": action_to_dict(dec.action),
-        "args": bounded(dict(dec.action.args)), "feedback": dec.feedback, "explanation": dec.explanation,
-        "reviewers": list(dec.reviewers), "reasons": [r.to_dict() for r in dec.reasons],
-        "level": dec.level.value, "ticket_id": dec.ticket_id, "edited": dec.edited,
-        "created_at": _dt(dec.created_at), "decided_at": _dt(dec.decided_at),
-    }
+    return DECISION.dump_wire(dec)
 
 
 def decision_from_dict(d: Mapping[str, Any]) -> Decision:
-    return Decision(
-        status=d["status"], approved=bool(d["approved"]), action=action_from_dict(d["action"]),
-        feedback=d.get("feedback", ""), explanation=d.get("explanation", ""),
-        reviewers=tuple(d.get("reviewers", ())), reasons=tuple(Reason.from_dict(r) for r in d.get("reasons", ())),
-        level=Level(d.get("level", "auto")), ticket_id=d.get("ticket_id"), edited=bool(d.get("edited", False)),
-        created_at=_parse_dt(d.get("created_at")), decided_at=_parse_dt(d.get("decided_at")),
-    )
+    return DECISION.load(d)
 
 
 # -- insights, audit ------------------------------------------------------------------------

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
+from signoff._codec import state_to_answer
 from signoff._errors import Conflict, NotAuthorized, NotFound, StillPending
-from signoff._limits import MAX_STATE_DEPTH, bounded
 from signoff._model import Action, Decision
 from signoff._wire import decision_to_dict, outcome_to_dict, ticket_to_dict
 from signoff.server._auth import AgentPrincipal, AnyPrincipal, Principal
@@ -136,18 +135,12 @@ async def resume(ticket_id: TicketId, principal: AnyPrincipal, ctx: Ctx, timeout
     ``state_b64`` for bytes): an agent resumes from any process, after a restart too."""
     await load_ticket(ctx, principal, ticket_id)
     decision = await _wait(ctx, ticket_id, timeout)
-    out: dict[str, Any] = {"decided": decision is not None, "ticket_id": ticket_id, "decision": None,
-                           "state": None, "state_b64": None, "state_kind": None}
+    state = None
     if decision is not None:
-        out["decision"] = decision_to_dict(decision)
         _, state = await ctx.gate.resume(ticket_id)  # decided: answers at once
-        if isinstance(state, bytes):
-            out["state_kind"] = "bytes"
-            out["state_b64"] = base64.b64encode(state).decode()
-        elif state is not None:
-            out["state_kind"] = "json"
-            out["state"] = bounded(state, MAX_STATE_DEPTH)  # one stored before the limits too
-    return json_response(out)
+    return json_response({"decided": decision is not None, "ticket_id": ticket_id,
+                          "decision": decision_to_dict(decision) if decision is not None else None,
+                          **state_to_answer(state)})
 
 
 @router.get("/idempotency-keys/{key:path}", response_model=TicketOut, summary="The ticket submitted under a key")

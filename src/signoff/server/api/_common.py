@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -13,7 +11,8 @@ from fastapi import HTTPException, Request
 from fastapi.routing import APIRoute
 from starlette.responses import Response
 
-from signoff._errors import NotAuthorized, NotFound, UserError
+from signoff._codec import state_from_request
+from signoff._errors import NotAuthorized, NotFound
 from signoff._model import Action, Ticket
 from signoff._wire import loads_exact
 from signoff.server._auth import Principal
@@ -91,13 +90,8 @@ def to_action(principal: Principal, body: ActionIn) -> Action:
                   agent=agent, context=body.context)
 
 
-def state_from_body(state: Any, state_b64: str | None) -> Any:
-    if state_b64 is None:
-        return state
-    try:
-        return base64.b64decode(state_b64, validate=True)
-    except (binascii.Error, ValueError):
-        raise UserError("state_b64 is not valid base64") from None
+state_from_body = state_from_request
+"""The state a submission carries (``state``, or bytes as ``state_b64``): ``signoff._codec``."""
 
 
 async def load_ticket(ctx: ServerContext, principal: Principal, ticket_id: str) -> Ticket:

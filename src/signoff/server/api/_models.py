@@ -1,21 +1,24 @@
 """Request and response bodies of the JSON API (they are what /api/v1/openapi.json documents).
 
 Responses are built as plain dicts by ``signoff._wire`` and sent with orjson; these models
-describe them for the OpenAPI document and for clients in other languages.
+describe them for the OpenAPI document and for clients in other languages. The records'
+shapes (``TicketOut``, ``DecisionOut``...) come from ``signoff._codec``, which also writes them.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from signoff._codec import ACTION, DECISION, OUTCOME, REASON, REVIEWERS, TICKET
+from signoff._model import DecisionStatus, TicketKind, TicketStatus
+
+TicketStatusName: TypeAlias = TicketStatus
+DecisionStatusName: TypeAlias = DecisionStatus
+TicketKindName: TypeAlias = TicketKind
 LevelName = Literal["auto", "notify", "approve", "suggest", "deny"]
-TicketStatusName = Literal["pending", "approved", "rejected", "expired", "aborted", "cancelled",
-                           "notified", "flagged", "suggested", "done", "dismissed"]
-DecisionStatusName = Literal["approved", "rejected", "expired", "aborted", "cancelled",
-                             "auto", "notified", "suggested", "denied"]
-TicketKindName = Literal["approval", "notification", "suggestion"]
+"""``Level``'s values (tests/unit/test_codec.py checks they agree)."""
 
 _SHORT = 200
 _TEXT = 20_000
@@ -40,100 +43,23 @@ class ActionIn(_In):
     context: dict[str, Any] = Field(default_factory=dict)
 
 
-class ActionOut(BaseModel):
-    name: str
-    args: dict[str, Any]
-    confidence: float | None
-    reasoning: str
-    alternatives: list[str]
-    tags: list[str]
-    external: bool
-    agent: str
-    context: dict[str, Any]
-
-
-class ReasonOut(BaseModel):
-    code: str
-    rule: str | None
-    message: str
-    level: LevelName
-
-
-class ReviewersOut(BaseModel):
-    tier: str | None
-    count: int
-
-
-class OutcomeOut(BaseModel):
-    """What the policy says about an action, and why."""
-
-    level: LevelName
-    reasons: list[ReasonOut]
-    matched_rules: list[str]
-    near_misses: list[str]
-    reviewers: ReviewersOut
-    timeout_seconds: float | None
-    on_timeout: str
-    retries: int
-    mode: str | None
-    fingerprint: str
-    novel: bool
-    require_reasoning: bool
-    needs_human: bool
-
-
-class TicketOut(BaseModel):
-    """A request for a human, as stored."""
-
-    id: str
-    kind: TicketKindName
-    action: ActionOut
-    status: TicketStatusName
-    level: LevelName
-    reasons: list[ReasonOut]
-    rules: list[str]
-    tier: str | None
-    required_approvals: int
-    approvals: list[str]
-    deadline: str | None
-    timeout_seconds: float | None
-    on_timeout: str
-    retries_left: int
-    escalations: int
-    group_key: str
-    batch_id: str | None
-    idempotency_key: str | None
-    digest: str
-    fingerprint: str
-    mode: str | None
-    created_at: str
-    decided_at: str | None
-    decided_by: list[str]
-    feedback: str
-    explanation: str
-    edited_args: dict[str, Any] | None
-    approved_digest: str | None
-    execution: str
-    executor: str | None
-    has_state: bool
-
-
-class DecisionOut(BaseModel):
-    """How an action ended: may the agent act (``approved``), with which arguments, and why."""
-
-    status: DecisionStatusName
-    approved: bool
-    action: ActionOut
-    args: dict[str, Any]
-    feedback: str
-    explanation: str
-    reviewers: list[str]
-    reasons: list[ReasonOut]
-    level: LevelName
-    ticket_id: str | None
-    edited: bool
-    created_at: str | None
-    decided_at: str | None
+# The records as the API sends them: derived from the dataclasses in signoff._model by the one
+# codec (signoff._codec), so a field added to a record is documented here too. Built at run
+# time, so the type checker knows them only as models.
+if TYPE_CHECKING:
+    ActionOut: TypeAlias = BaseModel
+    ReasonOut: TypeAlias = BaseModel
+    ReviewersOut: TypeAlias = BaseModel
+    OutcomeOut: TypeAlias = BaseModel
+    TicketOut: TypeAlias = BaseModel
+    DecisionOut: TypeAlias = BaseModel
+else:
+    ActionOut = ACTION.model
+    ReasonOut = REASON.model
+    ReviewersOut = REVIEWERS.model
+    OutcomeOut = OUTCOME.model
+    TicketOut = TICKET.model
+    DecisionOut = DECISION.model
 
 
 # -- agents -------------------------------------------------------------------------------------
