@@ -14,8 +14,6 @@ drive it with an ``httpx.AsyncClient`` and the ``*_sync`` twins with an ``httpx.
 from __future__ import annotations
 
 import asyncio
-import base64
-import inspect
 import json
 import os
 import secrets
@@ -29,10 +27,11 @@ from urllib.parse import quote
 
 import httpx
 
-from signoff._decisions import BatchResult, gated, raise_for
+from signoff import _execution as execution
+from signoff._codec import ACTION, state_from_answer, state_to_request
+from signoff._decisions import BatchResult, gated
 from signoff._engine import check_no_running_loop
 from signoff._errors import (
-    AlreadyExecuted,
     Conflict,
     NotAuthorized,
     NotFound,
@@ -96,29 +95,14 @@ def _dumps(value: Any) -> bytes:
         raise UserError(f"cannot send this as JSON: {exc}") from None
 
 
-def _state_fields(state: Any) -> dict[str, Any]:
-    if state is None:
-        return {}
-    if isinstance(state, (bytes, bytearray, memoryview)):
-        return {"state_b64": base64.b64encode(bytes(state)).decode()}
-    try:
-        json.dumps(state, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
-    except (TypeError, ValueError) as exc:
-        raise UserError(f"state must be JSON-serialisable or bytes: {exc}") from None
-    return {"state": state}
+_state_fields = state_to_request
+"""The state fields of a submission, as the server reads them (``signoff._codec``)."""
 
 
 def _action(action: Action) -> dict[str, Any]:
     if not isinstance(action, Action):
         raise UserError(f"expected a signoff.Action, got {type(action).__name__}")
-    return action.to_dict()
-
-
-async def _call_fn(fn: Callable[..., Any], args: Mapping[str, Any]) -> Any:
-    result = fn(**args)
-    if inspect.isawaitable(result):
-        return await result
-    return result
+    return ACTION.dump(action)
 
 
 class RemoteGate:
@@ -298,10 +282,7 @@ class RemoteGate:
 
     def _f_resume(self, ticket_id: str) -> Flow[tuple[Decision, Any]]:
         data = yield from self._f_wait(ticket_id, None, path="resume")
-        state: Any = data.get("state")
-        if data.get("state_b64") is not None:
-            state = base64.b64decode(data["state_b64"])
-        return decision_from_dict(data["decision"]), state
+        return decision_from_dict(data["decision"]), state_from_answer(data)
 
     def _f_guard(self, action: Action, state: Any, idempotency_key: str | None,
                  timeout: float | None) -> Flow[Decision]:
@@ -369,10 +350,9 @@ class RemoteGate:
             return BatchResult(decided=[], failed={})
         return (yield from self._f_batch("/tickets/decide", {"decisions": decisions, "reviewer": reviewer}))
 
-    def _f_claim(self, decision: Decision) -> Flow[Ticket]:
-        assert decision.ticket_id is not None
-        return (yield from self._f_ticket("POST", f"/tickets/{_q(decision.ticket_id)}/execution/claim",
-                                          {"action": _action(decision.action), "instance": self.instance}))
+    def _f_claim(self, ticket_id: str, action: Action) -> Flow[Ticket]:
+        return (yield from self._f_ticket("POST", f"/tickets/{_q(ticket_id)}/execution/claim",
+                                          {"action": _action(action), "instance": self.instance}))
 
     def _f_finish(self, ticket_id: str, ok: bool, error: str) -> Flow[Ticket]:
         return (yield from self._f_ticket("POST", f"/tickets/{_q(ticket_id)}/execution/finish",
@@ -457,20 +437,12 @@ class RemoteGate:
         return await self._drive(self._f_ticket("POST", f"/tickets/{_q(ticket_id)}/cancel", {"reason": reason}))
 
     async def execute(self, decision: Decision, fn: Callable[..., Any]) -> Any:
-        """Run ``fn(**decision.args)`` if the decision allows it, at most once per approval."""
-        raise_for(decision)
-        if decision.ticket_id is None or decision.status == "notified":
-            return await _call_fn(fn, decision.args)
-        claimed = await self._drive(self._f_claim(decision))
-        if claimed.execution == "unknown":
-            raise AlreadyExecuted(f"ticket {decision.ticket_id}: {claimed.explanation}", decision=decision)
-        try:
-            result = await _call_fn(fn, decision.args)
-        except BaseException as exc:
-            await self._drive(self._f_finish(decision.ticket_id, False, f"{type(exc).__name__}: {exc}"))
-            raise
-        await self._drive(self._f_finish(decision.ticket_id, True, ""))
-        return result
+        """Run ``fn(**decision.args)`` if the decision allows it, at most once per approval
+        (claim, run, finish: ``signoff._execution``, shared with the local Gate)."""
+        return await execution.drive(
+            execution.execution_flow(decision), fn,
+            claim=lambda tid, action: self._drive(self._f_claim(tid, action)),
+            finish=lambda tid, ok, error: self._drive(self._f_finish(tid, ok, error)))
 
     def gated(self, name: str | None = None, *, agent: str = "", tags: Iterable[str] = (),
               external: bool = False, timeout: float | None = None) -> Callable[[Callable[..., R]], Callable[..., R]]:
@@ -611,16 +583,7 @@ class RemoteGate:
 
     def execute_sync(self, decision: Decision, fn: Callable[..., Any]) -> Any:
         """Sync twin of ``execute``: ``fn`` runs in the calling thread."""
-        raise_for(decision)
-        if decision.ticket_id is None or decision.status == "notified":
-            return fn(**decision.args)
-        claimed = self._twin("execute_sync", self._f_claim(decision))
-        if claimed.execution == "unknown":
-            raise AlreadyExecuted(f"ticket {decision.ticket_id}: {claimed.explanation}", decision=decision)
-        try:
-            result = fn(**decision.args)
-        except BaseException as exc:
-            self._twin("execute_sync", self._f_finish(decision.ticket_id, False, f"{type(exc).__name__}: {exc}"))
-            raise
-        self._twin("execute_sync", self._f_finish(decision.ticket_id, True, ""))
-        return result
+        return execution.drive_sync(
+            execution.execution_flow(decision), fn,
+            claim=lambda tid, action: self._twin("execute_sync", self._f_claim(tid, action)),
+            finish=lambda tid, ok, error: self._twin("execute_sync", self._f_finish(tid, ok, error)))
