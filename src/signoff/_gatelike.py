@@ -7,7 +7,11 @@ member with the same parameters; what only one side can do is listed there, not 
 
 Naming: async methods carry the plain name and sync code calls the ``_sync`` twin, except
 for two that the 0.1 contract made sync: ``evaluate`` (pure and local on a ``Gate``; its
-twin is ``evaluate_async``) and ``set_mode`` (twin ``set_mode_async``).
+twin is ``evaluate_async``) and ``set_mode`` (twin ``set_mode_async``). Renaming them would
+break every user of the contract's ``gate.set_mode("incident")`` for a naming rule, so they
+stay, and behave alike on both classes: callable anywhere, a running loop included (a
+RemoteGate then blocks that loop for one round trip; async code should use the twins). The
+``_sync`` twins refuse a running loop instead, since they may wait for a person.
 
 .. versionadded:: 0.2.0
 """

@@ -492,7 +492,10 @@ class RemoteGate:
         await self._drive(self._f_mode(mode, reviewer))
 
     def set_mode(self, mode: str | None, *, actor: str = "operator", reviewer: str | None = None) -> None:
-        self._twin("set_mode", self._f_mode(mode, reviewer))
+        """Sync-first like ``evaluate`` (the 0.1 contract's ``gate.set_mode("incident")``), and like a local
+        Gate's it may be called anywhere, a running loop included (it then blocks that loop for one round
+        trip, as ``evaluate`` does); async code should prefer ``set_mode_async``."""
+        self._drive_sync(self._f_mode(mode, reviewer))
 
     def _f_mode(self, mode: str | None, reviewer: str | None) -> Flow[Any]:
         return self._f_one("PUT", "/mode", {"mode": mode, "reviewer": reviewer})

@@ -5,11 +5,19 @@ PostgreSQL database on the session's throwaway server). Tests talk to the store 
 through ``signoff.Gate``; the few helpers here that reach under it (``read_audit``,
 ``tamper``, ``store_outage``) have one variant per store kind, so a new store adds its
 variant next to the SQLite one and inherits every test.
+
+The ``remote`` backend runs the same tests through ``RemoteGate``s against a real ``signoff
+serve`` on the test's own SQLite store (``tests/remote.py``): every test whose ``gate`` is all
+it drives (it may still read the store's audit log through ``store_url``). Tests that open
+their own gates or take the store away (``open_gate``, ``outage_gate``, ``unreachable_url``)
+are left out at collection, and ``@pytest.mark.local_only("why")`` leaves out a test that
+needs what only a local Gate has.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import secrets
 import sqlite3
@@ -17,7 +25,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -25,8 +33,11 @@ import pytest
 from signoff import Gate
 from signoff.audit import entry_hash
 from signoff.store import AuditEntry, open_store
+from tests.remote import RemoteTeam, serve
 
-STORE_KINDS = ["sqlite", "postgres", "memory"]
+STORE_KINDS = ["sqlite", "postgres", "memory", "remote"]
+# Fixtures that reach under the gate: a test taking one of them never runs on the remote backend.
+LOCAL_FIXTURES = {"open_gate", "outage_gate", "unreachable_url"}
 
 # One policy for the whole suite: every rule is there for a test that names it.
 POLICY: dict[str, Any] = {
@@ -72,7 +83,8 @@ def fresh_database(pg_url: str) -> str:
 
 @pytest.fixture(params=STORE_KINDS)
 def store_kind(request: pytest.FixtureRequest) -> str:
-    """Which store this run of the test uses (memory: the in-memory store, for tests of one process)."""
+    """Which store this run of the test uses (memory: the in-memory store, for tests of one process;
+    remote: a SQLite store behind ``signoff serve``, driven through RemoteGate)."""
     return str(request.param)
 
 
@@ -88,7 +100,7 @@ def drop_database(pg_url: str, url: str) -> None:
 @pytest.fixture
 def store_url(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh, empty store of each kind."""
-    if store_kind == "sqlite":
+    if store_kind in ("sqlite", "remote"):
         yield f"sqlite:///{tmp_path}/s.db"
         return
     if store_kind == "memory":
@@ -123,9 +135,42 @@ def open_gate(store_url: str) -> Iterator[GateFactory]:
 
 
 @pytest.fixture
-def gate(open_gate: GateFactory) -> Gate:
-    """A gate with the suite's policy and reviewers, sweeping timeouts."""
-    return open_gate()
+def gate(store_kind: str, store_url: str, open_gate: GateFactory, tmp_path: Path) -> Iterator[Gate]:
+    """A gate with the suite's policy and reviewers, sweeping timeouts; on the remote backend, a
+    GateLike reaching ``signoff serve`` (which sweeps) only through RemoteGates."""
+    if store_kind != "remote":
+        yield open_gate()
+        return
+    (tmp_path / "served").mkdir()
+    with serve(tmp_path / "served", POLICY, db=store_url, reviewers=REVIEWERS) as served:
+        team = RemoteTeam(served, operator="dave")  # the top tier: mode switches
+        try:
+            yield cast(Gate, team)
+        finally:
+            team.close()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "local_only(why): not run on the contract suite's remote backend")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out of the remote backend what it cannot run (see the module docstring)."""
+    keep, drop = [], []
+    for item in items:
+        params = getattr(item, "callspec", None)
+        remote = params is not None and params.params.get("store_kind") == "remote" \
+            and Path(str(item.fspath)).parent == Path(__file__).parent
+        fixtures = set(getattr(item, "fixturenames", ()))
+        uses_gate = "gate" in fixtures
+        direct = set(inspect.signature(item.function).parameters) if isinstance(item, pytest.Function) else set()
+        if remote and (not uses_gate or direct & LOCAL_FIXTURES or item.get_closest_marker("local_only")):
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 def run_in_new_loop(coro: Any) -> Any:

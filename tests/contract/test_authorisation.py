@@ -23,7 +23,7 @@ class TestModeSwitchNeedsTheTopTier:
         """A junior, a senior (the top tier here is lead) or an unknown reviewer cannot switch: nothing changes."""
         with pytest.raises(NotAuthorized):
             await gate.set_mode_async("incident", reviewer=reviewer)
-        assert (None, []) == (gate.mode, mode_switches(store_url))
+        assert (None, []) == (await gate.get_mode(), mode_switches(store_url))
 
     async def test_the_top_tier_switches_and_is_the_actor(self, gate: Gate, store_url: str) -> None:
         """A lead switches (sync and async twins); the audit names the reviewer, not the default actor."""
@@ -36,12 +36,14 @@ class TestModeSwitchNeedsTheTopTier:
         with pytest.raises(NotAuthorized, match="only a lead reviewer may switch modes; 'bob' is senior"):
             gate.set_mode("incident", reviewer="bob")
 
+    @pytest.mark.local_only("writes a reviewer straight into the store")
     async def test_a_disabled_top_tier_reviewer_is_refused(self, gate: Gate) -> None:
         """A disabled lead is refused like anyone else."""
         await gate._engine.run(gate.store.put_reviewer(Reviewer(name="erin", tier="lead", disabled=True)))
         with pytest.raises(NotAuthorized, match="disabled"):
             await gate.set_mode_async("incident", reviewer="erin")
 
+    @pytest.mark.local_only("over HTTP the token's reviewer is the actor: there is no operator")
     async def test_local_operator_without_a_reviewer_may_switch(self, gate: Gate, store_url: str) -> None:
         """Local code holding the store (no reviewer named) is the operator, recorded as ``actor``."""
         gate.set_mode("incident", actor="oncall")
@@ -92,6 +94,7 @@ class TestIdempotencyKeysBelongToOneAgent:
         with pytest.raises(Conflict):
             await gate.submit(refund("agent-a", 60.0), idempotency_key="k")
 
+    @pytest.mark.local_only("an agent token submits for its own agent only")
     async def test_a_batch_scopes_keys_per_agent(self, gate: Gate) -> None:
         """One batch holding two agents' actions under one key makes two tickets."""
         a, b = await gate.submit_many([refund("agent-a"), refund("agent-b")], idempotency_keys=["k", "k"])
@@ -125,6 +128,7 @@ class TestRevokedSessions:
         untouched = await other._engine.run(other.store.session_revoked("h-2"))
         assert (False, True, False) == (before, after, untouched)
 
+    @pytest.mark.local_only("reaches into the store")
     async def test_expired_revocations_are_cleared(self, gate: Gate) -> None:
         """Revocations past their cookie's expiry are deleted by the next revocation (the table stays small)."""
         from datetime import timedelta
@@ -138,6 +142,7 @@ class TestRevokedSessions:
 
 
 class TestStaleTiers:
+    @pytest.mark.local_only("writes a reviewer straight into the store")
     async def test_a_reviewer_whose_tier_the_policy_dropped_decides_nothing_tiered(self, gate: Gate) -> None:
         """A reviewer left with a tier the policy no longer lists ranks below every tier, not above."""
         await gate._engine.run(gate.store.put_reviewer(Reviewer(name="olga", tier="admin")))

@@ -184,6 +184,7 @@ class TestBinding:
         await gate.execute(decision, lambda **kw: None)  # type: ignore[arg-type]
         assert "executed" == (await gate.get_ticket(tid)).execution
 
+    @pytest.mark.local_only("over HTTP another agent's ticket looks absent (NotFound)")
     async def test_another_agent_is_refused(self, gate: Gate) -> None:
         """The approval is bound to the agent that asked."""
         _, decision = await approved_decision(gate)

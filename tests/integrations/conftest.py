@@ -1,4 +1,8 @@
-"""Shared fixtures for the framework adapters: one policy, a gate on a real SQLite file, a reviewer."""
+"""Shared fixtures for the framework adapters: one policy, a gate on a real SQLite file, a reviewer.
+
+``gate`` is each adapter's GateLike twice over: a local ``Gate``, and the same store behind a
+real ``signoff serve`` reached through ``RemoteGate``s (``tests/remote.py``), so every adapter
+test also runs the way production agents do, in another process than the server."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Any
 import pytest
 
 import signoff
+from tests.remote import RemoteTeam, serve
 
 POLICY: dict[str, Any] = {
     "version": 1,
@@ -36,11 +41,21 @@ def db(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'signoff.db'}"
 
 
-@pytest.fixture
-def gate(db: str) -> Iterator[signoff.Gate]:
-    g = signoff.Gate.open(policy=POLICY, store=db)
-    g.add_reviewer("alice")
-    try:
-        yield g
-    finally:
-        g.close()
+@pytest.fixture(params=["local", "remote"])
+def gate(request: pytest.FixtureRequest, db: str, tmp_path: Path) -> Iterator[Any]:
+    """A GateLike on ``db`` with reviewer alice: a local Gate, or a RemoteTeam over ``signoff serve``."""
+    if request.param == "local":
+        g = signoff.Gate.open(policy=POLICY, store=db)
+        g.add_reviewer("alice")
+        try:
+            yield g
+        finally:
+            g.close()
+        return
+    (tmp_path / "served").mkdir()
+    with serve(tmp_path / "served", POLICY, db=db, reviewers={"alice": None}) as served:
+        team = RemoteTeam(served, operator="alice")
+        try:
+            yield team
+        finally:
+            team.close()
