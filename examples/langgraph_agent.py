@@ -9,10 +9,15 @@ Offline: the model is LangChain's scripted GenericFakeChatModel. Run: python exa
 3. A new process (new gate, new graph, new checkpointer on the same files) resumes the
    thread: no model call for the first turn, the refund runs once with 100, the model
    reads the reviewer's feedback for close_account.
+
+Against a running server instead (policy: this file's POLICY; reviewer alice; tokens from
+`signoff token create`): SIGNOFF_URL=http://127.0.0.1:8080 SIGNOFF_TOKEN=<support-bot's token>
+SIGNOFF_REVIEWER_TOKEN=<alice's token> python examples/langgraph_agent.py
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -67,11 +72,28 @@ def close_account(customer: str) -> str:
     return f"closed the account of {customer}"
 
 
-def build_agent(model: GenericFakeChatModel, gate: signoff.Gate, checkpoints: Path) -> Any:
+def build_agent(model: GenericFakeChatModel, gate: signoff.GateLike, checkpoints: Path) -> Any:
     conn = sqlite3.connect(checkpoints, check_same_thread=False)
     return create_agent(model, tools=[lookup_order, issue_refund, close_account],
                         middleware=[SignoffMiddleware(gate, agent="support-bot")],
                         checkpointer=SqliteSaver(conn))
+
+
+def agent_gate(db: str) -> signoff.Gate | signoff.RemoteGate:
+    """The agent's gate: local on ``db``, or ``signoff serve`` at $SIGNOFF_URL with the agent token
+    $SIGNOFF_TOKEN (the adapter takes either: any ``signoff.GateLike``)."""
+    if url := os.environ.get("SIGNOFF_URL"):
+        return signoff.Gate.remote(url, token=os.environ["SIGNOFF_TOKEN"])
+    return signoff.Gate.open(policy=POLICY, store=db)
+
+
+def reviewer_gate(db: str) -> signoff.Gate | signoff.RemoteGate:
+    """Alice's gate: local (adding her as a reviewer), or the server with her token $SIGNOFF_REVIEWER_TOKEN."""
+    if url := os.environ.get("SIGNOFF_URL"):
+        return signoff.Gate.remote(url, token=os.environ["SIGNOFF_REVIEWER_TOKEN"])
+    gate = signoff.Gate.open(policy=POLICY, store=db)
+    gate.add_reviewer("alice")
+    return gate
 
 
 def main() -> None:
@@ -87,7 +109,7 @@ def main() -> None:
             {"name": "issue_refund", "args": {"order": "A-17", "amount": 150.0}, "id": "call_2"},
             {"name": "close_account", "args": {"customer": "bob"}, "id": "call_3"},
         ])
-    with signoff.Gate.open(policy=POLICY, store=db) as gate:
+    with agent_gate(db) as gate:
         agent = build_agent(ScriptedChatModel(messages=iter([first_turn])), gate, checkpoints)
         result = agent.invoke({"messages": [{"role": "user", "content": "Refund A-17 and close my account"}]}, config)
         request = result["__interrupt__"][0].value
@@ -97,17 +119,16 @@ def main() -> None:
     tickets = request["tickets"]
 
     print("2) a reviewer decides (in the inbox, the CLI, or here)")
-    with signoff.Gate.open(policy=POLICY, store=db) as reviewer_gate:
-        reviewer_gate.add_reviewer("alice")
-        refund, closure = (reviewer_gate.get_ticket_sync(t) for t in tickets)
+    with reviewer_gate(db) as alice:
+        refund, closure = (alice.get_ticket_sync(t) for t in tickets)
         print(f"   {refund.id} reasoning on the ticket: {refund.action.reasoning!r}")
-        reviewer_gate.approve_sync(refund.id, reviewer="alice", args={"order": "A-17", "amount": 100.0})
-        reviewer_gate.reject_sync(closure.id, reviewer="alice", feedback="offer a voucher instead of closing")
+        alice.approve_sync(refund.id, reviewer="alice", args={"order": "A-17", "amount": 100.0})
+        alice.reject_sync(closure.id, reviewer="alice", feedback="offer a voucher instead of closing")
         print("   approved the refund with amount 100.0; rejected close_account")
 
     print("3) a new process resumes the thread (no re-reasoning: the model only writes the answer)")
     final = AIMessage(content="I refunded 100.00 on A-17 and kept your account open; here is a voucher.")
-    with signoff.Gate.open(policy=POLICY, store=db) as gate:
+    with agent_gate(db) as gate:
         agent = build_agent(ScriptedChatModel(messages=iter([final])), gate, checkpoints)
         result = resume(agent, gate, tickets[0])
         for m in result["messages"]:

@@ -8,11 +8,16 @@ Offline: the model is the SDK's own agents.testing.ScriptedModel. Run: python ex
 2. A reviewer edits the refund (150 -> 100) and rejects closing the account.
 3. A fresh agent object (as in another process) resumes from the ticket: the refund runs
    once with 100 and the model reads the reviewer's feedback for close_account.
+
+Against a running server instead (policy: this file's POLICY; reviewer alice; tokens from
+`signoff token create`): SIGNOFF_URL=http://127.0.0.1:8080 SIGNOFF_TOKEN=<support-bot's token>
+SIGNOFF_REVIEWER_TOKEN=<alice's token> python examples/openai_agents_refund.py
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 from pathlib import Path
 
@@ -60,12 +65,29 @@ def build_agent(model: ScriptedModel, approvals: SignoffApprovals) -> Agent:
                  tools=approvals.tools([lookup_order, issue_refund, close_account]))
 
 
+def agent_gate(db: str) -> signoff.Gate | signoff.RemoteGate:
+    """The agent's gate: local on ``db``, or ``signoff serve`` at $SIGNOFF_URL with the agent token
+    $SIGNOFF_TOKEN (the adapter takes either: any ``signoff.GateLike``)."""
+    if url := os.environ.get("SIGNOFF_URL"):
+        return signoff.Gate.remote(url, token=os.environ["SIGNOFF_TOKEN"])
+    return signoff.Gate.open(policy=POLICY, store=db)
+
+
+def reviewer_gate(db: str) -> signoff.Gate | signoff.RemoteGate:
+    """Alice's gate: local (adding her as a reviewer), or the server with her token $SIGNOFF_REVIEWER_TOKEN."""
+    if url := os.environ.get("SIGNOFF_URL"):
+        return signoff.Gate.remote(url, token=os.environ["SIGNOFF_REVIEWER_TOKEN"])
+    gate = signoff.Gate.open(policy=POLICY, store=db)
+    gate.add_reviewer("alice")
+    return gate
+
+
 async def main() -> None:
     set_tracing_disabled(True)  # offline: no trace export
     db = f"sqlite:///{Path(tempfile.mkdtemp(prefix='signoff-openai-')) / 'signoff.db'}"
 
     print("1) the agent runs and pauses")
-    async with signoff.Gate.open(policy=POLICY, store=db) as gate:
+    async with agent_gate(db) as gate:
         approvals = SignoffApprovals(gate, agent="support-bot")
         model = ScriptedModel([[
             assistant_message("The order was 3 days late: policy 4.2 allows a full refund. Closing as asked."),
@@ -80,14 +102,13 @@ async def main() -> None:
             print(f"   - {t.id}: {t.action.name}({dict(t.action.args)}) batch {t.batch_id}")
 
     print("2) a reviewer decides")
-    async with signoff.Gate.open(policy=POLICY, store=db) as reviewer_gate:
-        reviewer_gate.add_reviewer("alice")
-        await reviewer_gate.approve(tickets[0].id, reviewer="alice", args={"order": "A-17", "amount": 100.0})
-        await reviewer_gate.reject(tickets[1].id, reviewer="alice", feedback="offer a voucher instead of closing")
+    async with reviewer_gate(db) as alice:
+        await alice.approve(tickets[0].id, reviewer="alice", args={"order": "A-17", "amount": 100.0})
+        await alice.reject(tickets[1].id, reviewer="alice", feedback="offer a voucher instead of closing")
         print("   approved the refund with amount 100.0; rejected close_account")
 
     print("3) a fresh agent resumes the run from the RunState stored with the tickets")
-    async with signoff.Gate.open(policy=POLICY, store=db) as gate:
+    async with agent_gate(db) as gate:
         approvals = SignoffApprovals(gate, agent="support-bot")
         model = ScriptedModel([[assistant_message("Refunded 100.00 on A-17; your account stays open.")]])
         result = await approvals.resume(build_agent(model, approvals), tickets[0].id)

@@ -8,11 +8,16 @@ Offline: the model is Pydantic AI's FunctionModel, scripted here. Run: python ex
 2. A reviewer edits the refund (150 -> 100) and rejects closing the account.
 3. A fresh agent (as in another process) continues with the history and the decisions
    as DeferredToolResults: ToolApproved(override_args=...) and ToolDenied(message=...).
+
+Against a running server instead (policy: this file's POLICY; reviewer alice; tokens from
+`signoff token create`): SIGNOFF_URL=http://127.0.0.1:8080 SIGNOFF_TOKEN=<support-bot's token>
+SIGNOFF_REVIEWER_TOKEN=<alice's token> python examples/pydantic_ai_refund.py
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 from pathlib import Path
 
@@ -68,18 +73,35 @@ def scripted_model(messages: list[ModelMessage], info: AgentInfo) -> ModelRespon
     return ModelResponse(parts=[TextPart(f"Done after {len(returns)} tool results; your account stays open.")])
 
 
-def build_agent(gate: signoff.Gate) -> tuple[Agent[None, str | DeferredToolRequests], SignoffToolset]:
+def build_agent(gate: signoff.GateLike) -> tuple[Agent[None, str | DeferredToolRequests], SignoffToolset]:
     tools = SignoffToolset(FunctionToolset([lookup_order, issue_refund, close_account]), gate=gate,
                            agent="support-bot")
     agent = Agent(FunctionModel(scripted_model), toolsets=[tools], output_type=[str, DeferredToolRequests])
     return agent, tools
 
 
+def agent_gate(db: str) -> signoff.Gate | signoff.RemoteGate:
+    """The agent's gate: local on ``db``, or ``signoff serve`` at $SIGNOFF_URL with the agent token
+    $SIGNOFF_TOKEN (the adapter takes either: any ``signoff.GateLike``)."""
+    if url := os.environ.get("SIGNOFF_URL"):
+        return signoff.Gate.remote(url, token=os.environ["SIGNOFF_TOKEN"])
+    return signoff.Gate.open(policy=POLICY, store=db)
+
+
+def reviewer_gate(db: str) -> signoff.Gate | signoff.RemoteGate:
+    """Alice's gate: local (adding her as a reviewer), or the server with her token $SIGNOFF_REVIEWER_TOKEN."""
+    if url := os.environ.get("SIGNOFF_URL"):
+        return signoff.Gate.remote(url, token=os.environ["SIGNOFF_REVIEWER_TOKEN"])
+    gate = signoff.Gate.open(policy=POLICY, store=db)
+    gate.add_reviewer("alice")
+    return gate
+
+
 async def main() -> None:
     db = f"sqlite:///{Path(tempfile.mkdtemp(prefix='signoff-pydantic-ai-')) / 'signoff.db'}"
 
     print("1) the agent runs and defers the calls that need a person")
-    async with signoff.Gate.open(policy=POLICY, store=db) as gate:
+    async with agent_gate(db) as gate:
         agent, tools = build_agent(gate)
         result = await agent.run("Refund A-17 and close my account")
         assert isinstance(result.output, DeferredToolRequests)
@@ -89,14 +111,13 @@ async def main() -> None:
             print(f"   - {t.id}: {t.action.name}({dict(t.action.args)}) batch {t.batch_id}")
 
     print("2) a reviewer decides")
-    async with signoff.Gate.open(policy=POLICY, store=db) as reviewer_gate:
-        reviewer_gate.add_reviewer("alice")
-        await reviewer_gate.approve(tickets[0].id, reviewer="alice", args={"order": "A-17", "amount": 100.0})
-        await reviewer_gate.reject(tickets[1].id, reviewer="alice", feedback="offer a voucher instead of closing")
+    async with reviewer_gate(db) as alice:
+        await alice.approve(tickets[0].id, reviewer="alice", args={"order": "A-17", "amount": 100.0})
+        await alice.reject(tickets[1].id, reviewer="alice", feedback="offer a voucher instead of closing")
         print("   approved the refund with amount 100.0; rejected close_account")
 
     print("3) a fresh agent continues with the history and the decisions")
-    async with signoff.Gate.open(policy=POLICY, store=db) as gate:
+    async with agent_gate(db) as gate:
         agent, tools = build_agent(gate)
         history, results = await tools.resume(tickets[0].id)
         for call_id, approval in results.approvals.items():

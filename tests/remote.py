@@ -130,16 +130,24 @@ class RemoteTeam:
         self.url = served.url
         self.policy = served.setup.policy
         self._gates: dict[tuple[str, str], RemoteGate] = {}
+        self._tokens: dict[tuple[str, str], str] = {}
         self.reviewer()  # its token now: writing one later is an audit entry in the middle of the test
 
     # -- tokens --------------------------------------------------------------------------------
-    def _as(self, kind: str, name: str) -> RemoteGate:
+    def token(self, kind: str, name: str) -> str:
+        """The secret of ``kind`` (agent/reviewer) ``name``'s token, made once as `signoff token create` does."""
         key = (kind, name)
-        if key not in self._gates:
+        if key not in self._tokens:
             secret = new_token(kind)  # type: ignore[arg-type]
             self.served.setup._engine.run_sync(self.served.setup.store.put_token(TokenRecord(
                 token_hash=hash_token(secret), kind=kind, name=name, created_at=utcnow())))  # type: ignore[arg-type]
-            self._gates[key] = Gate.remote(self.url, token=secret)
+            self._tokens[key] = secret
+        return self._tokens[key]
+
+    def _as(self, kind: str, name: str) -> RemoteGate:
+        key = (kind, name)
+        if key not in self._gates:
+            self._gates[key] = Gate.remote(self.url, token=self.token(kind, name))
         return self._gates[key]
 
     def agent(self, name: str = "") -> RemoteGate:

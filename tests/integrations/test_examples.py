@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.remote import RemoteTeam, serve
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -67,6 +71,30 @@ def test_example_runs(example: str) -> None:
     assert [] == missing, out.stdout
     present = [line for line in FORBIDDEN.get(example, []) if line in out.stdout]
     assert [] == present, out.stdout
+
+
+# The adapter examples again, the agent and the reviewer reaching a real `signoff serve` over HTTP.
+REMOTE = {"langgraph_agent.py": "langchain.agents", "openai_agents_refund.py": "agents.testing",
+          "pydantic_ai_refund.py": "pydantic_ai"}
+
+
+@pytest.mark.parametrize("example", sorted(REMOTE))
+def test_example_runs_against_a_server(example: str, tmp_path: Path) -> None:
+    """With SIGNOFF_URL and tokens set, the example runs through RemoteGates and prints the same lines."""
+    pytest.importorskip(REMOTE[example])
+    policy = runpy.run_path(str(EXAMPLES / example))["POLICY"]
+    with serve(tmp_path, policy, reviewers={"alice": None}) as served:
+        team = RemoteTeam(served, operator="alice")
+        env = {**os.environ, "SIGNOFF_URL": served.url, "SIGNOFF_TOKEN": team.token("agent", "support-bot"),
+               "SIGNOFF_REVIEWER_TOKEN": team.token("reviewer", "alice")}
+        out = subprocess.run([sys.executable, str(EXAMPLES / example)], capture_output=True, text=True, timeout=300,
+                             cwd=EXAMPLES.parent, env=env)
+        tickets = served.setup.list_tickets_sync()
+        team.close()
+    assert 0 == out.returncode, out.stderr[-3000:]
+    missing = [line for line in EXPECTED[example] if line not in out.stdout]
+    present = [line for line in FORBIDDEN[example] if line in out.stdout]
+    assert ([], [], {"support-bot"}) == (missing, present, {t.action.agent for t in tickets}), out.stdout
 
 
 DOCS = EXAMPLES.parent / "docs" / "integrations"
