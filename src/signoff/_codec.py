@@ -1,4 +1,4 @@
-"""One codec for the records: how an Action, Reason, Outcome, Decision or Ticket becomes JSON.
+"""One codec for the records: how an Action, Reason, Outcome, Decision, Ticket or AuditEntry becomes JSON.
 
 The store's body, the HTTP API's answers and its OpenAPI document used to list each record's
 fields by hand, three times, and drifted. Here every record's JSON is derived from its frozen
@@ -14,17 +14,25 @@ sent, read back and documented without another edit. The rules, by field type:
   default, and unknown keys are ignored: a newer server, or an older store body, still loads.
 
 The codec is on the hot path (every submission, every list), so each record's converters are
-worked out once, at import, into a flat table; no type is inspected per call. pydantic is used
-only to describe the wire shapes for the OpenAPI document (:meth:`RecordCodec.model`).
+worked out once, at import, and compiled into one straight function per record and direction;
+no type is inspected per call. pydantic only describes the wire shapes for the OpenAPI document
+(:meth:`RecordCodec.model`, with each field's docstring as its description).
+
+The agent's state, a variant with a ``kind`` (JSON or bytes), has its encoding here too
+(``state_*``): the store, the request and the resume answer each used to write their own.
 """
 
 from __future__ import annotations
 
+import ast
 import base64
 import binascii
 import dataclasses
 import enum
+import inspect
+import itertools
 import json
+import textwrap
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -34,10 +42,11 @@ from typing import Any, Generic, Literal, TypeVar
 from signoff._errors_root import UserError
 from signoff._limits import MAX_STATE_DEPTH, bounded, check_value
 from signoff._model import _UNCHECKED, Action, Decision, Outcome, Reason, ReviewersRequired, Ticket, canonical_json
-from signoff._records import StoredState
+from signoff._records import AuditEntry, StoredState
 
 __all__ = [
     "ACTION",
+    "AUDIT_ENTRY",
     "DECISION",
     "OUTCOME",
     "REASON",
@@ -137,6 +146,8 @@ def _value(member: enum.Enum) -> Any:
 def _each(convert: Convert | None, into: Callable[[Any], Any] = list) -> Convert:
     if convert is None:
         return into
+    if into is list:
+        return lambda items: [convert(i) for i in items]
     return lambda items: into([convert(i) for i in items])
 
 
@@ -156,8 +167,10 @@ class RecordCodec(Generic[R]):
         _CODECS[cls] = self
         hints = typing.get_type_hints(cls)
         self.fields = tuple(_field(f.name, hints[f.name]) for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+        # A computed value is made afresh by its property: bounded as it is, not copied once more.
         self.computed = tuple(
-            _field(name, typing.get_type_hints(getattr(cls, name).fget)["return"]) for name in computed)
+            dataclasses.replace(f, wire=bounded) if f.wire is _bounded_copy else f
+            for f in (_field(name, typing.get_type_hints(getattr(cls, name).fget)["return"]) for name in computed))
         self.dump: Callable[[R], dict[str, Any]] = _compile_dump(self.fields, "store")
         """The record as stored: every field, nothing bounded."""
         self.dump_wire: Callable[[R], dict[str, Any]] = _compile_dump(self.fields + self.computed, "wire")
@@ -170,21 +183,43 @@ class RecordCodec(Generic[R]):
     def model(self) -> Any:
         """The wire shape as a pydantic model named ``<Record>Out`` (what /api/v1/openapi.json shows)."""
         if self._model is None:
-            from pydantic import create_model
+            from pydantic import Field, create_model
 
             doc = (self.cls.__doc__ or "").strip().split("\n\n")[0]
+            docs = _field_docs(self.cls)
             self._model = create_model(  # type: ignore[call-overload]
                 self._model_name, __doc__=doc,
-                **{f.key: (f.wire_type(), ...) for f in self.fields + self.computed})
+                **{f.key: (f.wire_type(), Field(description=docs.get(f.name))) for f in self.fields + self.computed})
         return self._model
 
 
 _CODECS: dict[type, RecordCodec[Any]] = {}
 
 
+def _field_docs(cls: type) -> dict[str, str]:
+    """The docstring under each field of ``cls`` and its bases (they describe the API's fields too)."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        except (OSError, TypeError, SyntaxError):  # no source (a builtin, a class made at run time)
+            continue
+        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+        for node, after in itertools.pairwise(body):
+            if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                    and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
+                    and isinstance(after.value.value, str)):
+                docs[node.target.id] = inspect.cleandoc(after.value.value)
+    return docs
+
+
 # The hot path: each record's dump and load are compiled once into one straight function, as if
 # written by hand (``{"id": r.id, "level": c3(r.level), ...}``): about a fifth faster than a loop
 # over the table, which matters on every submission and every list (benchmarks/).
+_INLINE: dict[Any, str] = {_value: "{}.value", _seconds: "{}.total_seconds()"}
+"""Converters written out in place (a call of a Python function costs more than the work)."""
+
+
 def _compile_dump(fields: tuple[_Field, ...], which: Literal["store", "wire"]) -> Callable[[Any], dict[str, Any]]:
     namespace: dict[str, Any] = {}
     items = []
@@ -194,10 +229,11 @@ def _compile_dump(fields: tuple[_Field, ...], which: Literal["store", "wire"]) -
             items.append(f"{f.key!r}: r.{f.name}")
             continue
         namespace[f"c{i}"] = convert
+        call = _INLINE.get(convert, f"c{i}({{}})")
         if f.optional:
-            items.append(f"{f.key!r}: None if (v{i} := r.{f.name}) is None else c{i}(v{i})")
+            items.append(f"{f.key!r}: None if (v{i} := r.{f.name}) is None else {call.format(f'v{i}')}")
         else:
-            items.append(f"{f.key!r}: c{i}(r.{f.name})")
+            items.append(f"{f.key!r}: {call.format(f'r.{f.name}')}")
     dump: Callable[[Any], dict[str, Any]] = _define("dump", "r", ["return {" + ", ".join(items) + "}"], namespace)
     return dump
 
@@ -241,6 +277,7 @@ REVIEWERS = RecordCodec(ReviewersRequired, model_name="ReviewersOut")
 OUTCOME = RecordCodec(Outcome, computed=("needs_human",))
 DECISION = RecordCodec(Decision, computed=("args",))
 TICKET = RecordCodec(Ticket)
+AUDIT_ENTRY = RecordCodec(AuditEntry)
 
 
 # -- the store's body: a ticket as canonical JSON text --------------------------------------------

@@ -16,13 +16,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from signoff import _errors
-from signoff._codec import ACTION, DECISION, OUTCOME, TICKET
+from signoff._codec import ACTION, AUDIT_ENTRY, DECISION, OUTCOME, TICKET
 from signoff._errors import NotAllowed, PolicyError, Problem, SignoffError
-from signoff._limits import bounded
 from signoff._model import Action, Decision, Level, Outcome, Ticket
+from signoff._records import AuditEntry
 from signoff.audit import VerifyResult
 from signoff.insights import Insights, Recommendation, Stat
-from signoff.store._records import AuditEntry
 
 __all__ = [
     "action_from_dict",
@@ -144,8 +143,7 @@ def insights_from_dict(d: Mapping[str, Any]) -> Insights:
 
 
 def audit_entry_to_dict(e: AuditEntry) -> dict[str, Any]:
-    return {"seq": e.seq, "at": e.at, "kind": e.kind, "ticket_id": e.ticket_id, "actor": e.actor,
-            "data": bounded(dict(e.data)), "prev_hash": e.prev_hash, "hash": e.hash}
+    return AUDIT_ENTRY.dump_wire(e)
 
 
 def verify_to_dict(v: VerifyResult) -> dict[str, Any]:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from signoff import Action, Conflict, Decision, Level, PolicyError, Problem, Reason, Rejected, Ticket
+from signoff import Action, Conflict, Decision, Gate, Level, PolicyError, Problem, Reason, Rejected, Ticket
 from signoff._model import Outcome, ReviewersRequired
+from signoff._records import AuditEntry
 from signoff._wire import (
+    audit_entry_to_dict,
     decision_from_dict,
     decision_to_dict,
     error_attrs,
@@ -17,6 +20,7 @@ from signoff._wire import (
     ticket_from_dict,
     ticket_to_dict,
 )
+from signoff.server import ServerSettings, create_app
 from signoff.server._error_map import status_for
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -73,3 +77,20 @@ class TestWire:
         """A name that is not a signoff exception (a newer server, a proxy) gives the fallback class."""
         error = error_from_problem(409, {"error": "os.system", "detail": "x"}, fallback=Conflict)
         assert (Conflict, "x") == (type(error), str(error))
+
+    def test_the_openapi_document_shows_the_records_as_they_are_sent(self, tmp_path: Path) -> None:
+        """TicketOut, DecisionOut, OutcomeOut and AuditEntryOut list exactly the keys the API sends
+        (one codec writes both), and the ticket's enums are the model's."""
+        policy = tmp_path / "policy.yaml"
+        policy.write_text("version: 1\n", encoding="utf-8")
+        with Gate.open(policy=str(policy), store="memory://openapi-wire", sweep=False) as gate:
+            schemas = create_app(gate, settings=ServerSettings()).openapi()["components"]["schemas"]
+        ticket = Ticket(id="tk_1", kind="approval", action=ACTION, status="pending", level=Level.APPROVE)
+        decision = Decision(status="approved", approved=True, action=ACTION)
+        entry = AuditEntry(seq=1, at=NOW.isoformat(), kind="submitted", ticket_id="tk_1", actor="bot", data={},
+                           prev_hash="", hash="h")
+        sent = {"TicketOut": ticket_to_dict(ticket), "DecisionOut": decision_to_dict(decision),
+                "OutcomeOut": outcome_to_dict(Outcome(level=Level.AUTO)), "AuditEntryOut": audit_entry_to_dict(entry)}
+        assert {name: set(body) for name, body in sent.items()} == {
+            name: set(schemas[name]["properties"]) for name in sent}
+        assert ["approval", "notification", "suggestion"] == schemas["TicketOut"]["properties"]["kind"]["enum"]

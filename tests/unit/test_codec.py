@@ -14,6 +14,7 @@ import pytest
 from signoff import Action, Decision, Level, Reason, Ticket, UserError
 from signoff._codec import (
     ACTION,
+    AUDIT_ENTRY,
     DECISION,
     OUTCOME,
     REASON,
@@ -30,6 +31,7 @@ from signoff._codec import (
 )
 from signoff._limits import MAX_DEPTH, placeholder
 from signoff._model import Outcome, ReviewersRequired
+from signoff._records import AuditEntry
 
 BODIES = Path(__file__).parent / "codec_bodies"
 """Ticket bodies written by the store encoder before the codec (store/_records.py at e8aa7b2), and
@@ -145,13 +147,29 @@ class TestDerived:
         assert (NOW.isoformat(), ["carol"]) == (stored["second_look"], stored["watchers"])
         assert ticket == codec.load(stored) == codec.load(sent)
         assert {"second_look", "watchers"} <= set(schema["properties"]) & set(schema["required"])
+        assert "When someone looked again." == schema["properties"]["second_look"]["description"]
 
     def test_the_openapi_shapes_have_the_wire_keys(self) -> None:
         """Every key the API sends is documented, and nothing else (computed ones included)."""
         decision = Decision(status="auto", approved=True, action=Action(name="read"))
-        for codec, record in ((TICKET, FULL), (DECISION, decision), (OUTCOME, Outcome(level=Level.AUTO))):
+        entry = AuditEntry(seq=1, at="now", kind="submitted", ticket_id=None, actor="bot", data={}, prev_hash="",
+                           hash="")
+        cases: list[tuple[RecordCodec[Any], Any]] = [
+            (TICKET, FULL), (DECISION, decision), (OUTCOME, Outcome(level=Level.AUTO)), (AUDIT_ENTRY, entry)]
+        for codec, record in cases:
             schema = codec.model.model_json_schema()
             assert set(codec.dump_wire(record)) == set(schema["properties"]) == set(schema["required"])
+
+    def test_an_audit_entry_is_sent_as_before_with_its_data_bounded(self) -> None:
+        """The audit page's entries keep their keys; data too deep to show becomes a placeholder."""
+        deep: Any = 1
+        for _ in range(MAX_DEPTH + 1):
+            deep = [deep]
+        entry = AuditEntry(seq=1, at="2026-11-24T12:00:00+00:00", kind="approved", ticket_id="tk_1", actor="alice",
+                           data={"deep": deep}, prev_hash="0" * 64, hash="f" * 64)
+        sent = AUDIT_ENTRY.dump_wire(entry)
+        assert ["seq", "at", "kind", "ticket_id", "actor", "data", "prev_hash", "hash"] == list(sent)
+        assert placeholder(MAX_DEPTH) in json.dumps(sent["data"])
 
     def test_a_timedelta_travels_as_seconds_and_an_enum_as_its_value(self) -> None:
         """Outcome.timeout is ``timeout_seconds`` (a float); Level is its string."""

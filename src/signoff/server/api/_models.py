@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from signoff._codec import ACTION, DECISION, OUTCOME, REASON, REVIEWERS, TICKET
+from signoff._codec import ACTION, AUDIT_ENTRY, DECISION, OUTCOME, REASON, REVIEWERS, TICKET
 from signoff._model import DecisionStatus, TicketKind, TicketStatus
 
 TicketStatusName: TypeAlias = TicketStatus
@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     OutcomeOut: TypeAlias = BaseModel
     TicketOut: TypeAlias = BaseModel
     DecisionOut: TypeAlias = BaseModel
+    AuditEntryOut: TypeAlias = BaseModel
 else:
     ActionOut = ACTION.model
     ReasonOut = REASON.model
@@ -60,6 +61,7 @@ else:
     OutcomeOut = OUTCOME.model
     TicketOut = TICKET.model
     DecisionOut = DECISION.model
+    AuditEntryOut = AUDIT_ENTRY.model
 
 
 # -- agents -------------------------------------------------------------------------------------
@@ -225,17 +227,6 @@ class InsightsOut(BaseModel):
     actions: list[StatOut]
     recommendations: list[RecommendationOut]
     timeline: dict[str, list[TimelinePoint]]
-
-
-class AuditEntryOut(BaseModel):
-    seq: int
-    at: str
-    kind: str
-    ticket_id: str | None
-    actor: str
-    data: dict[str, Any]
-    prev_hash: str
-    hash: str
 
 
 class AuditPage(BaseModel):
