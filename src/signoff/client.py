@@ -71,6 +71,8 @@ class _Call:
     body: Any = None
     params: Any = None
     read_timeout: float | None = None
+    absent: bool = False
+    """A 404 answers ``None`` to the flow instead of raising NotFound (a lookup that may find nothing)."""
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,8 @@ class RemoteGate:
     def _decode(self, call: _Call, resp: httpx.Response) -> Any:
         if resp.status_code < 400:
             return json.loads(resp.content) if resp.content else None
+        if call.absent and resp.status_code == 404:
+            return None
         try:
             body = json.loads(resp.content) if resp.content else {}
         except ValueError:
@@ -358,6 +362,55 @@ class RemoteGate:
         return (yield from self._f_ticket("POST", f"/tickets/{_q(ticket_id)}/execution/finish",
                                           {"ok": ok, "error": error}))
 
+    def _f_get(self, ticket_id: str) -> Flow[Ticket]:
+        return (yield from self._f_ticket("GET", f"/tickets/{_q(ticket_id)}"))
+
+    def _f_find(self, idempotency_key: str, agent: str) -> Flow[Ticket | None]:
+        params = {"agent": agent} if agent else None
+        data = yield _Call("GET", f"/idempotency-keys/{_q(idempotency_key)}", params=params, absent=True)
+        return None if data is None else ticket_from_dict(data)
+
+    def _f_cancel(self, ticket_id: str, reason: str) -> Flow[Ticket]:
+        return (yield from self._f_ticket("POST", f"/tickets/{_q(ticket_id)}/cancel", {"reason": reason}))
+
+    def _f_approve(self, ticket_id: str, reviewer: str | None, args: Mapping[str, Any] | None,
+                   comment: str) -> Flow[Ticket]:
+        body = {"args": dict(args) if args is not None else None, "comment": comment, "reviewer": reviewer}
+        return (yield from self._f_ticket("POST", f"/tickets/{_q(ticket_id)}/approve", body))
+
+    def _f_reject(self, ticket_id: str, reviewer: str | None, feedback: str) -> Flow[Ticket]:
+        body = {"feedback": feedback, "reviewer": reviewer}
+        return (yield from self._f_ticket("POST", f"/tickets/{_q(ticket_id)}/reject", body))
+
+    def _f_decide_group(self, group: str, ticket_ids: Iterable[str], reviewer: str | None, approve: bool,
+                        feedback: str) -> Flow[BatchResult]:
+        body = {"ticket_ids": shown_ids(ticket_ids), "approve": approve, "feedback": feedback, "reviewer": reviewer}
+        return (yield from self._f_batch(f"/groups/{_q(group)}/decide", body))
+
+    def _f_decide_batch(self, batch: str, reviewer: str | None, approve: bool, feedback: str) -> Flow[BatchResult]:
+        body = {"approve": approve, "feedback": feedback, "reviewer": reviewer}
+        return (yield from self._f_batch(f"/batches/{_q(batch)}/decide", body))
+
+    def _f_flag(self, ticket_id: str, reviewer: str | None, note: str) -> Flow[Ticket]:
+        return (yield from self._f_ticket("POST", f"/notifications/{_q(ticket_id)}/flag",
+                                          {"note": note, "reviewer": reviewer}))
+
+    def _f_resolve(self, ticket_id: str, reviewer: str | None, done: bool, note: str) -> Flow[Ticket]:
+        path = f"/suggestions/{_q(ticket_id)}/{'done' if done else 'dismiss'}"
+        return (yield from self._f_ticket("POST", path, {"note": note, "reviewer": reviewer}))
+
+    def _f_mode(self, mode: str | None, reviewer: str | None) -> Flow[Any]:
+        return self._f_one("PUT", "/mode", {"mode": mode, "reviewer": reviewer})
+
+    def _f_get_mode(self) -> Flow[str | None]:
+        return cast(str | None, (yield _Call("GET", "/mode"))["mode"])
+
+    def _f_insights(self, min_volume: int) -> Flow[Insights]:
+        return insights_from_dict((yield _Call("GET", "/insights", params={"min_volume": min_volume})))
+
+    def _f_verify(self) -> Flow[VerifyResult]:
+        return verify_from_dict((yield _Call("GET", "/audit/verify")))
+
     # -- evaluation -----------------------------------------------------------------------------
     def evaluate(self, action: Action) -> Outcome:
         """The policy's outcome for ``action``, computed by the server (one HTTP round trip)."""
@@ -378,10 +431,10 @@ class RemoteGate:
 
     async def get_mode(self) -> str | None:
         """The mode in force on the server (one HTTP round trip)."""
-        return cast(str | None, (await self._drive(self._f_one("GET", "/mode")))["mode"])
+        return await self._drive(self._f_get_mode())
 
     def get_mode_sync(self) -> str | None:
-        return cast(str | None, self._twin("get_mode_sync", self._f_one("GET", "/mode"))["mode"])
+        return self._twin("get_mode_sync", self._f_get_mode())
 
     # -- agent side -----------------------------------------------------------------------------
     async def guard(self, action: Action, *, state: Any = None, idempotency_key: str | None = None,
@@ -406,7 +459,7 @@ class RemoteGate:
         return await self._drive(self._f_resume(ticket_id))
 
     async def get_ticket(self, ticket_id: str) -> Ticket:
-        return await self._drive(self._f_ticket("GET", f"/tickets/{_q(ticket_id)}"))
+        return await self._drive(self._f_get(ticket_id))
 
     async def list_tickets(self, *, status: str | Sequence[str] | None = None, kind: str | None = None,
                            agent: str | None = None, action: str | None = None, group: str | None = None,
@@ -415,26 +468,13 @@ class RemoteGate:
         return await self._drive(self._f_list(status, kind, agent, action, group, batch, limit, offset,
                                               newest_first))
 
-    def _f_find(self, idempotency_key: str, agent: str) -> Flow[Ticket]:
-        params = {"agent": agent} if agent else None
-        return ticket_from_dict((yield _Call("GET", f"/idempotency-keys/{_q(idempotency_key)}", params=params)))
-
     async def find_ticket(self, *, idempotency_key: str, agent: str = "") -> Ticket | None:
         """The ticket submitted under ``idempotency_key`` (an agent token: its own agent's only)."""
-        try:
-            return await self._drive(self._f_find(idempotency_key, agent))
-        except NotFound:
-            return None
-
-    def find_ticket_sync(self, *, idempotency_key: str, agent: str = "") -> Ticket | None:
-        try:
-            return self._twin("find_ticket_sync", self._f_find(idempotency_key, agent))
-        except NotFound:
-            return None
+        return await self._drive(self._f_find(idempotency_key, agent))
 
     async def cancel(self, ticket_id: str, *, actor: str = "agent", reason: str = "") -> Ticket:
         """Withdraw a pending ticket (the server records the token's agent as the actor)."""
-        return await self._drive(self._f_ticket("POST", f"/tickets/{_q(ticket_id)}/cancel", {"reason": reason}))
+        return await self._drive(self._f_cancel(ticket_id, reason))
 
     async def execute(self, decision: Decision, fn: Callable[..., Any]) -> Any:
         """Run ``fn(**decision.args)`` if the decision allows it, at most once per approval
@@ -454,12 +494,10 @@ class RemoteGate:
     # -- reviewer side --------------------------------------------------------------------------
     async def approve(self, ticket_id: str, *, reviewer: str | None = None, args: Mapping[str, Any] | None = None,
                       comment: str = "") -> Ticket:
-        body = {"args": dict(args) if args is not None else None, "comment": comment, "reviewer": reviewer}
-        return await self._drive(self._f_ticket("POST", f"/tickets/{_q(ticket_id)}/approve", body))
+        return await self._drive(self._f_approve(ticket_id, reviewer, args, comment))
 
     async def reject(self, ticket_id: str, *, reviewer: str | None = None, feedback: str = "") -> Ticket:
-        body = {"feedback": feedback, "reviewer": reviewer}
-        return await self._drive(self._f_ticket("POST", f"/tickets/{_q(ticket_id)}/reject", body))
+        return await self._drive(self._f_reject(ticket_id, reviewer, feedback))
 
     async def decide_many(self, ticket_ids: Iterable[str], *, reviewer: str | None = None, approve: bool,
                           feedback: str = "") -> BatchResult:
@@ -468,22 +506,18 @@ class RemoteGate:
     async def decide_group(self, group: str, *, ticket_ids: Iterable[str], reviewer: str | None = None,
                            approve: bool, feedback: str = "") -> BatchResult:
         """Decide the tickets of ``group`` the reviewer was shown (``ticket_ids``), and no other."""
-        body = {"ticket_ids": shown_ids(ticket_ids), "approve": approve, "feedback": feedback, "reviewer": reviewer}
-        return await self._drive(self._f_batch(f"/groups/{_q(group)}/decide", body))
+        return await self._drive(self._f_decide_group(group, ticket_ids, reviewer, approve, feedback))
 
     async def decide_batch(self, batch: str, *, reviewer: str | None = None, approve: bool,
                            feedback: str = "") -> BatchResult:
-        body = {"approve": approve, "feedback": feedback, "reviewer": reviewer}
-        return await self._drive(self._f_batch(f"/batches/{_q(batch)}/decide", body))
+        return await self._drive(self._f_decide_batch(batch, reviewer, approve, feedback))
 
     async def flag(self, ticket_id: str, *, reviewer: str | None = None, note: str = "") -> Ticket:
-        body = {"note": note, "reviewer": reviewer}
-        return await self._drive(self._f_ticket("POST", f"/notifications/{_q(ticket_id)}/flag", body))
+        return await self._drive(self._f_flag(ticket_id, reviewer, note))
 
     async def resolve_suggestion(self, ticket_id: str, *, reviewer: str | None = None, done: bool,
                                  note: str = "") -> Ticket:
-        path = f"/suggestions/{_q(ticket_id)}/{'done' if done else 'dismiss'}"
-        return await self._drive(self._f_ticket("POST", path, {"note": note, "reviewer": reviewer}))
+        return await self._drive(self._f_resolve(ticket_id, reviewer, done, note))
 
     async def set_mode_async(self, mode: str | None, *, actor: str = "operator", reviewer: str | None = None) -> None:
         """Switch a mode on (``None``: off). The token's reviewer is the actor and must be of the policy's
@@ -497,14 +531,11 @@ class RemoteGate:
         trip, as ``evaluate`` does); async code should prefer ``set_mode_async``."""
         self._drive_sync(self._f_mode(mode, reviewer))
 
-    def _f_mode(self, mode: str | None, reviewer: str | None) -> Flow[Any]:
-        return self._f_one("PUT", "/mode", {"mode": mode, "reviewer": reviewer})
-
     async def insights(self, *, min_volume: int = 20) -> Insights:
-        return insights_from_dict(await self._drive(self._f_one("GET", "/insights", params={"min_volume": min_volume})))
+        return await self._drive(self._f_insights(min_volume))
 
     async def verify_audit(self) -> VerifyResult:
-        return verify_from_dict(await self._drive(self._f_one("GET", "/audit/verify")))
+        return await self._drive(self._f_verify())
 
     def add_reviewer(self, name: str, *, tier: str | None = None, password: str | None = None,
                      actor: str = "admin") -> None:
@@ -532,7 +563,7 @@ class RemoteGate:
         return self._twin("resume_sync", self._f_resume(ticket_id))
 
     def get_ticket_sync(self, ticket_id: str) -> Ticket:
-        return self._twin("get_ticket_sync", self._f_ticket("GET", f"/tickets/{_q(ticket_id)}"))
+        return self._twin("get_ticket_sync", self._f_get(ticket_id))
 
     def list_tickets_sync(self, *, status: str | Sequence[str] | None = None, kind: str | None = None,
                           agent: str | None = None, action: str | None = None, group: str | None = None,
@@ -541,18 +572,18 @@ class RemoteGate:
         return self._twin("list_tickets_sync", self._f_list(status, kind, agent, action, group, batch, limit,
                                                              offset, newest_first))
 
+    def find_ticket_sync(self, *, idempotency_key: str, agent: str = "") -> Ticket | None:
+        return self._twin("find_ticket_sync", self._f_find(idempotency_key, agent))
+
     def cancel_sync(self, ticket_id: str, *, actor: str = "agent", reason: str = "") -> Ticket:
-        return self._twin("cancel_sync", self._f_ticket("POST", f"/tickets/{_q(ticket_id)}/cancel",
-                                                         {"reason": reason}))
+        return self._twin("cancel_sync", self._f_cancel(ticket_id, reason))
 
     def approve_sync(self, ticket_id: str, *, reviewer: str | None = None, args: Mapping[str, Any] | None = None,
                      comment: str = "") -> Ticket:
-        body = {"args": dict(args) if args is not None else None, "comment": comment, "reviewer": reviewer}
-        return self._twin("approve_sync", self._f_ticket("POST", f"/tickets/{_q(ticket_id)}/approve", body))
+        return self._twin("approve_sync", self._f_approve(ticket_id, reviewer, args, comment))
 
     def reject_sync(self, ticket_id: str, *, reviewer: str | None = None, feedback: str = "") -> Ticket:
-        body = {"feedback": feedback, "reviewer": reviewer}
-        return self._twin("reject_sync", self._f_ticket("POST", f"/tickets/{_q(ticket_id)}/reject", body))
+        return self._twin("reject_sync", self._f_reject(ticket_id, reviewer, feedback))
 
     def decide_many_sync(self, ticket_ids: Iterable[str], *, reviewer: str | None = None, approve: bool,
                          feedback: str = "") -> BatchResult:
@@ -560,29 +591,24 @@ class RemoteGate:
 
     def decide_group_sync(self, group: str, *, ticket_ids: Iterable[str], reviewer: str | None = None,
                           approve: bool, feedback: str = "") -> BatchResult:
-        body = {"ticket_ids": shown_ids(ticket_ids), "approve": approve, "feedback": feedback, "reviewer": reviewer}
-        return self._twin("decide_group_sync", self._f_batch(f"/groups/{_q(group)}/decide", body))
+        return self._twin("decide_group_sync", self._f_decide_group(group, ticket_ids, reviewer, approve, feedback))
 
     def decide_batch_sync(self, batch: str, *, reviewer: str | None = None, approve: bool,
                           feedback: str = "") -> BatchResult:
-        body = {"approve": approve, "feedback": feedback, "reviewer": reviewer}
-        return self._twin("decide_batch_sync", self._f_batch(f"/batches/{_q(batch)}/decide", body))
+        return self._twin("decide_batch_sync", self._f_decide_batch(batch, reviewer, approve, feedback))
 
     def flag_sync(self, ticket_id: str, *, reviewer: str | None = None, note: str = "") -> Ticket:
-        return self._twin("flag_sync", self._f_ticket("POST", f"/notifications/{_q(ticket_id)}/flag",
-                                                       {"note": note, "reviewer": reviewer}))
+        return self._twin("flag_sync", self._f_flag(ticket_id, reviewer, note))
 
     def resolve_suggestion_sync(self, ticket_id: str, *, reviewer: str | None = None, done: bool,
                                 note: str = "") -> Ticket:
-        path = f"/suggestions/{_q(ticket_id)}/{'done' if done else 'dismiss'}"
-        return self._twin("resolve_suggestion_sync", self._f_ticket("POST", path, {"note": note, "reviewer": reviewer}))
+        return self._twin("resolve_suggestion_sync", self._f_resolve(ticket_id, reviewer, done, note))
 
     def insights_sync(self, *, min_volume: int = 20) -> Insights:
-        return insights_from_dict(self._twin("insights_sync", self._f_one("GET", "/insights",
-                                                                          params={"min_volume": min_volume})))
+        return self._twin("insights_sync", self._f_insights(min_volume))
 
     def verify_audit_sync(self) -> VerifyResult:
-        return verify_from_dict(self._twin("verify_audit_sync", self._f_one("GET", "/audit/verify")))
+        return self._twin("verify_audit_sync", self._f_verify())
 
     def execute_sync(self, decision: Decision, fn: Callable[..., Any]) -> Any:
         """Sync twin of ``execute``: ``fn`` runs in the calling thread."""
