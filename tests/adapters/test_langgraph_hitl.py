@@ -23,7 +23,7 @@ from langgraph.types import Command
 from pydantic import TypeAdapter
 
 import signoff
-from tests.integrations import _lg_app as app
+from tests.adapters import _lg_app as app
 
 USER = {"messages": [{"role": "user", "content": "please help"}]}
 TIERED: dict[str, Any] = {

@@ -1,6 +1,6 @@
 """A Pydantic AI agent for the adapter tests (also run as a subprocess to resume elsewhere).
 
-``python -m tests.integrations._pa_app resume DB TICKET_ID`` continues a deferred run in a process
+``python -m tests.adapters._pa_app resume DB TICKET_ID`` continues a deferred run in a process
 of its own and prints what the tools did and what the model read, as JSON.
 """
 
@@ -86,7 +86,7 @@ def returns(messages: Sequence[ModelMessage]) -> dict[str, Any]:
 
 
 async def _resume(db: str, ticket_id: str) -> None:
-    from tests.integrations.conftest import POLICY
+    from tests.adapters.conftest import POLICY
 
     async with signoff.Gate.open(policy=POLICY, store=db) as gate:
         agent, tools = build(gate, [ModelResponse(parts=[TextPart("answered")])])

@@ -1,6 +1,6 @@
 """An OpenAI Agents SDK agent for the adapter tests (also run as a subprocess to resume elsewhere).
 
-``python -m tests.integrations._oa_app resume DB TICKET_ID`` resumes a paused run in a process of
+``python -m tests.adapters._oa_app resume DB TICKET_ID`` resumes a paused run in a process of
 its own and prints what the tools did and what the model read, as JSON.
 """
 
@@ -89,7 +89,7 @@ def outputs(result: Any) -> dict[str, str]:
 
 
 async def _resume(db: str, ticket_id: str) -> None:
-    from tests.integrations.conftest import POLICY
+    from tests.adapters.conftest import POLICY
 
     async with signoff.Gate.open(policy=POLICY, store=db) as gate:
         agent, approvals, _ = build(gate, [[assistant_message("answered")]])

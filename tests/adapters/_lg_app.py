@@ -1,6 +1,6 @@
 """A LangChain agent and a hand-built LangGraph graph for the adapter tests (also run as a subprocess).
 
-``python -m tests.integrations._lg_app pause DB CHECKPOINTS THREAD`` runs the first turn in a
+``python -m tests.adapters._lg_app pause DB CHECKPOINTS THREAD`` runs the first turn in a
 process of its own, prints the interrupt's ticket ids as JSON and exits: the restart test.
 """
 
@@ -111,7 +111,7 @@ def config(thread: str = "t-1") -> Any:
 
 
 def _pause(db: str, checkpoints: str, thread: str) -> None:
-    from tests.integrations.conftest import POLICY
+    from tests.adapters.conftest import POLICY
 
     with signoff.Gate.open(policy=POLICY, store=db) as gate:
         app = agent(gate, [turn(("issue_refund", {"order": "A-17", "amount": 150.0}),

@@ -25,7 +25,7 @@ pytest.importorskip("mcp.server.mcpserver")
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
 import signoff
-from tests.integrations.conftest import POLICY
+from tests.adapters.conftest import POLICY
 
 ROOT = Path(__file__).resolve().parents[2]
 SIGNOFF = str(Path(sys.executable).with_name("signoff"))
@@ -55,7 +55,7 @@ def text(result: Any) -> str:
 async def proxy(policy: Path, db: str, log: Path, *extra: str, upstream: list[str] | None = None
                 ) -> AsyncIterator[ClientSession]:
     if upstream is None:
-        upstream = ["--", sys.executable, "-m", "tests.integrations._mcp_upstream", str(log)]
+        upstream = ["--", sys.executable, "-m", "tests.adapters._mcp_upstream", str(log)]
     params = StdioServerParameters(command=SIGNOFF, args=["mcp-proxy", "--policy", str(policy), "--db", db,
                                                          "--agent", "shop-bot", *extra, *upstream], cwd=str(ROOT))
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
@@ -83,7 +83,7 @@ class TestMcpProxy:
     async def test_lists_the_upstream_tools_with_their_schemas(self, policy_file: Path, db: str, log: Path) -> None:
         """The proxy re-exports the upstream's tools: same names, same input schemas, plus the optional
         ``_reasoning`` argument (never required)."""
-        direct = StdioServerParameters(command=sys.executable, args=["-m", "tests.integrations._mcp_upstream",
+        direct = StdioServerParameters(command=sys.executable, args=["-m", "tests.adapters._mcp_upstream",
                                                                      str(log)], cwd=str(ROOT))
         async with stdio_client(direct) as (r, w), ClientSession(r, w) as upstream:
             await upstream.initialize()
@@ -164,7 +164,7 @@ class TestMcpProxy:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        server = subprocess.Popen([sys.executable, "-m", "tests.integrations._mcp_upstream", str(log), "--http",
+        server = subprocess.Popen([sys.executable, "-m", "tests.adapters._mcp_upstream", str(log), "--http",
                                    str(port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 30
@@ -354,7 +354,7 @@ class TestMcpProxyTransparency:
 
     async def test_identity_instructions_and_capabilities_are_the_upstreams(self, policy_file: Path, db: str,
                                                                             log: Path) -> None:
-        direct = StdioServerParameters(command=sys.executable, args=["-m", "tests.integrations._mcp_upstream",
+        direct = StdioServerParameters(command=sys.executable, args=["-m", "tests.adapters._mcp_upstream",
                                                                      str(log)], cwd=str(ROOT))
         async with stdio_client(direct) as (r, w), ClientSession(r, w) as upstream:
             expected = await upstream.initialize()
@@ -377,7 +377,7 @@ class TestMcpProxyTransparency:
 
         params = StdioServerParameters(command=SIGNOFF, args=[
             "mcp-proxy", "--policy", str(policy_file), "--db", db, "--", sys.executable, "-m",
-            "tests.integrations._mcp_upstream", str(log)], cwd=str(ROOT))
+            "tests.adapters._mcp_upstream", str(log)], cwd=str(ROOT))
         async with stdio_client(params) as (r, w), ClientSession(r, w, message_handler=on_message) as session:
             await session.initialize()
             prompts = [p.name for p in (await session.list_prompts()).prompts]
@@ -411,7 +411,7 @@ class TestMcpProxyTransparency:
 
         params = StdioServerParameters(command=SIGNOFF, args=[
             "mcp-proxy", "--policy", str(policy_file), "--db", db, "--", sys.executable, "-m",
-            "tests.integrations._mcp_upstream", str(log)], cwd=str(ROOT))
+            "tests.adapters._mcp_upstream", str(log)], cwd=str(ROOT))
         async with stdio_client(params) as (r, w), ClientSession(r, w, list_roots_callback=roots,
                                                                   message_handler=on_message) as session:
             await session.initialize()

@@ -1,6 +1,6 @@
 """The real upstream MCP server the proxy tests front (stdio by default, ``--http PORT`` for streamable HTTP).
 
-``python -m tests.integrations._mcp_upstream LOG [--http PORT]``: every tool call (and
+``python -m tests.adapters._mcp_upstream LOG [--http PORT]``: every tool call (and
 ``logging/setLevel``, ``resources/subscribe``) is appended to LOG as a JSON line, so the
 tests can tell exactly what ran upstream. Besides tools it has what the proxy must relay
 untouched: an identity and instructions, prompts, resources and a template, completion,

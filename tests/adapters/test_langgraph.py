@@ -18,8 +18,8 @@ from langgraph.types import Command
 
 import signoff
 from signoff.integrations.langgraph import SignoffMiddleware, aresume, resume
-from tests.integrations import _lg_app as app
-from tests.integrations.conftest import NOVELTY_POLICY, POLICY
+from tests.adapters import _lg_app as app
+from tests.adapters.conftest import NOVELTY_POLICY, POLICY
 
 ROOT = Path(__file__).resolve().parents[2]
 USER = {"messages": [{"role": "user", "content": "please help"}]}
@@ -159,7 +159,7 @@ class TestSignoffMiddleware:
         """A run paused by another process (which exited) resumes here from the checkpointer and the
         ticket, without calling the model again for that turn."""
         checkpoints = tmp_path / "checkpoints.db"
-        out = subprocess.run([sys.executable, "-m", "tests.integrations._lg_app", "pause", db, str(checkpoints),
+        out = subprocess.run([sys.executable, "-m", "tests.adapters._lg_app", "pause", db, str(checkpoints),
                               "t-restart"], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
         refund, close = json.loads(out.stdout.strip().splitlines()[-1])
         gate.approve_sync(refund, reviewer="alice")

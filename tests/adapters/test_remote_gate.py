@@ -20,8 +20,8 @@ from mcp import ClientSession, StdioServerParameters, stdio_client
 from pydantic_ai.tools import ToolApproved
 
 import signoff
-from tests.integrations import _pa_app as app
-from tests.integrations.conftest import POLICY
+from tests.adapters import _pa_app as app
+from tests.adapters.conftest import POLICY
 from tests.server.conftest import Server, start_server, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,7 +106,7 @@ def ran(log: Path) -> list[Any]:
 async def remote_proxy(served: Server, token: str, log: Path, *extra: str) -> AsyncIterator[ClientSession]:
     params = StdioServerParameters(command=SIGNOFF, args=[
         "mcp-proxy", "--server", served.url, "--token", token, *extra,
-        "--", sys.executable, "-m", "tests.integrations._mcp_upstream", str(log)], cwd=str(ROOT))
+        "--", sys.executable, "-m", "tests.adapters._mcp_upstream", str(log)], cwd=str(ROOT))
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
         yield session

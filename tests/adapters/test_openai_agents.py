@@ -15,8 +15,8 @@ from agents import Runner
 from agents.testing import assistant_message
 
 import signoff
-from tests.integrations import _oa_app as app
-from tests.integrations.conftest import NOVELTY_POLICY
+from tests.adapters import _oa_app as app
+from tests.adapters.conftest import NOVELTY_POLICY
 
 ROOT = Path(__file__).resolve().parents[2]
 DONE = [assistant_message("done")]
@@ -75,7 +75,7 @@ class TestSignoffApprovals:
         agent, approvals, _ = app.build(gate, [app.turn(("issue_refund", {"order": "A-1", "amount": 150.0}))])
         [ticket] = await approvals.submit(await Runner.run(agent, "help"))
         await gate.approve(ticket.id, reviewer="alice")
-        out = subprocess.run([sys.executable, "-m", "tests.integrations._oa_app", "resume", db, ticket.id],
+        out = subprocess.run([sys.executable, "-m", "tests.adapters._oa_app", "resume", db, ticket.id],
                              cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
         report = json.loads(out.stdout.strip().splitlines()[-1])
         assert ([["issue_refund", {"order": "A-1", "amount": 150.0}]], "refunded 150.0 on A-1", "answered") == \

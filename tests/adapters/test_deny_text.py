@@ -88,7 +88,7 @@ def test_langgraph_tool_message(gate: signoff.Gate) -> None:
     pytest.importorskip("langchain.agents")
     from langchain_core.messages import AIMessage, ToolMessage
 
-    from tests.integrations import _lg_app as app
+    from tests.adapters import _lg_app as app
 
     agent = app.agent(gate, [app.turn(("delete_customer_data", {"customer": "bob"})), AIMessage(content="ok")])
     result = agent.invoke({"messages": [{"role": "user", "content": "delete"}]}, app.config())
@@ -101,7 +101,7 @@ async def test_openai_agents_tool_output(gate: signoff.Gate) -> None:
     from agents import Runner
     from agents.testing import assistant_message
 
-    from tests.integrations import _oa_app as app
+    from tests.adapters import _oa_app as app
 
     agent, _, _ = app.build(gate, [app.turn(("delete_customer_data", {"customer": "bob"})),
                                    [assistant_message("ok")]])
@@ -122,7 +122,7 @@ async def test_mcp_proxy_answer(tmp_path: Path) -> None:
     params = StdioServerParameters(
         command=str(Path(sys.executable).with_name("signoff")),
         args=["mcp-proxy", "--policy", str(policy), "--db", f"sqlite:///{tmp_path / 's.db'}", "--agent", "bot",
-              "--", sys.executable, "-m", "tests.integrations._mcp_upstream", str(log)], cwd=str(root))
+              "--", sys.executable, "-m", "tests.adapters._mcp_upstream", str(log)], cwd=str(root))
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
         result = await session.call_tool("delete_customer_data", {"customer": "bob"})

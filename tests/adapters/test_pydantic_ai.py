@@ -16,8 +16,8 @@ from pydantic_ai.toolsets import FunctionToolset
 
 import signoff
 from signoff.integrations.pydantic_ai import SignoffToolset
-from tests.integrations import _pa_app as app
-from tests.integrations.conftest import NOVELTY_POLICY
+from tests.adapters import _pa_app as app
+from tests.adapters.conftest import NOVELTY_POLICY
 
 ROOT = Path(__file__).resolve().parents[2]
 REFUND = ("issue_refund", {"order": "A-1", "amount": 150.0})
@@ -78,7 +78,7 @@ class TestSignoffToolset:
         agent, tools = app.build(gate, [app.turn(REFUND)])
         [ticket] = await tools.submit(await agent.run("help"))
         await gate.approve(ticket.id, reviewer="alice")
-        out = subprocess.run([sys.executable, "-m", "tests.integrations._pa_app", "resume", db, ticket.id],
+        out = subprocess.run([sys.executable, "-m", "tests.adapters._pa_app", "resume", db, ticket.id],
                              cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
         report = json.loads(out.stdout.strip().splitlines()[-1])
         assert ([["issue_refund", {"order": "A-1", "amount": 150.0}]], "refunded 150.0 on A-1", "answered") == \
