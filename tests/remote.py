@@ -121,6 +121,27 @@ def serve(tmp: Path, policy: Mapping[str, Any] | str, *, db: str | None = None,
         setup.close()
 
 
+@contextmanager
+def local_or_remote(kind: str, tmp: Path, policy: Mapping[str, Any], *, db: str | None = None,
+                    reviewers: Mapping[str, str | None], operator: str) -> Iterator[Any]:
+    """A local Gate (``kind="local"``) or a RemoteTeam over ``signoff serve`` on the same kind of store,
+    with ``reviewers`` (name -> tier); ``operator`` is the remote side's reader and mode switcher."""
+    db = db or f"sqlite:///{tmp / 'gate.db'}"
+    if kind == "local":
+        with Gate.open(policy=policy, store=db) as g:
+            for name, tier in reviewers.items():
+                g.add_reviewer(name, tier=tier)
+            yield g
+        return
+    (tmp / "served").mkdir(exist_ok=True)
+    with serve(tmp / "served", policy, db=db, reviewers=reviewers) as served:
+        team = RemoteTeam(served, operator=operator)
+        try:
+            yield team
+        finally:
+            team.close()
+
+
 class RemoteTeam:
     """A GateLike over a served gate: each call uses the token of whoever it names (see the module)."""
 

@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-import signoff
-from tests.remote import RemoteTeam, serve
+from tests.remote import local_or_remote
 
 POLICY: dict[str, Any] = {
     "version": 1,
@@ -44,18 +43,5 @@ def db(tmp_path: Path) -> str:
 @pytest.fixture(params=["local", "remote"])
 def gate(request: pytest.FixtureRequest, db: str, tmp_path: Path) -> Iterator[Any]:
     """A GateLike on ``db`` with reviewer alice: a local Gate, or a RemoteTeam over ``signoff serve``."""
-    if request.param == "local":
-        g = signoff.Gate.open(policy=POLICY, store=db)
-        g.add_reviewer("alice")
-        try:
-            yield g
-        finally:
-            g.close()
-        return
-    (tmp_path / "served").mkdir()
-    with serve(tmp_path / "served", POLICY, db=db, reviewers={"alice": None}) as served:
-        team = RemoteTeam(served, operator="alice")
-        try:
-            yield team
-        finally:
-            team.close()
+    with local_or_remote(request.param, tmp_path, POLICY, db=db, reviewers={"alice": None}, operator="alice") as g:
+        yield g

@@ -18,6 +18,7 @@ import pytest
 import signoff
 from signoff._decisions import raise_for
 from signoff.integrations._common import ToolCall, ToolGate, refusal_text
+from tests.remote import local_or_remote
 
 APPROVE_WORDS = "a human must approve it first"
 POLICY: dict[str, Any] = {
@@ -34,9 +35,9 @@ ACTION = signoff.Action(name="delete_customer_data", args={"customer": "bob"}, a
                         reasoning="the customer asked")
 
 
-@pytest.fixture
-def gate(tmp_path: Path) -> Iterator[signoff.Gate]:
-    with signoff.Gate.open(policy=POLICY, store=f"sqlite:///{tmp_path / 's.db'}") as g:
+@pytest.fixture(params=["local", "remote"])
+def gate(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[signoff.Gate]:
+    with local_or_remote(request.param, tmp_path, POLICY, reviewers={"alice": None}, operator="alice") as g:
         yield g
 
 

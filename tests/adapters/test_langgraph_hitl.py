@@ -24,6 +24,7 @@ from pydantic import TypeAdapter
 
 import signoff
 from tests.adapters import _lg_app as app
+from tests.remote import local_or_remote
 
 USER = {"messages": [{"role": "user", "content": "please help"}]}
 TIERED: dict[str, Any] = {
@@ -44,12 +45,10 @@ def _clear_ran() -> None:
     app.RAN.clear()
 
 
-@pytest.fixture
-def tiered(tmp_path: Path) -> Iterator[signoff.Gate]:
-    with signoff.Gate.open(policy=TIERED, store=f"sqlite:///{tmp_path / 'tiered.db'}") as g:
-        g.add_reviewer("joe", tier="junior")
-        g.add_reviewer("sam", tier="senior")
-        g.add_reviewer("alice", tier="senior")
+@pytest.fixture(params=["local", "remote"])
+def tiered(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[signoff.Gate]:
+    with local_or_remote(request.param, tmp_path, TIERED, reviewers={"joe": "junior", "sam": "senior",
+                                                                     "alice": "senior"}, operator="alice") as g:
         yield g
 
 
