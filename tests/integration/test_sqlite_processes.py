@@ -57,7 +57,12 @@ def read_line(proc: subprocess.Popen[str]) -> dict[str, Any]:
 
 
 def finish(proc: subprocess.Popen[str]) -> dict[str, Any]:
-    out, err = proc.communicate(timeout=120)
+    # Read through the text wrapper, not communicate(): communicate reads the raw pipe and loses
+    # lines read_line() already buffered (the decision line, when it came right after the ticket).
+    assert proc.stdout is not None and proc.stderr is not None
+    out = proc.stdout.read()
+    err = proc.stderr.read()
+    proc.wait(timeout=120)
     assert 0 == proc.returncode, err
     lines = [json.loads(x) for x in out.splitlines() if x.strip()]
     return lines[-1]
