@@ -11,6 +11,7 @@ Callers pick the level to catch::
     ├── NotAuthorized            who asked may not do this (tier, four eyes, own ticket, token)
     ├── QuotaExceeded            too many pending tickets for one agent
     ├── StoreUnavailable         the store cannot be reached or written: the gate fails closed
+    ├── DeliveryFailed           a notification channel could not deliver (retried unless .permanent)
     ├── StillPending             a wait ran out before anyone decided (also a TimeoutError)
     └── NotAllowed               control flow: the action must not run now
         ├── Denied               the policy forbids the action outright
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AlreadyExecuted",
     "Conflict",
+    "DeliveryFailed",
     "Denied",
     "Expired",
     "InvalidAction",
@@ -116,6 +118,15 @@ class QuotaExceeded(SignoffError):
 
 class StoreUnavailable(SignoffError):
     """Raised when the store cannot be reached or written; nothing that needs a human runs."""
+
+
+class DeliveryFailed(SignoffError):
+    """A notification channel could not deliver. Retried with backoff unless ``permanent`` (a 4xx, a bad address)."""
+
+    def __init__(self, message: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(message, permanent=permanent, retry_after=retry_after)
+        self.permanent = permanent
+        self.retry_after = retry_after
 
 
 def public_message(exc: SignoffError) -> str:
