@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from signoff._model import Action, Level, Reason, Ticket
+from signoff.notify import Message
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -23,3 +25,28 @@ def ticket(**changes: Any) -> Ticket:
         deadline=NOW + timedelta(minutes=10), created_at=NOW - timedelta(minutes=1))
     base.update(changes)
     return Ticket(**base)
+
+
+class StaticLinks:
+    """Links to a fixed base URL; ``decide`` answers from ``grants`` (email -> allowed) or None."""
+
+    def __init__(self, base: str = "https://signoff.example", grants: dict[str, bool] | None = None) -> None:
+        self.base = base
+        self.grants = grants or {}
+
+    def inbox(self) -> str:
+        return self.base + "/"
+
+    def ticket(self, ticket_id: str) -> str:
+        return f"{self.base}/tickets/{ticket_id}"
+
+    async def decide(self, ticket_ids: Sequence[str], email: str, verdict: str) -> str | None:
+        if not self.grants.get(email):
+            return None
+        return f"{self.base}/decide/{verdict}-{'+'.join(ticket_ids)}-{email}"
+
+
+def message(*tickets: Ticket, type: str = "ticket.created", links: Any = None, **changes: Any) -> Message:
+    """A message about ``tickets`` (default: one ``ticket()``)."""
+    return Message(id=changes.pop("id", "msg_1"), type=type, at=NOW, channel=changes.pop("channel", "dev"),  # type: ignore[arg-type]
+                   tickets=tickets or (ticket(),), links=links or StaticLinks(), **changes)
