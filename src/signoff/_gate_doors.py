@@ -95,6 +95,10 @@ class ServerDoors:
         """The reviewer account called ``name`` (tier, password hash, disabled), or None."""
         return await self._engine.run(self.store.get_reviewer(name))
 
+    async def find_reviewer(self, *, slack_id: str | None = None, email: str | None = None) -> Reviewer | None:
+        """The reviewer a Slack user id or an email address belongs to, or None (notification channels)."""
+        return await self._engine.run(self.store.find_reviewer(slack_id=slack_id, email=email))
+
     async def find_token(self, token: str) -> TokenRecord | None:
         """The stored record of API token ``token`` (looked up by its SHA-256), revoked ones included;
         None when nobody issued it. Who may use it (not revoked, an enabled reviewer) is the caller's
@@ -161,6 +165,9 @@ class ServerDoors:
 
     def get_reviewer_sync(self, name: str) -> Reviewer | None:
         return self._sync("get_reviewer_sync", self.get_reviewer(name))
+
+    def find_reviewer_sync(self, **kw: Any) -> Reviewer | None:
+        return self._sync("find_reviewer_sync", self.find_reviewer(**kw))
 
     def find_token_sync(self, token: str) -> TokenRecord | None:
         return self._sync("find_token_sync", self.find_token(token))

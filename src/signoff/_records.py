@@ -35,6 +35,10 @@ class Reviewer:
     tier: str | None = None
     password_hash: str | None = None
     disabled: bool = False
+    email: str | None = None
+    """Where the email channel reaches them (and how a one-click link knows who they are)."""
+    slack_id: str | None = None
+    """Their Slack user id (``U123...``): a button pressed in Slack decides as this reviewer."""
 
 
 @dataclass(frozen=True, kw_only=True)

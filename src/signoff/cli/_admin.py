@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import sys
 from typing import Literal
 
@@ -63,7 +64,10 @@ def _password(name: str) -> str:
 @click.argument("name")
 @click.option("--tier", help="The reviewer's tier (one of the policy's tiers).")
 @click.option("--no-password", is_flag=True, help="No inbox login: the reviewer uses the CLI or an API token.")
-def reviewer_add(db: str, policy: str | None, name: str, tier: str | None, no_password: bool) -> None:
+@click.option("--email", help="Their email address: the email channel's one-click links decide as this reviewer.")
+@click.option("--slack-id", help="Their Slack user id (U123...): Slack buttons they press decide as this reviewer.")
+def reviewer_add(db: str, policy: str | None, name: str, tier: str | None, no_password: bool,
+                 email: str | None, slack_id: str | None) -> None:
     """Create reviewer NAME, or update their tier and password. The password comes from
     SIGNOFF_PASSWORD or a hidden prompt."""
     if not name.strip() or name != reveal(name, one_line=True):
@@ -75,6 +79,11 @@ def reviewer_add(db: str, policy: str | None, name: str, tier: str | None, no_pa
             tiers = Policy.load(policy).tiers
         if tier not in tiers:
             fail(f"unknown tier {tier!r}; {policy} defines {', '.join(tiers) or 'no tiers'}", 2)
+    if email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+        fail(f"bad --email {reveal(email, one_line=True)!r}: expected an address like alice@example.com", 2)
+    if slack_id is not None and not re.fullmatch(r"[UW][A-Z0-9]{2,}", slack_id):
+        fail(f"bad --slack-id {reveal(slack_id, one_line=True)!r}: a Slack user id looks like U012AB3CD "
+             "(in Slack: the member's profile, ⋮, Copy member ID)", 2)
     hashed = None
     if not no_password:
         from signoff._passwords import hash_password
@@ -84,7 +93,8 @@ def reviewer_add(db: str, policy: str | None, name: str, tier: str | None, no_pa
 
     async def put(store: Store) -> bool:
         existed = await store.get_reviewer(name) is not None
-        await store.put_reviewer(Reviewer(name=name, tier=tier, password_hash=hashed), actor=_actor())
+        await store.put_reviewer(Reviewer(name=name, tier=tier, password_hash=hashed, email=email,
+                                          slack_id=slack_id), actor=_actor())
         return existed
 
     with signoff_errors():
@@ -105,8 +115,8 @@ def reviewer_list(db: str) -> None:
     if not people:
         click.echo("no reviewers; add one with `signoff reviewer add --db URL NAME --tier TIER`")
         return
-    print_table(["NAME", "TIER", "LOGIN", "STATE"],
-                [[r.name, r.tier or "-", "password" if r.password_hash else "-",
+    print_table(["NAME", "TIER", "LOGIN", "EMAIL", "SLACK", "STATE"],
+                [[r.name, r.tier or "-", "password" if r.password_hash else "-", r.email or "-", r.slack_id or "-",
                   "disabled" if r.disabled else "active"] for r in people])
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from signoff._errors import NotFound, QuotaExceeded
+from signoff._errors import Conflict, NotFound, QuotaExceeded
 from signoff._model import Ticket, utcnow
 from signoff._records import (
     AuditDraft,
@@ -110,7 +110,7 @@ def ticket_row(t: Ticket, state: StoredState | None = None) -> dict[str, Any]:
 
 
 def _reviewer(r: Row) -> Reviewer:
-    return Reviewer(name=r[0], tier=r[1], password_hash=r[2], disabled=bool(r[3]))
+    return Reviewer(name=r[0], tier=r[1], password_hash=r[2], disabled=bool(r[3]), email=r[4], slack_id=r[5])
 
 
 def _audit_entry(r: Row) -> AuditEntry:
@@ -257,12 +257,26 @@ class BaseStore(ABC):
 
     # -- people, tokens, settings ------------------------------------------------------------
     async def put_reviewer(self, reviewer: Reviewer, *, actor: str = "admin") -> None:
-        await self._apply(Transaction(decide=lambda _: Writes(
-            result=None,
-            writes=[Query("put_reviewer", {"name": reviewer.name, "tier": reviewer.tier,
-                                           "password_hash": reviewer.password_hash, "disabled": reviewer.disabled})],
-            audit=[AuditDraft(kind="reviewer", actor=actor, data={"name": reviewer.name, "tier": reviewer.tier,
-                                                                  "disabled": reviewer.disabled})])))
+        """Add or change a reviewer; an email address or Slack id already another's is a Conflict."""
+
+        def decide(rows: list[list[Row]]) -> Writes[None]:
+            for other in map(_reviewer, rows[0]):
+                if other.name == reviewer.name:
+                    continue
+                same_slack = reviewer.slack_id is not None and other.slack_id == reviewer.slack_id
+                field, value = ("slack_id", reviewer.slack_id) if same_slack else ("email", reviewer.email)
+                raise Conflict(f"{field} {value!r} already belongs to reviewer {other.name!r}")
+            return Writes(
+                result=None,
+                writes=[Query("put_reviewer", {"name": reviewer.name, "tier": reviewer.tier,
+                                               "password_hash": reviewer.password_hash, "disabled": reviewer.disabled,
+                                               "email": reviewer.email, "slack_id": reviewer.slack_id})],
+                audit=[AuditDraft(kind="reviewer", actor=actor, data={
+                    "name": reviewer.name, "tier": reviewer.tier, "disabled": reviewer.disabled,
+                    **{k: v for k, v in (("email", reviewer.email), ("slack_id", reviewer.slack_id)) if v}})])
+
+        await self._apply(Transaction(decide=decide, reads=[
+            Query("reviewer_by_address", {"slack_id": reviewer.slack_id, "email": reviewer.email})]))
 
     async def get_reviewer(self, name: str) -> Reviewer | None:
         row = await self._one(Query("get_reviewer", {"name": name}))
@@ -270,6 +284,13 @@ class BaseStore(ABC):
 
     async def list_reviewers(self) -> list[Reviewer]:
         return [_reviewer(r) for r in await self._fetch(Query("list_reviewers"))]
+
+    async def find_reviewer(self, *, slack_id: str | None = None, email: str | None = None) -> Reviewer | None:
+        """The reviewer with this Slack user id or email address, or None."""
+        if not slack_id and not email:
+            return None
+        rows = await self._fetch(Query("reviewer_by_address", {"slack_id": slack_id, "email": email}))
+        return _reviewer(rows[0]) if len(rows) == 1 else None
 
     async def put_token(self, token: TokenRecord) -> None:
         await self._apply(Transaction(decide=lambda _: Writes(

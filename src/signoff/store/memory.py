@@ -226,7 +226,9 @@ class MemoryStore(BaseStore):
     def _q_put_reviewer(self, p: Params, f: Any) -> None:
         old = self.db.reviewers.get(p["name"])
         password = p["password_hash"] if p["password_hash"] is not None else (old[2] if old else None)
-        self.db.reviewers[p["name"]] = (p["name"], p["tier"], password, p["disabled"])
+        email, slack_id = ((p[c] if p[c] is not None else (old[i] if old else None)) for c, i in (("email", 4),
+                                                                                                 ("slack_id", 5)))
+        self.db.reviewers[p["name"]] = (p["name"], p["tier"], password, p["disabled"], email, slack_id)
 
     def _q_get_reviewer(self, p: Params, f: Any) -> list[Row]:
         row = self.db.reviewers.get(p["name"])
@@ -234,6 +236,12 @@ class MemoryStore(BaseStore):
 
     def _q_list_reviewers(self, p: Params, f: Any) -> list[Row]:
         return [self.db.reviewers[name] for name in sorted(self.db.reviewers)]
+
+    def _q_reviewer_by_address(self, p: Params, f: Any) -> list[Row]:
+        email = (p["email"] or "").lower() or None
+        return [r for r in self.db.reviewers.values()
+                if (p["slack_id"] is not None and r[5] == p["slack_id"])
+                or (email is not None and (r[4] or "").lower() == email)]
 
     def _q_put_token(self, p: Params, f: Any) -> None:
         if p["token_hash"] in self.db.tokens:

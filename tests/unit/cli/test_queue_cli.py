@@ -55,7 +55,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 def run(env: dict[str, str], *args: str, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([_signoff(), *args], capture_output=True, text=True, env={**env, **(extra or {})},
-                          stdin=subprocess.DEVNULL, timeout=60, check=False)
+                          stdin=subprocess.DEVNULL, timeout=60)
 
 
 def gate(env: dict[str, str]) -> Gate:
@@ -245,7 +245,19 @@ class TestReviewerAdd:
         """reviewer list shows names and tiers."""
         run(env, "reviewer", "add", "carol", "--tier", "senior", "--no-password")
         r = run(env, "reviewer", "list")
-        assert ["NAME", "TIER", "LOGIN", "STATE", "carol", "senior", "-", "active"] == r.stdout.split()
+        assert ["NAME", "TIER", "LOGIN", "EMAIL", "SLACK", "STATE",
+                "carol", "senior", "-", "-", "-", "active"] == r.stdout.split()
+
+    def test_addresses_for_notification_channels(self, env: dict[str, str]) -> None:
+        """--email and --slack-id are stored, listed, and checked for shape before anything is written."""
+        run(env, "reviewer", "add", "dana", "--tier", "senior", "--no-password", "--email", "dana@example.com",
+            "--slack-id", "U012AB3CD")
+        assert ["dana", "senior", "-", "dana@example.com", "U012AB3CD", "active"] == run(
+            env, "reviewer", "list").stdout.split()[6:]
+        bad = run(env, "reviewer", "add", "eve", "--no-password", "--slack-id", "@eve")
+        assert 2 == bad.returncode and "a Slack user id looks like U012AB3CD" in bad.stderr
+        taken = run(env, "reviewer", "add", "eve", "--no-password", "--email", "dana@example.com")
+        assert taken.returncode != 0 and "already belongs to reviewer 'dana'" in taken.stderr
 
 
 class TestToken:

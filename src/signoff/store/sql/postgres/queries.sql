@@ -111,16 +111,20 @@ ON CONFLICT DO NOTHING;
 -- fingerprints: every fingerprint humans have approved
 SELECT fingerprint FROM fingerprints;
 
--- put_reviewer: add or change a reviewer; a password is kept unless a new one is given
-INSERT INTO reviewers (name, tier, password_hash, disabled) VALUES (%(name)s, %(tier)s, %(password_hash)s, %(disabled)s)
+-- put_reviewer: add or change a reviewer; a password, email or Slack id is kept unless a new one is given
+INSERT INTO reviewers (name, tier, password_hash, disabled, email, slack_id) VALUES (%(name)s, %(tier)s, %(password_hash)s, %(disabled)s, %(email)s, %(slack_id)s)
 ON CONFLICT (name) DO UPDATE SET tier = excluded.tier,
-    password_hash = COALESCE(excluded.password_hash, reviewers.password_hash), disabled = excluded.disabled;
+    password_hash = COALESCE(excluded.password_hash, reviewers.password_hash), disabled = excluded.disabled,
+    email = COALESCE(excluded.email, reviewers.email), slack_id = COALESCE(excluded.slack_id, reviewers.slack_id);
 
 -- get_reviewer: one reviewer
-SELECT name, tier, password_hash, disabled FROM reviewers WHERE name = %(name)s;
+SELECT name, tier, password_hash, disabled, email, slack_id FROM reviewers WHERE name = %(name)s;
 
 -- list_reviewers: every reviewer, by name
-SELECT name, tier, password_hash, disabled FROM reviewers ORDER BY name;
+SELECT name, tier, password_hash, disabled, email, slack_id FROM reviewers ORDER BY name;
+
+-- reviewer_by_address: the reviewer a Slack user id or an email address belongs to (emails match case-insensitively)
+SELECT name, tier, password_hash, disabled, email, slack_id FROM reviewers WHERE slack_id = %(slack_id)s OR lower(email) = lower(%(email)s);
 
 -- put_token: a new API token (hashed)
 INSERT INTO tokens (token_hash, kind, name, created_at, revoked)

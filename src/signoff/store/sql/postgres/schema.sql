@@ -41,8 +41,12 @@ CREATE TABLE IF NOT EXISTS reviewers (
     name          text PRIMARY KEY,
     tier          text,
     password_hash text,
-    disabled      boolean NOT NULL DEFAULT false
+    disabled      boolean NOT NULL DEFAULT false,
+    email         text,                       -- where the email channel reaches them; one reviewer each
+    slack_id      text                        -- their Slack user id (U123...); one reviewer each
 );
+CREATE UNIQUE INDEX IF NOT EXISTS reviewers_email ON reviewers (email) WHERE email IS NOT NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS reviewers_slack_id ON reviewers (slack_id) WHERE slack_id IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS tokens (
     token_hash text PRIMARY KEY,
@@ -139,3 +143,26 @@ CREATE TABLE IF NOT EXISTS schema_version (
     one     boolean PRIMARY KEY DEFAULT true CHECK (one),
     version integer NOT NULL
 );
+
+-- The notification outbox (signoff.notify): one row per notification per channel, written in the
+-- same transaction as the event that causes it; servers claim rows with FOR UPDATE SKIP LOCKED.
+CREATE TABLE IF NOT EXISTS notifications (
+    id           text PRIMARY KEY,             -- the event id: the receivers' idempotency key
+    pos          bigint GENERATED ALWAYS AS IDENTITY,
+    event        text NOT NULL,                -- ticket.created | ticket.decided | ...
+    channel      text NOT NULL,                -- the channel's name in the policy
+    ticket_id    text NOT NULL,
+    coalesce_key text,                         -- similar tickets on one channel (NULL: sent alone)
+    created_at   timestamptz NOT NULL,
+    due_at       timestamptz NOT NULL,         -- not before: a coalescing hold, a warning's time, a backoff
+    status       text NOT NULL,                -- pending | delivered | failed | skipped
+    attempts     integer NOT NULL DEFAULT 0,
+    lease_until  timestamptz,                  -- a deliverer holds the row until then
+    delivered_at timestamptz,
+    message_id   text,                         -- the row whose message carried this one (coalesced)
+    ref          text,                         -- the channel's handle to edit the message later
+    detail       text NOT NULL DEFAULT '',     -- "posted to #approvals", or the last error
+    extra        text NOT NULL DEFAULT '{}'    -- JSON: escalated_to, ...
+);
+CREATE INDEX IF NOT EXISTS notifications_due ON notifications (due_at) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS notifications_ticket ON notifications (ticket_id, channel);

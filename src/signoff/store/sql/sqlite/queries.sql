@@ -85,16 +85,20 @@ INSERT OR IGNORE INTO fingerprints (fingerprint, ticket_id, learnt_at) VALUES (:
 -- fingerprints: every fingerprint humans have approved
 SELECT fingerprint FROM fingerprints;
 
--- put_reviewer: add or change a reviewer; a password is kept unless a new one is given
-INSERT INTO reviewers (name, tier, password_hash, disabled) VALUES (:name, :tier, :password_hash, :disabled)
+-- put_reviewer: add or change a reviewer; a password, email or Slack id is kept unless a new one is given
+INSERT INTO reviewers (name, tier, password_hash, disabled, email, slack_id) VALUES (:name, :tier, :password_hash, :disabled, :email, :slack_id)
 ON CONFLICT(name) DO UPDATE SET tier = excluded.tier,
-    password_hash = COALESCE(excluded.password_hash, reviewers.password_hash), disabled = excluded.disabled;
+    password_hash = COALESCE(excluded.password_hash, reviewers.password_hash), disabled = excluded.disabled,
+    email = COALESCE(excluded.email, reviewers.email), slack_id = COALESCE(excluded.slack_id, reviewers.slack_id);
 
 -- get_reviewer: one reviewer
-SELECT name, tier, password_hash, disabled FROM reviewers WHERE name = :name;
+SELECT name, tier, password_hash, disabled, email, slack_id FROM reviewers WHERE name = :name;
 
 -- list_reviewers: every reviewer, by name
-SELECT name, tier, password_hash, disabled FROM reviewers ORDER BY name;
+SELECT name, tier, password_hash, disabled, email, slack_id FROM reviewers ORDER BY name;
+
+-- reviewer_by_address: the reviewer a Slack user id or an email address belongs to (emails match case-insensitively)
+SELECT name, tier, password_hash, disabled, email, slack_id FROM reviewers WHERE slack_id = :slack_id OR lower(email) = lower(:email);
 
 -- put_token: a new API token (hashed)
 INSERT INTO tokens (token_hash, kind, name, created_at, revoked) VALUES (:token_hash, :kind, :name, :created_at, :revoked);

@@ -40,8 +40,12 @@ CREATE TABLE reviewers (
     name          TEXT PRIMARY KEY,
     tier          TEXT,
     password_hash TEXT,
-    disabled      INTEGER NOT NULL DEFAULT 0
+    disabled      INTEGER NOT NULL DEFAULT 0,
+    email         TEXT,                       -- where the email channel reaches them; one reviewer each
+    slack_id      TEXT                        -- their Slack user id (U123...); one reviewer each
 );
+CREATE UNIQUE INDEX reviewers_email ON reviewers (email) WHERE email IS NOT NULL;
+CREATE UNIQUE INDEX reviewers_slack_id ON reviewers (slack_id) WHERE slack_id IS NOT NULL;
 
 CREATE TABLE tokens (
     token_hash TEXT PRIMARY KEY,
@@ -81,3 +85,25 @@ CREATE INDEX audit_ticket ON audit (ticket_id);
 -- A logged-out inbox session (by the SHA-256 of its id), kept until its cookie would have expired.
 CREATE TABLE revoked_sessions (sid_hash TEXT PRIMARY KEY, expires_at REAL NOT NULL);
 CREATE INDEX revoked_sessions_expiry ON revoked_sessions (expires_at);
+
+-- The notification outbox (signoff.notify): one row per notification per channel, written in the
+-- same transaction as the event that causes it, delivered by the server at least once.
+CREATE TABLE notifications (
+    id           TEXT PRIMARY KEY,             -- the event id: the receivers' idempotency key
+    event        TEXT NOT NULL,                -- ticket.created | ticket.decided | ...
+    channel      TEXT NOT NULL,                -- the channel's name in the policy
+    ticket_id    TEXT NOT NULL,
+    coalesce_key TEXT,                         -- similar tickets on one channel (NULL: sent alone)
+    created_at   REAL NOT NULL,
+    due_at       REAL NOT NULL,                -- not before: a coalescing hold, a warning's time, a backoff
+    status       TEXT NOT NULL,                -- pending | delivered | failed | skipped
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    lease_until  REAL,                         -- a deliverer holds the row until then
+    delivered_at REAL,
+    message_id   TEXT,                         -- the row whose message carried this one (coalesced)
+    ref          TEXT,                         -- the channel's handle to edit the message later
+    detail       TEXT NOT NULL DEFAULT '',     -- "posted to #approvals", or the last error
+    extra        TEXT NOT NULL DEFAULT '{}'    -- JSON: escalated_to, ...
+);
+CREATE INDEX notifications_due ON notifications (status, due_at);
+CREATE INDEX notifications_ticket ON notifications (ticket_id, channel);
