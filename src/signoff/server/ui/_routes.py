@@ -8,7 +8,7 @@ from functools import partial
 from starlette.requests import Request
 from starlette.responses import Response
 
-from signoff.server.ui import _audit, _feed, _inbox, _live, _login, _mode, _ticket
+from signoff.server.ui import _audit, _decide, _feed, _inbox, _live, _login, _mode, _ticket
 from signoff.server.ui._base import InboxUI
 
 __all__ = ["routes"]
@@ -37,4 +37,6 @@ def routes(ui: InboxUI) -> list[tuple[str, Endpoint, list[str]]]:
         ("/audit", page(partial(_audit.audit, ui)), ["GET"]),
         ("/insights", page(partial(_audit.insights, ui)), ["GET"]),
         ("/ui/events", partial(_live.events, ui), ["GET"]),
+        ("/decide/{token}", partial(_decide.confirm, ui), ["GET"]),  # the token authenticates: no session
+        ("/decide/{token}", partial(_decide.decide, ui), ["POST"]),
     ]
