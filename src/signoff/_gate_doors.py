@@ -2,7 +2,8 @@
 
 ``signoff serve`` uses these so that it never reaches into the gate's store or engine:
 group commit, execution claims for a runner in another process, reviewer and token
-lookups, the audit log, event subscription, readiness and inbox session revocation.
+lookups, the audit log, event subscription, readiness, inbox session revocation and the
+notification outbox.
 They are not part of ``GateLike``: a ``RemoteGate`` has no store to open these doors on.
 ``Gate`` inherits them; they live apart so ``gate.py`` stays about gating.
 """
@@ -12,11 +13,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from signoff._errors import UserError
 from signoff._model import Action, Ticket, utcnow
+from signoff._records import AuditDraft, NotificationRecord, OutboxClaim, OutboxResult
 from signoff.review import _transitions as tr
 from signoff.store._records import AuditEntry, Event, Reviewer, TicketQuery, TokenRecord
 
@@ -165,6 +167,26 @@ class ServerDoors:
 
     def get_reviewer_sync(self, name: str) -> Reviewer | None:
         return self._sync("get_reviewer_sync", self.get_reviewer(name))
+
+    # -- the notification outbox (the server's deliverer, the ticket page, the CLI) --------------
+    async def claim_notifications(self, *, lease: timedelta, limit: int = 100,
+                                  now: datetime | None = None) -> list[OutboxClaim]:
+        """Lease due notifications to this server's deliverer (see ``store._outbox``)."""
+        return await self._engine.run(self.store.claim_notifications(now=now or utcnow(), lease=lease, limit=limit))
+
+    async def finish_notifications(self, results: Sequence[OutboxResult], audit: Sequence[AuditDraft] = ()) -> None:
+        await self._engine.run(self.store.finish_notifications(results, audit))
+
+    async def message_ref(self, ticket_id: str, channel: str) -> str | None:
+        return await self._engine.run(self.store.message_ref(ticket_id, channel))
+
+    async def list_notifications(self, *, ticket_id: str | None = None, status: str | None = None,
+                                 channel: str | None = None, limit: int = 100) -> list[NotificationRecord]:
+        return await self._engine.run(self.store.list_notifications(ticket_id=ticket_id, status=status,
+                                                                    channel=channel, limit=limit))
+
+    async def next_notification(self) -> datetime | None:
+        return await self._engine.run(self.store.next_notification())
 
     def find_reviewer_sync(self, **kw: Any) -> Reviewer | None:
         return self._sync("find_reviewer_sync", self.find_reviewer(**kw))

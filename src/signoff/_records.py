@@ -20,6 +20,9 @@ __all__ = [
     "AuditEntry",
     "Change",
     "Event",
+    "NotificationRecord",
+    "OutboxClaim",
+    "OutboxResult",
     "Reviewer",
     "StoredState",
     "TicketQuery",
@@ -120,3 +123,53 @@ class Event:
     kind: str
     ticket_id: str | None
     data: Mapping[str, Any]
+
+
+OutboxStatus = Literal["pending", "delivered", "failed", "skipped"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutboxClaim:
+    """A notification a deliverer has leased: send it, then record an ``OutboxResult``."""
+
+    id: str
+    event: str
+    channel: str
+    ticket_id: str
+    coalesce_key: str | None
+    created_at: datetime
+    attempts: int
+    extra: Mapping[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutboxResult:
+    """How one delivery attempt went; ``pending`` with a later ``due_at`` is a retry."""
+
+    id: str
+    status: OutboxStatus
+    attempts: int
+    due_at: datetime
+    delivered_at: datetime | None = None
+    message_id: str | None = None
+    """The notification whose message carried this one (itself, or the first of a coalesced group)."""
+    ref: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotificationRecord:
+    """One notification as the ticket page and ``signoff notifications list`` show it."""
+
+    id: str
+    event: str
+    channel: str
+    ticket_id: str
+    status: OutboxStatus
+    attempts: int
+    created_at: datetime
+    due_at: datetime
+    delivered_at: datetime | None
+    message_id: str | None
+    ref: str | None
+    detail: str

@@ -23,7 +23,8 @@ from typing import Any
 from signoff._errors import UserError
 from signoff._model import Action, Level, Outcome, Reason, ReviewersRequired, canonical_json
 from signoff.policy._cel import Condition, compile_condition, describe_failure
-from signoff.policy._spec import OnTimeout, PolicySpec, Reviewers, Rule
+from signoff.policy._fields import OnTimeout
+from signoff.policy._spec import PolicySpec, Reviewers, Rule
 
 IsKnown = Callable[[str], bool]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -64,11 +64,18 @@ def _from_pydantic(exc: ValidationError, filename: str, loc: Located) -> list[Pr
     problems: list[Problem] = []
     seen: set[tuple[Any, ...]] = set()
     for err in exc.errors():
-        path = tuple(p for p in err["loc"] if isinstance(p, (str, int)))
+        raw = tuple(p for p in err["loc"] if isinstance(p, (str, int)))
+        path = _drop_tags(raw)
         etype = err["type"]
-        if etype == "extra_forbidden":
+        if etype in ("union_tag_invalid", "union_tag_not_found"):
+            ctx = err.get("ctx", {})
+            kinds = str(ctx.get("expected_tags", "")).replace("'", "")
+            given = f"unknown {ctx.get('discriminator', 'kind')} {ctx['tag']!r}" if "tag" in ctx else "no 'kind'"
+            msg = f"{_fmt_path(path)}: {given.replace(chr(39) + 'kind' + chr(39), 'kind')}: use one of {kinds}"
+            line, col = loc.where(path)
+        elif etype == "extra_forbidden":
             key = path[-1]
-            allowed = _allowed_keys(path[:-1])
+            allowed = _allowed_keys(raw[:-1])
             hint = difflib.get_close_matches(str(key), allowed, n=1)
             msg = f"unknown key {key!r} in {_fmt_path(path[:-1]) or 'the policy'}"
             msg += f"; did you mean {hint[0]!r}?" if hint else f"; valid keys: {', '.join(allowed)}"
@@ -90,22 +97,38 @@ def _from_pydantic(exc: ValidationError, filename: str, loc: Located) -> list[Pr
     return problems
 
 
-def _allowed_keys(path: tuple[Any, ...]) -> list[str]:
-    """The valid keys of the model found by walking ``path`` from PolicySpec."""
+def _walk(path: tuple[Any, ...]) -> tuple[tuple[Any, ...], Any]:
+    """Follow ``path`` from PolicySpec: the path without the tags pydantic adds for a tagged union
+    (``channels.ops-hook.webhook.url`` is ``channels.ops-hook.url`` in the file), and the type reached."""
     tp: Any = PolicySpec
+    clean: list[Any] = []
     for part in path:
         tp = _unwrap(tp)
+        if typing.get_origin(tp) in (typing.Union, types.UnionType) and isinstance(part, str):
+            tagged = [a for a in map(_unwrap, typing.get_args(tp)) if isinstance(a, type) and issubclass(a, BaseModel)
+                      and "kind" in a.model_fields and typing.get_args(a.model_fields["kind"].annotation) == (part,)]
+            if tagged:
+                tp = tagged[0]
+                continue
+        clean.append(part)
         if isinstance(tp, type) and issubclass(tp, BaseModel) and isinstance(part, str):
-            field = tp.model_fields.get(part)
-            if field is None:
-                return []
-            tp = field.annotation
+            field = next((f for n, f in tp.model_fields.items() if (f.alias or n) == part), None)
+            tp = field.annotation if field is not None else Any
         else:
             args = typing.get_args(tp)
             tp = args[-1] if args else Any
-    tp = _unwrap(tp)
+    return tuple(clean), tp
+
+
+def _drop_tags(path: tuple[Any, ...]) -> tuple[Any, ...]:
+    return _walk(path)[0]
+
+
+def _allowed_keys(path: tuple[Any, ...]) -> list[str]:
+    """The valid keys (as written in the file: aliases) of the model found at ``path``."""
+    tp = _unwrap(_walk(path)[1])
     if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return list(tp.model_fields)
+        return [f.alias or n for n, f in tp.model_fields.items()]
     return []
 
 
@@ -164,7 +187,33 @@ def _cross_check(spec: PolicySpec, filename: str, loc: Located) -> list[Problem]
                     f"mode {mname!r} overrides unknown rule {rname!r}{extra}", key=True)
             if override.reviewers is not None:
                 check_tier(("modes", mname, "rules", rname, "reviewers"), override.reviewers.tier)
+    if spec.notifications is not None:
+        _check_routes(spec, names, add)
     return problems
+
+
+def _check_routes(spec: PolicySpec, rules: Mapping[str, int], add: Callable[..., None]) -> None:
+    """Every route sends to channels that exist and matches tiers and rules that exist."""
+    assert spec.notifications is not None
+    channels = list(spec.notifications.channels)
+    for i, route in enumerate(spec.notifications.routes):
+        for name in route.to or []:
+            if name not in channels:
+                hint = difflib.get_close_matches(name, channels, n=1)
+                extra = f"; did you mean {hint[0]!r}?" if hint else ""
+                known = ", ".join(channels) if channels else "none are declared under notifications.channels"
+                add(("notifications", "routes", i, "to"), f"route sends to unknown channel {name!r}{extra} "
+                    f"(channels: {known})")
+        match = route.match
+        for tier in (match.tier if match and match.tier else []):
+            if tier not in spec.tiers:
+                add(("notifications", "routes", i, "match", "tier"), f"unknown tier {tier!r} (tiers: "
+                    f"{', '.join(spec.tiers) or 'none are declared'})")
+        for rule in (match.rule if match and match.rule else []):
+            if rule not in rules:
+                hint = difflib.get_close_matches(rule, list(rules), n=1)
+                extra = f"; did you mean {hint[0]!r}?" if hint else ""
+                add(("notifications", "routes", i, "match", "rule"), f"unknown rule {rule!r}{extra}")
 
 
 def _condition_position(loc: Located, path: tuple[Any, ...], exc: ConditionSyntaxError) -> tuple[int, int]:

@@ -8,12 +8,14 @@ disables a rule.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from signoff._model import Level
-from signoff.policy._durations import parse_duration
+from signoff.policy._fields import NOVELTY_FIELDS, Duration, LevelField, Names, OnTimeout, ReasonCode
+from signoff.policy._fields import SpecModel as _Model
+from signoff.policy._notifications import Notifications
 
 __all__ = [
     "Defaults",
@@ -25,49 +27,6 @@ __all__ = [
     "Rule",
     "RuleOverride",
 ]
-
-REASON_CODES = ("high_risk_action", "low_confidence", "external_impact", "policy_boundary",
-                "novel_action", "mode")
-NOVELTY_FIELDS = ("action", "agent", "external", "tags", "args")
-
-
-def _names(value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, (list, tuple, set, frozenset)) and all(isinstance(v, str) and v for v in value):
-        if not value:
-            # An empty list would match nothing, or (read as "no constraint") everything:
-            # either way not what the author meant, so refuse it.
-            raise ValueError("must be a name or a non-empty list of names")
-        return list(value)
-    raise ValueError("must be a name or a list of names")
-
-
-def _level(value: Any) -> Any:
-    if isinstance(value, Level):
-        return value
-    if isinstance(value, str) and value in Level._value2member_map_:
-        return Level(value)
-    raise ValueError(f"bad level {value!r}: use one of auto, notify, approve, suggest, deny")
-
-
-def _duration(value: Any) -> Any:
-    return parse_duration(value)
-
-
-Names = Annotated[list[str] | None, BeforeValidator(_names)]
-LevelField = Annotated[Level, BeforeValidator(_level)]
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
-OnTimeout = Literal["escalate", "retry", "abort"]
-ReasonCode = Literal["high_risk_action", "low_confidence", "external_impact", "policy_boundary",
-                     "novel_action", "mode"]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
 
 class Match(_Model):
     """What a rule applies to. Every key given must hold; an empty match applies to every action."""
@@ -175,3 +134,5 @@ class PolicySpec(_Model):
     novelty: Novelty | None = None
     rules: list[Rule] = Field(default_factory=list)
     modes: dict[str, Mode] = Field(default_factory=dict)
+    notifications: Notifications | None = None
+    """Where tickets reach reviewers (Slack, email, webhooks, the console)."""

@@ -7,11 +7,12 @@ same contract test suite (tests/contract).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
-from typing import Protocol, runtime_checkable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from signoff._errors import UserError
 from signoff._model import Ticket
+from signoff._records import NotificationRecord, OutboxClaim, OutboxResult
 from signoff.store._notify import Notifier
 from signoff.store._records import (
     AuditDraft,
@@ -24,12 +25,16 @@ from signoff.store._records import (
     TokenRecord,
 )
 
+if TYPE_CHECKING:
+    from signoff.notify._routing import Router
+
 __all__ = [
     "AuditDraft",
     "AuditEntry",
     "Change",
     "Event",
     "NewTicket",
+    "NotificationRecord",
     "Notifier",
     "Reviewer",
     "Store",
@@ -97,6 +102,23 @@ class Store(Protocol):
     async def audit_entries(self, *, after: int = 0, limit: int | None = None,
                             ticket_id: str | None = None) -> list[AuditEntry]: ...
     async def audit_head(self) -> tuple[int, str] | None: ...
+
+    # The notification outbox: rows are written with the events that cause them (``router``).
+    router: Router | None
+
+    async def claim_notifications(self, *, now: datetime, lease: timedelta, limit: int = 100) -> list[OutboxClaim]:
+        """Lease up to ``limit`` due notifications (a coalesced group whole) to this deliverer."""
+        ...
+
+    async def finish_notifications(self, results: Sequence[OutboxResult], audit: Sequence[AuditDraft] = ()) -> None:
+        """Record how deliveries went, with audit entries for the failures, in one transaction."""
+        ...
+
+    async def message_ref(self, ticket_id: str, channel: str) -> str | None: ...
+    async def list_notifications(self, *, ticket_id: str | None = None, status: str | None = None,
+                                 channel: str | None = None, limit: int = 100) -> list[NotificationRecord]: ...
+    async def next_notification(self) -> datetime | None: ...
+
     async def poll(self) -> None:
         """Publish events committed by other processes (a no-op where the database pushes them)."""
         ...

@@ -22,6 +22,7 @@ from signoff._records import AuditEntry, Event
 from signoff.audit import link
 from signoff.store._base import BaseStore, Query, Row, Transaction, when
 from signoff.store._notify import Notifier
+from signoff.store._outbox import OutboxMixin
 
 __all__ = ["MemoryDatabase", "MemoryStore"]
 
@@ -40,12 +41,13 @@ class MemoryDatabase:
     settings: dict[str, Any] = field(default_factory=dict)
     audit: list[AuditEntry] = field(default_factory=list)
     revoked_sessions: dict[str, datetime] = field(default_factory=dict)
+    notifications: dict[str, dict[str, Any]] = field(default_factory=dict)
     down: bool = False
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def tables(self) -> tuple[Any, ...]:
         return (self.tickets, self.reviewers, self.tokens, self.fingerprints, self.settings, self.audit,
-                self.revoked_sessions)
+                self.revoked_sessions, self.notifications)
 
 
 _DATABASES: dict[str, MemoryDatabase] = {}
@@ -66,7 +68,7 @@ def _matches(row: Mapping[str, Any], filters: Any) -> bool:
     return all(row[c] in v if isinstance(v, tuple) else row[c] == v for c, v in filters)
 
 
-class MemoryStore(BaseStore):
+class MemoryStore(BaseStore, OutboxMixin):
     """``memory://name`` (shared in the process) or ``memory://`` (private)."""
 
     inline_safe = True
@@ -269,3 +271,42 @@ class MemoryStore(BaseStore):
 
     def _q_session_revoked(self, p: Params, f: Any) -> list[Row]:
         return [(1,)] if p["sid_hash"] in self.db.revoked_sessions else []
+
+    # -- the outbox -------------------------------------------------------------------------
+    def _q_insert_notification(self, p: Params, f: Any) -> None:
+        self.db.notifications[p["id"]] = {**p, "status": "pending", "attempts": 0, "lease_until": None,
+                                          "delivered_at": None, "message_id": None, "ref": None, "detail": "",
+                                          "pos": len(self.db.notifications)}
+
+    def _q_claim_notifications(self, p: Params, f: Any) -> list[Row]:
+        now = _ts(p["now"])
+        pending = [n for n in self.db.notifications.values() if n["status"] == "pending"]
+        due_groups = {n["coalesce_key"] for n in pending if _ts(n["due_at"]) <= now and n["coalesce_key"]}
+        free = [n for n in pending if (n["lease_until"] is None or _ts(n["lease_until"]) < now)
+                and (_ts(n["due_at"]) <= now or n["coalesce_key"] in due_groups)]
+        free.sort(key=lambda n: (_ts(n["due_at"]), n["pos"]))
+        return [(n["id"], n["event"], n["channel"], n["ticket_id"], n["coalesce_key"], n["created_at"],
+                 n["attempts"], n["extra"]) for n in free[:p["limit"]]]
+
+    def _q_lease_notification(self, p: Params, f: Any) -> None:
+        self.db.notifications[p["id"]]["lease_until"] = p["lease_until"]
+
+    def _q_finish_notification(self, p: Params, f: Any) -> None:
+        self.db.notifications[p["id"]].update({**p, "lease_until": None})
+
+    def _q_message_ref(self, p: Params, f: Any) -> list[Row]:
+        sent = [n for n in self.db.notifications.values()
+                if n["ticket_id"] == p["ticket_id"] and n["channel"] == p["channel"] and n["ref"] is not None]
+        sent.sort(key=lambda n: _ts(n["delivered_at"]))
+        return [(sent[-1]["ref"],)] if sent else []
+
+    def _q_list_notifications(self, p: Params, f: Any) -> list[Row]:
+        rows = sorted((n for n in self.db.notifications.values() if _matches(n, f)),
+                      key=lambda n: (_ts(n["created_at"]), n["pos"]), reverse=True)
+        return [(n["id"], n["event"], n["channel"], n["ticket_id"], n["status"], n["attempts"], n["created_at"],
+                 n["due_at"], n["delivered_at"], n["message_id"], n["ref"], n["detail"]) for n in rows[:p["limit"]]]
+
+    def _q_next_notification(self, p: Params, f: Any) -> list[Row]:
+        due = [n["due_at"] for n in self.db.notifications.values() if n["status"] == "pending"]
+        return [(min(due, key=_ts),)] if due else []
+

@@ -77,6 +77,7 @@ from signoff._records import AuditEntry, Event
 from signoff.store import sql
 from signoff.store._base import BaseStore, Query, Row, Transaction
 from signoff.store._notify import Notifier
+from signoff.store._outbox import OutboxMixin
 from signoff.store._pg_tx import Attempt, PgTx, check_hash_pieces, render
 
 __all__ = ["CHANNEL", "SCHEMA_VERSION", "PostgresStore"]
@@ -162,7 +163,7 @@ def _connection_lost(exc: BaseException) -> bool:
     return state is None or state.startswith(("08", "57P"))
 
 
-class PostgresStore(BaseStore):
+class PostgresStore(BaseStore, OutboxMixin):
     """``postgresql://user:password@host:5432/dbname`` (``postgres://`` too); see the module docstring.
 
     ``timeout``: seconds a call waits for a pooled connection before StoreUnavailable;

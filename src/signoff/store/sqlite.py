@@ -39,6 +39,7 @@ from signoff.audit import link
 from signoff.store import sql
 from signoff.store._base import BaseStore, Query, Row, Transaction
 from signoff.store._notify import Notifier
+from signoff.store._outbox import OutboxMixin
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
@@ -90,7 +91,7 @@ class _WouldBlock(Exception):
     """The inline attempt would have to wait (connection or database lock busy): use the worker."""
 
 
-class SQLiteStore(BaseStore):
+class SQLiteStore(BaseStore, OutboxMixin):
     """``sqlite:///relative.db``, ``sqlite:////abs/path.db`` or ``sqlite://`` (in memory)."""
 
     inline_safe = True

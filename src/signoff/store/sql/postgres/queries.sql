@@ -151,3 +151,43 @@ SELECT 1 FROM revoked_sessions WHERE sid_hash = %(sid_hash)s;
 
 -- listen: wake-ups (the channel signoff_append notifies; its payload: the last seq, then tickets)
 LISTEN signoff;
+
+-- insert_notification: outbox rows, in the transaction of their event, one array per column
+INSERT INTO notifications (id, event, channel, ticket_id, coalesce_key, created_at, due_at, status, extra)
+SELECT id, event, channel, ticket_id, coalesce_key, created_at, due_at, 'pending', extra
+FROM unnest(%(id)s::text[], %(event)s::text[], %(channel)s::text[], %(ticket_id)s::text[],
+    %(coalesce_key)s::text[], %(created_at)s::timestamptz[], %(due_at)s::timestamptz[], %(extra)s::text[])
+    AS x(id, event, channel, ticket_id, coalesce_key, created_at, due_at, extra);
+
+-- claim_notifications: what is due (and, for a coalesced one, its whole group, due or not), not held
+-- by another deliverer. SKIP LOCKED: rows another server is claiming right now are left to it; the
+-- lease written in the same transaction keeps them out of every later claim until it runs out
+SELECT id, event, channel, ticket_id, coalesce_key, created_at, attempts, extra FROM notifications
+WHERE status = 'pending' AND (lease_until IS NULL OR lease_until < %(now)s)
+  AND (due_at <= %(now)s OR coalesce_key IN (SELECT coalesce_key FROM notifications
+       WHERE status = 'pending' AND due_at <= %(now)s AND coalesce_key IS NOT NULL))
+ORDER BY due_at, pos LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED;
+
+-- lease_notification: this deliverer holds the rows until :lease_until (a crash lets them go then)
+UPDATE notifications SET lease_until = u.lease_until
+FROM unnest(%(id)s::text[], %(lease_until)s::timestamptz[]) AS u(id, lease_until) WHERE notifications.id = u.id;
+
+-- finish_notification: how deliveries went: delivered, failed for good, skipped, or pending again at due_at
+UPDATE notifications SET status = u.status, attempts = u.attempts, due_at = u.due_at, lease_until = NULL,
+    delivered_at = u.delivered_at, message_id = u.message_id, ref = u.ref, detail = u.detail
+FROM unnest(%(id)s::text[], %(status)s::text[], %(attempts)s::int[], %(due_at)s::timestamptz[],
+    %(delivered_at)s::timestamptz[], %(message_id)s::text[], %(ref)s::text[], %(detail)s::text[])
+    AS u(id, status, attempts, due_at, delivered_at, message_id, ref, detail)
+WHERE notifications.id = u.id;
+
+-- message_ref: how the channel can edit the last message it delivered about a ticket (Slack: its ts)
+SELECT ref FROM notifications WHERE ticket_id = %(ticket_id)s AND channel = %(channel)s AND ref IS NOT NULL
+ORDER BY delivered_at DESC LIMIT 1;
+
+-- list_notifications: notifications matching the filters, newest first
+SELECT id, event, channel, ticket_id, status, attempts, created_at, due_at, delivered_at, message_id, ref, detail
+FROM notifications {where} ORDER BY created_at DESC, pos DESC LIMIT %(limit)s;
+
+-- next_notification: when the deliverer has work next
+SELECT MIN(due_at) FROM notifications WHERE status = 'pending';

@@ -121,3 +121,34 @@ ON CONFLICT(sid_hash) DO UPDATE SET expires_at = max(expires_at, excluded.expire
 
 -- session_revoked: was this session logged out?
 SELECT 1 FROM revoked_sessions WHERE sid_hash = :sid_hash;
+
+-- insert_notification: the outbox row of one notification, in the transaction of its event
+INSERT INTO notifications (id, event, channel, ticket_id, coalesce_key, created_at, due_at, status, extra)
+VALUES (:id, :event, :channel, :ticket_id, :coalesce_key, :created_at, :due_at, 'pending', :extra);
+
+-- claim_notifications: what is due (and, for a coalesced one, its whole group, due or not), not held
+-- by another deliverer; the deliverer then leases them (lease_notification) in the same transaction
+SELECT id, event, channel, ticket_id, coalesce_key, created_at, attempts, extra FROM notifications
+WHERE status = 'pending' AND (lease_until IS NULL OR lease_until < :now)
+  AND (due_at <= :now OR coalesce_key IN (SELECT coalesce_key FROM notifications
+       WHERE status = 'pending' AND due_at <= :now AND coalesce_key IS NOT NULL))
+ORDER BY due_at LIMIT :limit;
+
+-- lease_notification: this deliverer holds the row until :lease_until (a crash lets it go then)
+UPDATE notifications SET lease_until = :lease_until WHERE id = :id;
+
+-- finish_notification: how a delivery went: delivered, failed for good, skipped, or pending again at :due_at
+UPDATE notifications SET status = :status, attempts = :attempts, due_at = :due_at, lease_until = NULL,
+    delivered_at = :delivered_at, message_id = :message_id, ref = :ref, detail = :detail
+WHERE id = :id;
+
+-- message_ref: how the channel can edit the last message it delivered about a ticket (Slack: its ts)
+SELECT ref FROM notifications WHERE ticket_id = :ticket_id AND channel = :channel AND ref IS NOT NULL
+ORDER BY delivered_at DESC LIMIT 1;
+
+-- list_notifications: notifications matching the filters, newest first
+SELECT id, event, channel, ticket_id, status, attempts, created_at, due_at, delivered_at, message_id, ref, detail
+FROM notifications {where} ORDER BY created_at DESC, rowid DESC LIMIT :limit;
+
+-- next_notification: when the deliverer has work next
+SELECT MIN(due_at) FROM notifications WHERE status = 'pending';
