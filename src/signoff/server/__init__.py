@@ -7,6 +7,7 @@ it (after the server stopped), and the gate's sweeper applies timeouts meanwhile
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
@@ -16,18 +17,22 @@ from signoff.server._settings import ServerSettings
 
 if TYPE_CHECKING:
     from signoff.gate import Gate
+    from signoff.notify import Channel
 
 __all__ = ["ServerSettings", "begin_shutdown", "create_app"]
 
 API_PREFIX = "/api/v1"
 
 
-def create_app(gate: Gate, *, settings: ServerSettings | None = None) -> FastAPI:
-    """The ASGI app serving ``gate``: the JSON API, its OpenAPI document, and the inbox when installed."""
+def create_app(gate: Gate, *, settings: ServerSettings | None = None,
+               channels: Mapping[str, Channel] | None = None) -> FastAPI:
+    """The ASGI app serving ``gate``: the JSON API, its OpenAPI document, the inbox when installed, and
+    the delivery of the policy's notifications (``channels`` replaces the ones the policy would build)."""
     from signoff import __version__
     from signoff.server._context import ServerContext
     from signoff.server._docs import install_docs
     from signoff.server._group_commit import GroupCommit
+    from signoff.server._notifications import Notifications, lifespan
     from signoff.server._principals import Authenticator
     from signoff.server._problems import BodyLimit, install_problem_handlers
     from signoff.server.api import OPS_ROUTER, ROUTERS
@@ -37,12 +42,13 @@ def create_app(gate: Gate, *, settings: ServerSettings | None = None) -> FastAPI
         title="signoff", version=__version__,
         description="A human-in-the-loop approval gate for AI agents: submit actions, wait for decisions, "
                     "review them.",
-        openapi_url=f"{API_PREFIX}/openapi.json", docs_url=None, redoc_url=None,
+        openapi_url=f"{API_PREFIX}/openapi.json", docs_url=None, redoc_url=None, lifespan=lifespan,
     )
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     app.state.signoff = ServerContext(gate=gate, settings=settings,
                                       auth=Authenticator(gate, ttl=settings.token_cache_seconds),
-                                      submissions=GroupCommit(gate))
+                                      submissions=GroupCommit(gate),
+                                      notifications=Notifications(gate, settings, channels))
     install_problem_handlers(app, retry_after=settings.quota_retry_after_seconds)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
