@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import os
+import secrets
+import subprocess
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
 
+import pytest
+
+from signoff import Action, Gate
 from signoff._model import utcnow
-from signoff.notify._links import sign_decision
-from tests.notify.conftest import Site
+from signoff.notify._links import GateLinks, sign_decision
+from tests.notify.conftest import POLICY, REVIEWERS, Site
+from tests.server.conftest import free_port, signoff_exe, stop_process, wait_until_up
+
+CHROMIUM = "/usr/bin/chromium"
+T = TypeVar("T")
 
 
 async def link(site: Site, ids: list[str], email: str = "alice@example.com", verdict: str = "approve") -> str:
@@ -23,6 +39,12 @@ def forged(site: Site, ids: list[str], reviewer: str, email: str, **kw: object) 
     return f"/decide/{token}"
 
 
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Await from a sync test (Playwright's sync API holds a loop in this thread)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result(timeout=60)
+
+
 def same_site() -> dict[str, str]:
     return {"origin": "http://testserver", "sec-fetch-site": "same-origin"}
 
@@ -37,7 +59,7 @@ class TestConfirmationPage:
         assert "pending" == (await site.gate.get_ticket(t.id)).status
         assert f'<form method="post" action="{path}"' in first.text
         assert "Approve 1 ticket as" in first.text and "Tests pass." in first.text
-        assert "no-referrer" == first.headers["referrer-policy"]
+        assert "same-origin" == first.headers["referrer-policy"]  # the token never leaves for another site
 
     async def test_agent_words_escaped_and_marked(self, site: Site) -> None:
         """The agent's reasoning and arguments arrive escaped and under the agent's-words label."""
@@ -151,3 +173,63 @@ class TestRefusals:
             Reviewer(name="alice", tier="senior", email="alice@new.example")))
         assert 403 == (await site.client.get(path)).status_code
 
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Gate, bytes]]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing (scripts/test-setup.sh installs it)")
+    tmp = tmp_path_factory.mktemp("decide")
+    (tmp / "policy.yaml").write_text(POLICY)
+    db = f"sqlite:///{tmp}/decide.db"
+    gate = Gate.open(policy=tmp / "policy.yaml", store=db, sweep=False)
+    for r in REVIEWERS:
+        gate._engine.run_sync(gate.store.put_reviewer(r))
+    secret = secrets.token_hex(16)
+    port = free_port()
+    log = tmp / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([signoff_exe(), "serve", "--policy", str(tmp / "policy.yaml"), "--db", db,
+                                 "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+                                stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, "SIGNOFF_SECRET_KEY": secret})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url, proc, log)
+        # The key `signoff serve` derives from SIGNOFF_SECRET_KEY (cli/_serve.py).
+        yield url, gate, hashlib.sha256(secret.encode()).digest()
+    finally:
+        stop_process(proc)
+        gate.close()
+
+
+class TestInABrowser:
+    """A real `signoff serve` and headless Chromium: what a reviewer clicking the email's link does."""
+
+    def test_confirm_then_decide(self, served: tuple[str, Gate, bytes]) -> None:
+        """Opening and reloading the link decides nothing; the button approves; the link is then used up."""
+        from playwright.sync_api import sync_playwright
+
+        url, gate, key = served
+        t = gate.submit_sync(Action(name="deploy", agent="agent-7", args={"service": "api"},
+                                    reasoning="<b>trust me</b>"))
+        links = GateLinks(public_url=url, secret=key, gate=gate)
+        link = run(links.decide([t.id], "alice@example.com", "approve"))
+        assert link is not None
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+            try:
+                page = browser.new_page()
+                first = page.goto(link)
+                page.reload()
+                assert first is not None and 200 == first.status
+                assert "pending" == run(gate.get_ticket(t.id)).status
+                assert "<b>trust me</b>" in page.inner_text(".agent-words")
+                page.click("button.approve")
+                page.wait_for_selector("text=This link is now used up")
+                again = page.goto(link)
+                assert again is not None and 410 == again.status
+            finally:
+                browser.close()
+        after = gate.get_ticket_sync(t.id)
+        assert ("approved", ("alice",)) == (after.status, after.decided_by)

@@ -13,7 +13,7 @@ status that says what happened.
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 
 from signoff._errors import NotFound, SignoffError
 from signoff._model import Ticket
@@ -113,18 +113,14 @@ def _same_site(request: Request, public_url: str) -> bool:
 def _problem(ui: InboxUI, request: Request, exc: HTTPProblem | SignoffError) -> Response:
     if isinstance(exc, SignoffError):
         exc = translate(exc, request.url.path)
-    return _no_referrer(ui.render(request, "message.html", None, status=exc.status, title=exc.title,
-                                  message=exc.message, back="/"))
+    return ui.render(request, "message.html", None, status=exc.status, title=exc.title, message=exc.message,
+                     back="/")
 
 
 def _page(ui: InboxUI, request: Request, status: int, **ctx: object) -> Response:
     tickets = ctx["tickets"]
     assert isinstance(tickets, list)
     hidden = {t.id: sum(hidden_counts(t).values()) for t in tickets}
-    return _no_referrer(ui.render(request, "decide.html", None, status=status, hidden=hidden, **ctx))
-
-
-def _no_referrer(response: HTMLResponse) -> HTMLResponse:
-    # The URL is a credential: no page it leads to may learn it from the Referer header.
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+    # The URL is a credential: the inbox's Referrer-Policy (same-origin) keeps it from other sites.
+    # Not no-referrer: with it, browsers send "Origin: null" on the form's POST, which is refused.
+    return ui.render(request, "decide.html", None, status=status, hidden=hidden, **ctx)
