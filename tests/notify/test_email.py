@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 import socket
 import ssl
 import subprocess
@@ -19,9 +20,10 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from signoff._errors import DeliveryFailed, UserError
 from signoff._model import Action
-from signoff.notify import Channel
+from signoff.notify import Channel, Message
 from signoff.notify.email import EmailChannel, parse_smtp_url
 from tests.notify._tickets import StaticLinks, message, ticket
+from tests.notify.conftest import Site
 
 TO = ["alice@example.com", "bob@example.com"]
 LINKS = StaticLinks(grants={"alice@example.com": True})  # bob is no reviewer: no decision links for him
@@ -268,3 +270,28 @@ class TestSmtpUrl:
         with pytest.raises(UserError, match="oncall"):
             EmailChannel("oncall", to=["a@example.com\r\nBcc: x@y"], sender="s@example.com", smtp_url="smtp://x")
 
+
+
+class TestEndToEnd:
+    async def test_link_from_the_email_decides(self, smtp: tuple[Mailbox, int], site: Site) -> None:
+        """The server's own links in the email: Alice's approve link, opened and confirmed, approves as Alice;
+        Jim (junior) gets no decision link for a senior-only ticket."""
+        box, port = smtp
+        t = await site.submit("pay")
+        ch = EmailChannel("oncall", to=["alice@example.com", "jim@example.com"], sender="signoff@example.com",
+                          smtp_url=f"smtp://127.0.0.1:{port}")
+        msg = Message(id="evt_1", type="ticket.created", at=t.created_at, channel="oncall", tickets=(t,),
+                      links=site.links)
+        await ch.send(msg)
+        (_, alice), (_, jim) = box.mails
+        a_text, _ = text_and_html(alice)
+        j_text, _ = text_and_html(jim)
+        assert "/decide/" not in j_text
+        found = re.search(r"^Approve \(you confirm on the page that opens\): http://testserver(/decide/\S+)",
+                          a_text, re.M)
+        assert found is not None, a_text
+        page = await site.client.get(found.group(1))
+        assert (200, "pending") == (page.status_code, (await site.gate.get_ticket(t.id)).status)
+        done = await site.client.post(found.group(1), headers={"origin": "http://testserver"})
+        after = await site.gate.get_ticket(t.id)
+        assert (200, "approved", ("alice",)) == (done.status_code, after.status, after.decided_by)
