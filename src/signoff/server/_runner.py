@@ -179,7 +179,7 @@ def run_app(app: FastAPI, *, host: str, port: int, settings: ServerSettings, log
     """Serve ``app`` until SIGINT/SIGTERM; ``on_ready`` runs as a task once the port listens."""
     bounded = _bounded_httptools(settings.max_header_bytes)
     config = uvicorn.Config(
-        app, host=host, port=port, log_level=log_level, access_log=access_log, lifespan="off",
+        app, host=host, port=port, log_level=log_level, access_log=access_log, lifespan="on",
         timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)), server_header=False,
         loop="none", http=bounded or "h11", h11_max_incomplete_event_size=settings.max_header_bytes,
     )
