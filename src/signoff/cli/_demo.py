@@ -9,9 +9,12 @@ stops the agents, then the server, then closes the store: no traceback, exit 0.
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -55,7 +58,7 @@ def demo(host: str, port: int, db: str, no_agent: bool, pace: float) -> None:
         check_port(host, port)
     policy = example_policy_path()
     with signoff_errors():
-        gate = Gate.open(policy=policy, store=db)
+        gate = Gate.open(policy=with_real_channels(policy, os.environ), store=db)
     try:
         password = secrets.token_urlsafe(9)
         with signoff_errors():
@@ -69,8 +72,10 @@ def demo(host: str, port: int, db: str, no_agent: bool, pace: float) -> None:
         app = create_app(gate, settings=settings)
 
         async def ready() -> None:
+            notify = gate.policy.spec.notifications
             _banner(url=url, password=password, policy=policy, db=db, agent_token=tokens["release-bot"],
-                    reviewer_token=reviewer_token, agents=not no_agent)
+                    reviewer_token=reviewer_token, agents=not no_agent,
+                    channels=list(notify.channels) if notify else [])
             if not no_agent:
                 # The agents reveal what came from outside (feedback, edits) and colour only the level.
                 await run_agents(url, tokens, log=click.echo, pace=pace)
@@ -82,8 +87,48 @@ def demo(host: str, port: int, db: str, no_agent: bool, pace: float) -> None:
     sys.exit(0)
 
 
+# Real channels the demo adds to the example policy's console channel when their variables are set:
+# (channel name, variables that must all be set, the channel's spec).
+REAL_CHANNELS: tuple[tuple[str, tuple[str, ...], dict[str, Any]], ...] = (
+    ("slack", ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"),
+     {"kind": "slack", "channel": "#approvals", "token": "env:SLACK_BOT_TOKEN",
+      "signing_secret": "env:SLACK_SIGNING_SECRET"}),
+    ("email", ("SIGNOFF_SMTP_URL", "SIGNOFF_EMAIL_TO"),
+     {"kind": "email", "smtp": "env:SIGNOFF_SMTP_URL", "from": "signoff-demo@localhost"}),
+    ("webhook", ("SIGNOFF_WEBHOOK_URL", "SIGNOFF_WEBHOOK_SECRET"),
+     {"kind": "webhook", "secret": "env:SIGNOFF_WEBHOOK_SECRET"}),
+)
+
+
+def with_real_channels(policy: Path, env: Mapping[str, str]) -> Path | dict[str, Any]:
+    """The example policy, plus Slack / email / webhook channels routed like its console channel for
+    each whose environment variables are set (``SLACK_CHANNEL``, ``SLACK_API_URL``, ``SIGNOFF_EMAIL_TO``
+    and ``SIGNOFF_WEBHOOK_URL`` fill in the rest); the file itself when none is."""
+    import yaml
+
+    wanted = [(name, spec) for name, needs, spec in REAL_CHANNELS if all(env.get(v) for v in needs)]
+    if not wanted:
+        return policy
+    doc = yaml.safe_load(policy.read_text())
+    section = doc["notifications"]
+    for name, spec in wanted:
+        spec = dict(spec)
+        if name == "slack":
+            spec["channel"] = env.get("SLACK_CHANNEL", spec["channel"])
+            if env.get("SLACK_API_URL"):
+                spec["api_url"] = env["SLACK_API_URL"]
+        elif name == "email":
+            spec["to"] = [a.strip() for a in env["SIGNOFF_EMAIL_TO"].split(",") if a.strip()]
+        else:
+            spec["url"] = env["SIGNOFF_WEBHOOK_URL"]
+        section["channels"][name] = spec
+        for route in section["routes"]:
+            route["to"].append(name)
+    return dict(doc)
+
+
 def _banner(*, url: str, password: str, policy: Path, db: str, agent_token: str, reviewer_token: str,
-            agents: bool) -> None:
+            agents: bool, channels: list[str]) -> None:
     b = click.style
     lines = [
         "",
@@ -97,6 +142,7 @@ def _banner(*, url: str, password: str, policy: Path, db: str, agent_token: str,
         f"  Tokens    agent release-bot: {agent_token}",
         f"            reviewer demo:     {reviewer_token}",
         f"  Policy    {policy}",
+        f"  Notify    {', '.join(channels) or 'none'}   (Slack, email, webhook: see docs/notifications.md)",
         f"  Database  {db}",
         "",
         ("The demo agents start now: approve or reject their requests in the inbox and watch them resume."

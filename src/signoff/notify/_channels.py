@@ -41,7 +41,7 @@ def build_channels(spec: Notifications, *, env: Mapping[str, str] | None = None,
         if isinstance(c, ConsoleChannelSpec):
             from signoff.notify.console import ConsoleChannel
 
-            out[name] = ConsoleChannel(name, stream=log or logging.getLogger("signoff.notify"))
+            out[name] = ConsoleChannel(name, stream=log)  # None: the server's stderr, whatever the log level
         elif isinstance(c, WebhookChannelSpec):
             from signoff.notify.webhook import WebhookChannel
 

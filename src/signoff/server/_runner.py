@@ -174,10 +174,23 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
+def _log_like_uvicorn(level: str) -> None:
+    """signoff's own loggers (the notification deliverer's retries and failures, the server's notes)
+    print as uvicorn's do, at the level ``--log-level`` asks for."""
+    ours = logging.getLogger("signoff")
+    if not ours.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)-9s %(message)s"))
+        ours.addHandler(handler)
+        ours.propagate = False
+    ours.setLevel(level.upper())
+
+
 def run_app(app: FastAPI, *, host: str, port: int, settings: ServerSettings, log_level: str = "info",
             access_log: bool = False, on_ready: OnReady | None = None) -> None:
     """Serve ``app`` until SIGINT/SIGTERM; ``on_ready`` runs as a task once the port listens."""
     bounded = _bounded_httptools(settings.max_header_bytes)
+    _log_like_uvicorn(log_level)
     config = uvicorn.Config(
         app, host=host, port=port, log_level=log_level, access_log=access_log, lifespan="on",
         timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)), server_header=False,
