@@ -30,10 +30,11 @@ async def _ticket_response(ui: InboxUI, request: Request, viewer: Viewer, t: Tic
                            edit_text: str | None = None, edit_error: str = "", diff: Any = None,
                            diff_changed: int = 0) -> Response:
     a = t.action
-    earlier, nxt = await asyncio.gather(
+    earlier, nxt, notifications = await asyncio.gather(
         ui.gate.list_tickets(kind="approval", agent=a.agent, action=a.name, status=DECIDED,
                              limit=HISTORY_CAP, newest_first=True),
         ui.gate.list_tickets(status="pending", kind="approval", limit=2),
+        ui.gate.list_notifications(ticket_id=t.id, limit=50),
     )
     history = history_of(t, earlier, cap=HISTORY_CAP)
     next_id = next((x.id for x in nxt if x.id != t.id), None)
@@ -44,7 +45,7 @@ async def _ticket_response(ui: InboxUI, request: Request, viewer: Viewer, t: Tic
         history=history, next_id=next_id, hidden=hidden, hidden_total=sum(hidden.values()),
         edit_text=edit_text if edit_text is not None else pretty_json(dict(t.executable_action.args)),
         edit_error=edit_error, diff=diff, diff_changed=diff_changed, pending=await ui.pending_count(),
-        note=ui.read_note(request),
+        note=ui.read_note(request), notifications=notifications,
     )
 
 
