@@ -126,16 +126,10 @@ class NotificationRoute(_Model):
     """Send the tickets ``match`` selects (all that need a human when omitted) to channels ``to``."""
 
     match: RouteMatch | None = None
-    to: Names = Field(default=None)
+    to: Names
+    """The channels to send to (required)."""
     events: list[EventName] | None = None
     """Override the section's ``events`` for this route."""
-
-    @field_validator("to")
-    @classmethod
-    def _some(cls, value: list[str] | None) -> list[str]:
-        if not value:
-            raise ValueError("a route needs 'to': the channels it sends to")
-        return value
 
 
 class Notifications(_Model):
