@@ -3,7 +3,9 @@
 Each entry's hash covers every stored field but the hash itself, including the
 previous entry's hash, so an edit, an insertion or a deletion breaks the chain at
 the first bad entry. A deletion at the tail is caught by the head record the store
-keeps in the same transaction.
+keeps in the same transaction, and stays caught after more entries are appended: the
+next entry links to the recorded head (``chain_end``), not to whatever row is last, so
+the deleted entry leaves a gap in seq.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 from signoff._model import canonical_json, utcnow
 from signoff._records import AuditDraft, AuditEntry
 
-__all__ = ["GENESIS", "VerifyResult", "entry_hash", "link", "verify_chain"]
+__all__ = ["GENESIS", "VerifyResult", "chain_end", "entry_hash", "link", "parse_head", "verify_chain"]
 
 GENESIS = "0" * 64
 
@@ -26,6 +28,27 @@ def entry_hash(*, seq: int, at: str, kind: str, ticket_id: str | None, actor: st
     body = canonical_json({"seq": seq, "at": at, "kind": kind, "ticket_id": ticket_id, "actor": actor,
                            "data": dict(data), "prev_hash": prev_hash})
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+def parse_head(value: object) -> tuple[int, str] | None:
+    """The head record as stored (``'<seq>:<hash>'``; empty or None: no head yet)."""
+    if not value:
+        return None
+    seq, _, h = str(value).partition(":")
+    return int(seq), h
+
+
+def chain_end(head: tuple[int, str] | None, last: tuple[int, str] | None) -> tuple[int, str] | None:
+    """What the next entry links to, given the recorded head and the last stored row (seq, hash).
+
+    The head, so that entries deleted from the end leave a gap in seq (and a forged tail a
+    broken link) that ``verify_chain`` reports; numbered past any row beyond the head, so an
+    append never collides with it. No head (an old database): the last row."""
+    if head is None:
+        return last
+    if last is not None and last[0] > head[0]:
+        return last[0], head[1]
+    return head
 
 
 def link(draft: AuditDraft, last: tuple[int, str] | None) -> AuditEntry:

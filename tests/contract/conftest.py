@@ -238,6 +238,9 @@ def tamper(store_url: str, how: str) -> int:
 def _tamper(execute: Callable[..., Any], ph: str, how: str) -> int:
     """Store-agnostic tampering over a DB-API ``execute`` with placeholder ``ph``; assumes the
     audit table is ``audit(seq, at, kind, ticket_id, actor, data, prev_hash, hash)``."""
+    if how == "delete_all":
+        execute("DELETE FROM audit")
+        return 1
     rows = execute("SELECT seq FROM audit ORDER BY seq").fetchall()
     seqs = [int(r[0]) for r in rows]
     assert len(seqs) >= 3, "tamper needs at least three audit entries"
@@ -279,6 +282,9 @@ def _tamper_memory(store_url: str, how: str) -> int:
     from signoff.store.memory import database
 
     audit = database(store_url.removeprefix("memory://")).audit
+    if how == "delete_all":
+        audit.clear()
+        return 1
     assert len(audit) >= 3, "tamper needs at least three audit entries"
     i = len(audit) // 2
     middle = audit[i].seq

@@ -62,3 +62,26 @@ class TestTamper:
         await gate.verify_audit()
         await some_history(gate)
         assert (await gate.verify_audit()).ok
+
+    @pytest.mark.parametrize("how", ["delete_last", "insert"])
+    async def test_tampering_at_the_end_stays_detected_after_more_writes(
+            self, gate: Gate, store_url: str, how: str) -> None:
+        """Deleting the last entry (or forging a tail) and then writing on: the next entry links to the
+        recorded head, not to the row that is last now, so verification still fails. A deleted last
+        entry is named (its seq is missing); a forged tail breaks at the next real entry's link."""
+        await some_history(gate)
+        first_bad = tamper(store_url, how)
+        await some_history(gate)
+        result = await gate.verify_audit()
+        if how == "delete_last":
+            assert (False, first_bad) == (result.ok, result.first_bad), str(result)
+        else:
+            assert not result.ok and result.first_bad is not None and result.first_bad >= first_bad, str(result)
+
+    async def test_an_emptied_log_stays_detected_after_more_writes(self, gate: Gate, store_url: str) -> None:
+        """Every entry deleted, then more written: entry 1 is reported missing."""
+        await some_history(gate)
+        tamper(store_url, "delete_all")
+        await some_history(gate)
+        result = await gate.verify_audit()
+        assert (False, 1) == (result.ok, result.first_bad), str(result)

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from signoff._errors import StoreUnavailable, UserError
 from signoff._records import AuditEntry, Event
-from signoff.audit import link
+from signoff.audit import chain_end, link, parse_head
 from signoff.store._base import BaseStore, Query, Row, Transaction, when
 from signoff.store._notify import Notifier
 from signoff.store._outbox import OutboxMixin
@@ -117,7 +117,8 @@ class MemoryStore(BaseStore, OutboxMixin):
                 entries = []
                 for draft in writes.audit:
                     last = self.db.audit[-1] if self.db.audit else None
-                    entry = link(draft, (last.seq, last.hash) if last else None)
+                    entry = link(draft, chain_end(parse_head(self.db.settings.get("audit_head")),
+                                                  (last.seq, last.hash) if last else None))
                     self.db.audit.append(entry)
                     self.db.settings["audit_head"] = f"{entry.seq}:{entry.hash}"
                     entries.append(entry)
@@ -132,13 +133,13 @@ class MemoryStore(BaseStore, OutboxMixin):
 
     def _unpublished(self) -> list[Event]:
         return [Event(seq=e.seq, kind=e.kind, ticket_id=e.ticket_id, data=e.data)
-                for e in self.db.audit[self.notifier.last_seq:]]
+                for e in self.db.audit if e.seq > self.notifier.last_seq]
 
     async def open(self) -> None:
         with self.db.lock:
             self._open = True
             self._check()
-            self.notifier.last_seq = len(self.db.audit)
+            self.notifier.last_seq = self.db.audit[-1].seq if self.db.audit else 0
 
     async def close(self) -> None:
         self._open = False

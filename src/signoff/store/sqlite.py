@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 
 from signoff._errors import StoreUnavailable, UserError
 from signoff._records import AuditDraft, AuditEntry, Event
-from signoff.audit import link
+from signoff.audit import chain_end, link, parse_head
 from signoff.store import sql
 from signoff.store._base import BaseStore, Query, Row, Transaction
 from signoff.store._notify import Notifier
@@ -219,7 +219,7 @@ class SQLiteStore(BaseStore, OutboxMixin):
     def _append(self, conn: sqlite3.Connection, draft: AuditDraft) -> AuditEntry:
         """The next link of the chain, under the write lock, with the head record beside it."""
         row = conn.execute(Q["audit_last"]).fetchone()
-        e = link(draft, (int(row[0]), str(row[1])) if row else None)
+        e = link(draft, chain_end(parse_head(row[0]), (int(row[1]), str(row[2])) if row[1] is not None else None))
         conn.execute(Q["audit_insert"], {"seq": e.seq, "at": e.at, "kind": e.kind, "ticket_id": e.ticket_id,
                                          "actor": e.actor, "data": json.dumps(e.data, sort_keys=True),
                                          "prev_hash": e.prev_hash, "hash": e.hash})

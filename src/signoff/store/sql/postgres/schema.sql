@@ -92,9 +92,12 @@ CREATE INDEX IF NOT EXISTS audit_ticket ON audit (ticket_id);
 
 -- Append entries to the chain at the very end of a write transaction, so the lock that
 -- serialises appends is held only for this call and the COMMIT that follows it (never across
--- a round trip to the client). Under the lock, the last entry is read with a fresh snapshot
--- (a new statement in a VOLATILE function), so seq has no gaps and entries commit in seq
--- order. Each hash is signoff.audit.entry_hash: the client sends the entry's canonical JSON
+-- a round trip to the client). Under the lock, the head record and the last entry are read
+-- with a fresh snapshot (a new statement in a VOLATILE function), so seq has no gaps and
+-- entries commit in seq order. The next entry links to the head (signoff.audit.chain_end),
+-- numbered past any row beyond it, so entries deleted from the end leave a gap that
+-- ``signoff audit verify`` reports even after more are appended. Each hash is
+-- signoff.audit.entry_hash: the client sends the entry's canonical JSON
 -- in four pieces around the three values only known here (at, prev_hash, seq), and this
 -- function joins them and hashes with SHA-256. Then the head record and the NOTIFY, both
 -- effective at COMMIT; its payload is the last seq, then ``notify_tickets`` (the tickets the
@@ -108,12 +111,17 @@ LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     last_seq  bigint;
     last_hash text;
+    head      text;
     now_at    text;
     new_hash  text;
 BEGIN
     PERFORM pg_advisory_xact_lock(lock_class, lock_key);
     SELECT a.seq, a.hash INTO last_seq, last_hash FROM audit a ORDER BY a.seq DESC LIMIT 1;
-    IF last_seq IS NULL THEN
+    SELECT s.value INTO head FROM settings s WHERE s.key = 'audit_head';
+    IF coalesce(head, '') <> '' THEN
+        last_seq := greatest(coalesce(last_seq, 0), split_part(head, ':', 1)::bigint);
+        last_hash := split_part(head, ':', 2);
+    ELSIF last_seq IS NULL THEN
         last_seq := 0;
         last_hash := repeat('0', 64);
     END IF;

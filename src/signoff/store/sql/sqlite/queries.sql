@@ -17,8 +17,11 @@ SELECT count(*) FROM sqlite_master;
 -- catch_up: audit entries committed past what was published, as events
 SELECT seq, kind, ticket_id, data FROM audit WHERE seq > :after ORDER BY seq;
 
--- audit_last: the chain's last link, read under the write lock before appending
-SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1;
+-- audit_last: the chain's recorded head ('<seq>:<hash>' or NULL) and its last row's seq and hash,
+-- read under the write lock before appending (signoff.audit.chain_end: what the next entry links to)
+-- (one row even when the table is empty: a head with no rows is a log emptied behind signoff's back)
+SELECT (SELECT value FROM settings WHERE key = 'audit_head'),
+       (SELECT seq FROM audit ORDER BY seq DESC LIMIT 1), (SELECT hash FROM audit ORDER BY seq DESC LIMIT 1);
 
 -- audit_insert: append one entry to the chain (hashed in Python: signoff.audit.entry_hash)
 INSERT INTO audit (seq, at, kind, ticket_id, actor, data, prev_hash, hash)
