@@ -24,6 +24,7 @@ from signoff.store._records import AuditEntry, Event, Reviewer, TicketQuery, Tok
 
 if TYPE_CHECKING:
     from signoff._engine import Engine
+    from signoff.notify._routing import Router
     from signoff.store import Store
 
 __all__ = ["ServerDoors"]
@@ -169,6 +170,14 @@ class ServerDoors:
         return self._sync("get_reviewer_sync", self.get_reviewer(name))
 
     # -- the notification outbox (the server's deliverer, the ticket page, the CLI) --------------
+    async def init_outbox(self) -> None:
+        """Notifications start here: audit entries from now on are expanded (``expand_outbox``)."""
+        await self._engine.run(self.store.init_outbox())
+
+    async def expand_outbox(self, router: Router, *, limit: int = 500) -> int:
+        """Turn new ticket events (audit entries) into per-channel notifications; entries read."""
+        return await self._engine.run(self.store.expand_outbox(router, limit=limit))
+
     async def claim_notifications(self, *, lease: timedelta, limit: int = 100,
                                   now: datetime | None = None) -> list[OutboxClaim]:
         """Lease due notifications to this server's deliverer (see ``store._outbox``)."""

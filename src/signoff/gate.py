@@ -34,7 +34,6 @@ from signoff._model import Action, Decision, Level, Outcome, Ticket, utcnow
 from signoff.audit import VerifyResult, verify_chain
 from signoff.client import RemoteGate
 from signoff.insights import Insights, ReplayReport, compute_insights, replay
-from signoff.notify._routing import Router
 from signoff.policy import Policy, PolicySpec
 from signoff.review import _submission as submission
 from signoff.review import _transitions as tr
@@ -92,10 +91,6 @@ class Gate(ServerDoors):
         self._wake_sweeper: asyncio.Event | None = None
         self._next_sweep = 0.0  # when the sweeper wakes next (unix time); 0 while it sweeps
         self.store.notifier.add_callback(self._on_event)
-        if policy.spec.notifications is not None:
-            # The policy routes notifications: every ticket write now adds them to the store's
-            # outbox in its own transaction; a server (``signoff serve``) delivers them.
-            self.store.router = Router(policy.spec.notifications)
 
     # -- lifecycle --------------------------------------------------------------------------
     @classmethod

@@ -20,6 +20,7 @@ from signoff._model import utcnow
 from signoff.notify import DeliveryFailed, Message, Sent
 from signoff.notify._deliverer import Deliverer, backoff
 from signoff.notify._links import GateLinks
+from signoff.notify._routing import Router
 
 POLICY: dict[str, Any] = {
     "version": 1,
@@ -63,10 +64,13 @@ def gate() -> Iterator[Gate]:
     g.close()
 
 
-def deliverer(gate: Gate, **kw: Any) -> tuple[Deliverer, Recorder, Recorder]:
+async def deliverer(gate: Gate, **kw: Any) -> tuple[Deliverer, Recorder, Recorder]:
+    """A deliverer that has started (ticket events from now on become notifications)."""
     a, b = Recorder("a"), Recorder("b")
     links = GateLinks(public_url="http://signoff.test", secret=b"k" * 32, gate=gate)
-    return Deliverer(gate, {"a": a, "b": b}, links, **kw), a, b
+    assert gate.policy.spec.notifications is not None
+    await gate.init_outbox()
+    return Deliverer(gate, Router(gate.policy.spec.notifications), {"a": a, "b": b}, links, **kw), a, b
 
 
 async def round_(d: Deliverer) -> None:
@@ -84,7 +88,7 @@ async def statuses(gate: Gate, ticket_id: str) -> list[tuple[str, str, str]]:
 
 class TestDelivery:
     async def test_each_channel_gets_the_message_once(self, gate: Gate) -> None:
-        d, a, b = deliverer(gate)
+        d, a, b = await deliverer(gate)
         t = await gate.submit(refund())
         await round_(d)
         await round_(d)
@@ -97,7 +101,7 @@ class TestDelivery:
 
     async def test_decided_updates_the_earlier_message(self, gate: Gate) -> None:
         """The decided message carries the ref of the created one (Slack edits it in place)."""
-        d, a, _ = deliverer(gate)
+        d, a, _ = await deliverer(gate)
         t = await gate.submit(refund())
         await round_(d)
         await gate.approve(t.id, reviewer="alice")
@@ -106,7 +110,7 @@ class TestDelivery:
         assert "approved" == a.sent[1].tickets[0].status
 
     async def test_a_ticket_decided_before_sending_is_skipped(self, gate: Gate) -> None:
-        d, a, _ = deliverer(gate)
+        d, a, _ = await deliverer(gate)
         t = await gate.submit(refund())
         await gate.approve(t.id, reviewer="alice")
         await round_(d)
@@ -117,7 +121,7 @@ class TestDelivery:
 
 class TestFailures:
     async def test_retried_with_backoff_then_delivered(self, gate: Gate) -> None:
-        d, a, b = deliverer(gate)
+        d, a, b = await deliverer(gate)
         a.fail.append(DeliveryFailed("HTTP 503"))
         t = await gate.submit(refund())
         await round_(d)
@@ -132,7 +136,7 @@ class TestFailures:
         assert 1 == len(b.sent)
 
     async def test_permanent_failure_is_not_retried_and_is_audited(self, gate: Gate) -> None:
-        d, a, _ = deliverer(gate)
+        d, a, _ = await deliverer(gate)
         a.fail.append(DeliveryFailed("HTTP 404: no such hook", permanent=True))
         t = await gate.submit(refund())
         await round_(d)
@@ -143,7 +147,7 @@ class TestFailures:
         assert expected.items() <= entry.data.items()
 
     async def test_gives_up_after_max_attempts(self, gate: Gate) -> None:
-        d, a, _ = deliverer(gate, max_attempts=2)
+        d, a, _ = await deliverer(gate, max_attempts=2)
         a.fail.extend([ConnectionError("refused"), ConnectionError("refused")])
         t = await gate.submit(refund())
         await round_(d)
@@ -157,7 +161,7 @@ class TestFailures:
         assert "gave up after 2 tries" in row.detail
 
     async def test_a_hanging_channel_times_out_and_never_holds_up_the_other(self, gate: Gate) -> None:
-        d, a, b = deliverer(gate, send_timeout=0.2)
+        d, a, b = await deliverer(gate, send_timeout=0.2)
         a.hang = True
         t = await gate.submit(refund())
         await round_(d)
@@ -171,7 +175,7 @@ class TestCoalescing:
         policy = {**POLICY, "notifications": {**POLICY["notifications"], "coalesce": "30s"}}
         g = Gate.open(policy, store="memory://", sweep=False)
         try:
-            d, a, _ = deliverer(g)
+            d, a, _ = await deliverer(g)
             tickets = [await g.submit(refund(10 + i)) for i in range(5)]  # one group: same magnitude
             await round_(d)
             assert [] == a.sent  # held for the window

@@ -24,6 +24,7 @@ from signoff._errors import DeliveryFailed, NotFound
 from signoff._model import Ticket, utcnow
 from signoff._records import AuditDraft, Event, OutboxClaim, OutboxResult
 from signoff.notify._base import Channel, Links, Message
+from signoff.notify._routing import Router
 
 if TYPE_CHECKING:
     from signoff.gate import Gate
@@ -44,10 +45,12 @@ def backoff(attempt: int, *, base: float = 2.0, cap: float = 3600.0, retry_after
 class Deliverer:
     """Claims due notifications and sends them through the channels (one per server)."""
 
-    def __init__(self, gate: Gate, channels: Mapping[str, Channel], links: Links, *, per_channel: int = 4,
+    def __init__(self, gate: Gate, router: Router, channels: Mapping[str, Channel], links: Links, *,
+                 per_channel: int = 4,
                  max_in_flight: int = 64, lease: timedelta = timedelta(minutes=2), max_attempts: int = 10,
-                 send_timeout: float = 60.0, idle: float = 2.0) -> None:
+                 send_timeout: float = 60.0, idle: float = 2.0, retry_base: float = 2.0) -> None:
         self.gate = gate
+        self.router = router
         self.channels = dict(channels)
         self.links = links
         self.lease = lease
@@ -56,6 +59,8 @@ class Deliverer:
         self.idle = idle
         """The longest wait between looks at the outbox (rows written by other processes)."""
         self.max_in_flight = max_in_flight
+        self.retry_base = retry_base
+        """The first retry waits about this long (then twice as long each time, up to an hour)."""
         self._slots = {name: asyncio.Semaphore(per_channel) for name in self.channels}
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
@@ -63,6 +68,7 @@ class Deliverer:
     # -- the loop -----------------------------------------------------------------------------
     async def run(self) -> None:
         """Deliver until cancelled; wakes when the gate commits anything (new rows) or a retry is due."""
+        await self.gate.init_outbox()
         async with self.gate.subscribe() as events:
             waker = asyncio.create_task(self._wake_on(events))
             try:
@@ -94,7 +100,9 @@ class Deliverer:
             await asyncio.wait_for(self._wake.wait(), timeout=wait or 0.01)
 
     async def deliver_due(self) -> int:
-        """Claim what is due and start sending it; returns how many messages were started."""
+        """Expand new events, claim what is due and start sending it; returns how many messages were started."""
+        while await self.gate.expand_outbox(self.router) >= 500:
+            pass
         room = self.max_in_flight - len(self._tasks)
         if room <= 0:
             await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -200,7 +208,7 @@ class Deliverer:
         if permanent or attempts >= self.max_attempts:
             results, audit = self._failed(live, error, permanent=permanent)
             return results + skips, audit
-        delay = backoff(attempts, retry_after=retry_after)
+        delay = backoff(attempts, base=self.retry_base, retry_after=retry_after)
         log.info("notifications: %s to %s failed (try %d of %d), again in %.0f s: %s", group[0].event,
                  group[0].channel, attempts, self.max_attempts, delay, error)
         return [OutboxResult(id=c.id, status="pending", attempts=attempts, due_at=done + timedelta(seconds=delay),

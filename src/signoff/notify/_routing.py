@@ -1,17 +1,20 @@
-"""Which notifications an event causes: pure, so the store writes them in the event's own transaction.
+"""Which notifications an event causes: pure, applied to the audit log by the outbox's expansion.
 
-The store calls ``Router.drafts(before, after, now)`` for every ticket it inserts (``before`` is
-None) or changes, inside the write transaction, and writes what comes back into its outbox.
-Nothing here does I/O. A route's ``match`` is read as a rule's is: names or globs, every key
-given must hold. An escalated ticket carries its new tier, so "to the next tier's routes"
+Every ticket event is an audit entry written in the event's own transaction (DESIGN.md,
+"Audit"): that entry is the outbox record, so a submission or a decision writes nothing more
+and pays nothing for notifications. The deliverer expands entries past its cursor into one
+row per channel (``store._outbox``), calling ``Router.drafts(entry, ticket)``; nothing here
+does I/O. Ids are derived from the entry's hash, so two servers expanding the same entry write
+the same rows once. A route's ``match`` is read as a rule's is: names or globs, every key
+given must hold. An escalation's entry names the new tier, so "to the next tier's routes"
 needs no special case.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import secrets
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,11 +22,16 @@ from typing import Any
 from signoff._model import Ticket
 from signoff.policy._notifications import NotificationRoute, Notifications
 
-__all__ = ["Draft", "Router", "event_of"]
+__all__ = ["EVENT_OF_ENTRY", "Draft", "Router", "event_of"]
 
-_ENDS = {"approved": "decided", "rejected": "decided", "done": "decided", "dismissed": "decided",
-         "expired": "expired", "aborted": "aborted", "cancelled": "cancelled"}
-_WAITING = ("pending", "suggested")
+EVENT_OF_ENTRY = {
+    "submitted": "created", "notified": "created", "suggested": "created",
+    "retried": "created",  # on_timeout: retry re-notifies the same routes
+    "approved": "decided", "rejected": "decided", "done": "decided", "dismissed": "decided",
+    "escalated": "escalated", "expired": "expired", "aborted": "aborted", "cancelled": "cancelled",
+}
+"""Audit entry kind -> the event it is. Other kinds (a first approval of two, a flag, an execution
+claim, a mode switch) tell nobody anything."""
 
 
 @dataclass(frozen=True)
@@ -41,18 +49,11 @@ class Draft:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def event_of(before: Ticket | None, after: Ticket) -> str | None:
-    """The event a write is (``created``, ``decided``, ...), or None for one nobody is told about
-    (an execution claim, a flag, a second approval of a four-eyes ticket still pending)."""
-    if before is None:
-        return "created" if after.status in (*_WAITING, "notified") else None
-    if before.status in _WAITING and after.status in _ENDS:
-        return _ENDS[after.status]
-    if after.status == "pending" and after.escalations > before.escalations:
-        return "escalated"
-    if after.status == "pending" and after.retries_left < before.retries_left:
-        return "created"  # on_timeout: retry re-notifies the same routes
-    return None
+def event_of(kind: str, data: Mapping[str, Any]) -> str | None:
+    """The event an audit entry is (``created``, ``decided``, ...), or None."""
+    if kind == "approved" and data.get("status", "approved") != "approved":
+        return None
+    return EVENT_OF_ENTRY.get(kind)
 
 
 def _holds(route: NotificationRoute, t: Ticket) -> bool:
@@ -86,33 +87,42 @@ class Router:
                 out.extend(c for c in route.to or () if c not in out)
         return out
 
-    def drafts(self, before: Ticket | None, after: Ticket, now: datetime) -> list[Draft]:
-        """The notifications this write causes (none when nobody is routed to hear of it)."""
-        event = event_of(before, after)
+    def drafts(self, kind: str, data: Mapping[str, Any], key: str, ticket: Ticket, at: datetime) -> list[Draft]:
+        """The notifications the audit entry (``kind``, ``data``; ``key`` its hash) about ``ticket``
+        causes, as of ``at`` (when it happened); none when nobody is routed to hear of it."""
+        event = event_of(kind, data)
         if event is None:
             return []
-        out: list[Draft] = []
         extra: dict[str, Any] = {}
+        if "tier" in data and data["tier"] != ticket.tier:
+            # Route by the tier of that moment (created, escalated), even if the ticket moved on since.
+            ticket = ticket.evolve(tier=data["tier"])
         if event == "escalated":
-            extra["escalated_to"] = after.tier
-        hold = self.spec.coalesce if event == "created" and after.status in _WAITING else timedelta(0)
-        for channel in self.channels_for(event, after):
-            key = f"{channel}\x1f{after.group_key}" if hold else None
-            out.append(Draft(id=_new_id(), event=f"ticket.{event}", channel=channel, ticket_id=after.id,
-                             due_at=now + hold, coalesce_key=key, extra=dict(extra)))
-        if event in ("created", "escalated") and after.status == "pending" and after.deadline is not None:
-            out.extend(self._expiring(after, now))
+            extra["escalated_to"] = ticket.tier
+        hold = self.spec.coalesce if event == "created" and kind != "notified" else timedelta(0)
+        out = [Draft(id=_event_id(key, event, channel), event=f"ticket.{event}", channel=channel,
+                     ticket_id=ticket.id, due_at=at + hold,
+                     coalesce_key=f"{channel}\x1f{ticket.group_key}" if hold else None, extra=dict(extra))
+               for channel in self.channels_for(event, ticket)]
+        deadline = _deadline(data) if kind in ("submitted", "escalated", "retried") else None
+        if deadline is not None:
+            out.extend(self._expiring(ticket, key, at, deadline))
         return out
 
-    def _expiring(self, t: Ticket, now: datetime) -> list[Draft]:
+    def _expiring(self, t: Ticket, key: str, at: datetime, deadline: datetime) -> list[Draft]:
         """A warning when ``expiring_at`` of the time to the deadline has passed; dropped at delivery
         if by then the ticket is decided or its deadline moved (``extra.deadline`` says which it warns of)."""
-        assert t.deadline is not None
-        at = now + (t.deadline - now) * self.spec.expiring_at
-        return [Draft(id=_new_id(), event="ticket.expiring", channel=channel, ticket_id=t.id, due_at=at,
-                      extra={"deadline": t.deadline.isoformat()})
+        when = at + (deadline - at) * self.spec.expiring_at
+        return [Draft(id=_event_id(key, "expiring", channel), event="ticket.expiring", channel=channel,
+                      ticket_id=t.id, due_at=when, extra={"deadline": deadline.isoformat()})
                 for channel in self.channels_for("expiring", t)]
 
 
-def _new_id() -> str:
-    return "evt_" + secrets.token_urlsafe(16)
+def _deadline(data: Mapping[str, Any]) -> datetime | None:
+    value = data.get("deadline")
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+def _event_id(key: str, event: str, channel: str) -> str:
+    """The same for the same entry, event and channel: a second expansion writes nothing new."""
+    return "evt_" + hashlib.sha256(f"{key}\x1f{event}\x1f{channel}".encode()).hexdigest()[:24]

@@ -18,6 +18,7 @@ from signoff.notify._base import Channel
 from signoff.notify._channels import build_channels
 from signoff.notify._deliverer import Deliverer
 from signoff.notify._links import GateLinks
+from signoff.notify._routing import Router
 from signoff.server._settings import ServerSettings
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ class Notifications:
         self.channels: dict[str, Channel] = dict(channels) if channels is not None else (
             build_channels(spec) if spec is not None else {})
         self.links = GateLinks(public_url=settings.public_url, secret=settings.secret_key, gate=gate)
-        self.deliverer = Deliverer(gate, self.channels, self.links) if spec is not None else None
+        self.deliverer = Deliverer(gate, Router(spec), self.channels, self.links) if spec is not None else None
 
 
 @contextlib.asynccontextmanager

@@ -103,8 +103,14 @@ class Store(Protocol):
                             ticket_id: str | None = None) -> list[AuditEntry]: ...
     async def audit_head(self) -> tuple[int, str] | None: ...
 
-    # The notification outbox: rows are written with the events that cause them (``router``).
-    router: Router | None
+    # The notification outbox: each ticket event's audit entry is its record; deliverers expand them.
+    async def init_outbox(self) -> None:
+        """Start expanding at the audit log's current end, unless already started."""
+        ...
+
+    async def expand_outbox(self, router: Router, *, limit: int = 500) -> int:
+        """Turn audit entries past the outbox cursor into per-channel notifications; entries read."""
+        ...
 
     async def claim_notifications(self, *, now: datetime, lease: timedelta, limit: int = 100) -> list[OutboxClaim]:
         """Lease up to ``limit`` due notifications (a coalesced group whole) to this deliverer."""

@@ -25,7 +25,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from signoff._errors import Conflict, NotFound, QuotaExceeded
 from signoff._model import Ticket, utcnow
@@ -41,9 +41,6 @@ from signoff._records import (
 from signoff.review import _submission as submission
 from signoff.store._notify import Notifier
 from signoff.store._records import decode_state, ticket_from_json, ticket_to_json
-
-if TYPE_CHECKING:
-    from signoff.notify._routing import Router
 
 __all__ = ["BaseStore", "Lock", "Query", "Row", "Transaction", "Writes"]
 
@@ -135,8 +132,6 @@ class BaseStore(ABC):
 
     url: str
     notifier: Notifier
-    router: Router | None = None
-    """Which notifications a ticket write causes (set by the server from the policy); None: none."""
     inline_state_bytes: int | None = None
     """A state larger than this is stored apart from its ticket row (``insert_state``); None: never."""
 
@@ -152,16 +147,6 @@ class BaseStore(ABC):
     async def _one(self, query: Query) -> Row | None:
         rows = await self._fetch(query)
         return rows[0] if rows else None
-
-    def outbox_writes(self, changes: Sequence[tuple[Ticket | None, Ticket]], now: datetime) -> list[Query]:
-        """The outbox rows ticket writes cause, written in their transaction (pure: runs in ``decide``)."""
-        if self.router is None:
-            return []
-        rows = [{"id": d.id, "event": d.event, "channel": d.channel, "ticket_id": d.ticket_id,
-                 "coalesce_key": d.coalesce_key, "created_at": now, "due_at": d.due_at,
-                 "extra": json.dumps(d.extra, separators=(",", ":"))}
-                for before, after in changes for d in self.router.drafts(before, after, now)]
-        return [Query("insert_notification", many=rows)] if rows else []
 
     # -- audit ------------------------------------------------------------------------------
     async def append_audit(self, draft: AuditDraft) -> AuditEntry:
@@ -210,7 +195,6 @@ class BaseStore(ABC):
                     inline.append(ticket_row(t, state))
             writes = [Query("insert_tickets", many=inline)] if inline else []
             writes += [Query("insert_state", many=apart)] if apart else []
-            writes += self.outbox_writes([(None, t) for t, _ in plan.inserts], utcnow())
             return Writes(result=list(plan.results), writes=writes, audit=plan.audit)
 
         try:
@@ -260,7 +244,6 @@ class BaseStore(ABC):
             if result.learn_fingerprint:
                 writes.append(Query("learn_fingerprint", {"fingerprint": result.learn_fingerprint,
                                                           "ticket_id": t.id, "learnt_at": utcnow()}))
-            writes += self.outbox_writes([(current, t)], utcnow())
             return Writes(result=t, writes=writes, audit=result.audit)
 
         return await self._apply(Transaction(reads=[Query("lock_ticket", {"id": ticket_id})], decide=decide))

@@ -1,12 +1,13 @@
 """The notification outbox, over the same driver primitives as the rest of the store.
 
-Rows are written by ``outbox_writes`` inside the transaction of the event that causes them
-(``BaseStore.insert_tickets`` / ``update_ticket`` call it with the router the server set), so a
-crash between an event and its delivery loses nothing. Deliverers (one per server) claim due
-rows under a lease in a transaction of their own (``FOR UPDATE SKIP LOCKED`` on PostgreSQL;
-SQLite's writer lock elsewhere), send them, and record how it went; a deliverer that dies lets
-its lease run out and another sends the rows again: at least once, the event id the receivers'
-key to drop a duplicate.
+The outbox record of a ticket event is its audit entry: written in the event's own transaction,
+so a crash between an event and its delivery loses nothing, and a submission or a decision pays
+nothing more for notifications. A deliverer expands the entries past ``outbox_cursor`` into one
+row per channel (``expand_outbox``, with the server's router; row ids derive from the entry, so
+servers expanding the same entry at once write each row once), claims due rows under a lease
+(``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's writer lock elsewhere), sends them and records
+how it went. One that dies lets its lease run out and another sends the rows again: at least once,
+the event id the receivers' key to drop a duplicate.
 """
 
 from __future__ import annotations
@@ -15,10 +16,14 @@ import json
 from abc import abstractmethod
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from signoff._records import AuditDraft, AuditEntry, NotificationRecord, OutboxClaim, OutboxResult
 from signoff.store._base import Query, Row, Transaction, Writes, when
+from signoff.store._records import ticket_from_json
+
+if TYPE_CHECKING:
+    from signoff.notify._routing import Router
 
 __all__ = ["OutboxMixin"]
 
@@ -40,6 +45,32 @@ class OutboxMixin:
 
     @abstractmethod
     async def _transact(self, tx: Transaction[T]) -> tuple[T, list[AuditEntry]]: ...
+
+    async def init_outbox(self) -> None:
+        """Start the cursor at the audit log's end, unless it exists (history is not announced)."""
+        await self._transact(Transaction(decide=lambda _: Writes(result=None, writes=[Query("init_outbox_cursor")])))
+
+    async def expand_outbox(self, router: Router, *, limit: int = 500) -> int:
+        """Turn the audit entries past the cursor into notifications; returns how many entries were read."""
+
+        def decide(rows: list[list[Row]]) -> Writes[int]:
+            out = []
+            for _seq, kind, data, at, key, body in rows[0]:
+                if body is None:
+                    continue
+                created = datetime.fromisoformat(str(at))
+                for d in router.drafts(kind, json.loads(data), str(key), ticket_from_json(body), created):
+                    out.append({"id": d.id, "event": d.event, "channel": d.channel, "ticket_id": d.ticket_id,
+                                "coalesce_key": d.coalesce_key, "created_at": created, "due_at": d.due_at,
+                                "extra": json.dumps(d.extra, separators=(",", ":"))})
+            writes = [Query("insert_notification", many=out)] if out else []
+            if rows[0]:
+                writes.append(Query("advance_outbox_cursor", {"seq": int(rows[0][-1][0])}))
+            return Writes(result=len(rows[0]), writes=writes)
+
+        result, _ = await self._transact(Transaction(reads=[Query("outbox_entries", {"limit": limit})],
+                                                     decide=decide))
+        return result
 
     async def claim_notifications(self, *, now: datetime, lease: timedelta, limit: int = 100) -> list[OutboxClaim]:
         """Take up to ``limit`` due notifications (a coalesced group whole) for ``lease``."""

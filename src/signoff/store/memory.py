@@ -274,7 +274,22 @@ class MemoryStore(BaseStore, OutboxMixin):
         return [(1,)] if p["sid_hash"] in self.db.revoked_sessions else []
 
     # -- the outbox -------------------------------------------------------------------------
+    def _q_init_outbox_cursor(self, p: Params, f: Any) -> None:
+        self.db.settings.setdefault("outbox_cursor", str(self.db.audit[-1].seq if self.db.audit else 0))
+
+    def _q_outbox_entries(self, p: Params, f: Any) -> list[Row]:
+        after = int(self.db.settings["outbox_cursor"])
+        rows: list[Row] = [(e.seq, e.kind, json.dumps(e.data), e.at, e.hash,
+                            self.db.tickets[e.ticket_id]["body"] if e.ticket_id in self.db.tickets else None)
+                           for e in self.db.audit if e.seq > after]
+        return rows[:p["limit"]]
+
+    def _q_advance_outbox_cursor(self, p: Params, f: Any) -> None:
+        self.db.settings["outbox_cursor"] = str(max(int(self.db.settings["outbox_cursor"]), p["seq"]))
+
     def _q_insert_notification(self, p: Params, f: Any) -> None:
+        if p["id"] in self.db.notifications:
+            return
         self.db.notifications[p["id"]] = {**p, "status": "pending", "attempts": 0, "lease_until": None,
                                           "delivered_at": None, "message_id": None, "ref": None, "detail": "",
                                           "pos": len(self.db.notifications)}

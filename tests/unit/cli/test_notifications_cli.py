@@ -12,6 +12,7 @@ from tests.unit.cli.test_queue_cli import run
 from signoff import Action, Gate
 from signoff._model import utcnow
 from signoff._records import OutboxResult
+from signoff.notify._routing import Router
 
 POLICY = {"version": 1, "rules": [{"name": "deploys", "match": {"action": "deploy"}, "level": "approve"}],
           "notifications": {"channels": {"approvals": {"kind": "console"},
@@ -22,7 +23,9 @@ POLICY = {"version": 1, "rules": [{"name": "deploys", "match": {"action": "deplo
 async def test_lists_deliveries_retries_and_failures(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path}/n.db"
     with Gate.open(POLICY, store=db, sweep=False) as gate:
+        await gate.init_outbox()
         t = await gate.submit(Action(name="deploy", agent="ci", args={"v": 1}))
+        await gate.expand_outbox(Router(gate.policy.spec.notifications))  # type: ignore[arg-type]
         now = utcnow()
         claims = {c.channel: c for c in await gate.claim_notifications(lease=timedelta(minutes=1))}
         await gate.finish_notifications([

@@ -33,23 +33,26 @@ def router(**section: Any) -> Router:
         **section}))
 
 
-@pytest.mark.parametrize(("before", "after", "event"), [
-    (None, ticket(), "created"),
-    (None, ticket(kind="notification", status="notified"), "created"),
-    (None, ticket(kind="suggestion", status="suggested"), "created"),
-    (ticket(), ticket(status="approved"), "decided"),
-    (ticket(), ticket(status="rejected"), "decided"),
-    (ticket(kind="suggestion", status="suggested"), ticket(kind="suggestion", status="done"), "decided"),
-    (ticket(), ticket(status="expired"), "expired"),
-    (ticket(), ticket(status="aborted"), "aborted"),
-    (ticket(), ticket(status="cancelled"), "cancelled"),
-    (ticket(), ticket(tier="senior", escalations=1), "escalated"),
-    (ticket(retries_left=2), ticket(retries_left=1), "created"),
-    (ticket(), ticket(approvals=("ann",)), None),  # four eyes, one of two: nobody is told yet
-    (ticket(status="approved"), ticket(status="approved", execution="executed"), None),
+@pytest.mark.parametrize(("kind", "data", "event"), [
+    ("submitted", {"status": "pending"}, "created"),
+    ("notified", {"status": "notified"}, "created"),
+    ("suggested", {"status": "suggested"}, "created"),
+    ("retried", {"retries_left": 1}, "created"),  # on_timeout: retry re-notifies
+    ("approved", {"status": "approved"}, "decided"),
+    ("rejected", {"status": "rejected"}, "decided"),
+    ("done", {"status": "done"}, "decided"),
+    ("dismissed", {"status": "dismissed"}, "decided"),
+    ("escalated", {"tier": "senior"}, "escalated"),
+    ("expired", {}, "expired"),
+    ("aborted", {}, "aborted"),
+    ("cancelled", {}, "cancelled"),
+    ("approval", {"status": "pending", "approvals": "1/2"}, None),  # four eyes, one of two: nobody told yet
+    ("executing", {}, None),
+    ("flagged", {}, None),
+    ("mode", {"mode": "incident"}, None),
 ])
-def test_events(before: Ticket | None, after: Ticket, event: str | None) -> None:
-    assert event == event_of(before, after)
+def test_events(kind: str, data: dict[str, Any], event: str | None) -> None:
+    assert event == event_of(kind, data)
 
 
 def test_routes_by_match_once_per_channel() -> None:
@@ -61,8 +64,14 @@ def test_routes_by_match_once_per_channel() -> None:
     assert ["a"] == r.channels_for("created", ticket(action=Action(name="iam.x")))  # reason does not hold
 
 
+def submitted(t: Ticket) -> dict[str, Any]:
+    return {"status": t.status, "tier": t.tier, "deadline": t.deadline.isoformat() if t.deadline else None}
+
+
 def test_escalation_reaches_the_next_tiers_routes_with_a_new_warning() -> None:
-    drafts = router().drafts(ticket(), ticket(tier="senior", escalations=1, deadline=NOW + timedelta(minutes=20)), NOW)
+    """Routed by the tier in the entry, even if the ticket (read later) has moved on."""
+    data = {"tier": "senior", "deadline": (NOW + timedelta(minutes=20)).isoformat()}
+    drafts = router().drafts("escalated", data, "h1", ticket(tier="junior"), NOW)
     assert [("ticket.escalated", "a"), ("ticket.escalated", "b"), ("ticket.expiring", "a"), ("ticket.expiring", "b")] \
         == [(d.event, d.channel) for d in drafts]
     assert {"escalated_to": "senior"} == drafts[0].extra
@@ -71,21 +80,24 @@ def test_escalation_reaches_the_next_tiers_routes_with_a_new_warning() -> None:
 
 def test_events_filter_per_section_and_route() -> None:
     r = router(events=["decided"], routes=[{"to": ["a"]}, {"to": ["b"], "events": ["created"]}])
-    assert ["b"] == [d.channel for d in r.drafts(None, ticket(), NOW)]
-    assert ["a"] == [d.channel for d in r.drafts(ticket(), ticket(status="approved"), NOW)]
+    assert ["b"] == [d.channel for d in r.drafts("submitted", submitted(ticket()), "h1", ticket(), NOW)]
+    assert ["a"] == [d.channel for d in r.drafts("approved", {"status": "approved"}, "h2", ticket(), NOW)]
 
 
 def test_coalescing_holds_created_only_and_keys_by_channel_and_group() -> None:
     r = router(coalesce="30s", events=["created", "decided"])
-    [created] = r.drafts(None, ticket(), NOW)
+    [created] = r.drafts("submitted", submitted(ticket()), "h1", ticket(), NOW)
     assert (NOW + timedelta(seconds=30), "a\x1fdeploy~1") == (created.due_at, created.coalesce_key)
-    [decided] = r.drafts(ticket(), ticket(status="approved"), NOW)
+    [decided] = r.drafts("approved", {"status": "approved"}, "h2", ticket(), NOW)
     assert (NOW, None) == (decided.due_at, decided.coalesce_key)
 
 
-def test_every_draft_has_its_own_event_id() -> None:
-    drafts = router().drafts(None, ticket(tier="senior"), NOW)
+def test_event_ids_are_distinct_and_the_same_on_a_second_expansion() -> None:
+    t = ticket(tier="senior")
+    drafts = router().drafts("submitted", submitted(t), "h1", t, NOW)
     assert len(drafts) == len({d.id for d in drafts}) and all(d.id.startswith("evt_") for d in drafts)
+    assert [d.id for d in drafts] == [d.id for d in router().drafts("submitted", submitted(t), "h1", t, NOW)]
+    assert not {d.id for d in drafts} & {d.id for d in router().drafts("submitted", submitted(t), "h2", t, NOW)}
 
 
 def test_a_missing_secret_names_the_channel_and_the_variable() -> None:

@@ -152,12 +152,27 @@ SELECT 1 FROM revoked_sessions WHERE sid_hash = %(sid_hash)s;
 -- listen: wake-ups (the channel signoff_append notifies; its payload: the last seq, then tickets)
 LISTEN signoff;
 
--- insert_notification: outbox rows, in the transaction of their event, one array per column
+-- insert_notification: notifications for channels, from expanded audit entries, one array per column;
+-- ids are derived from the entries, so two servers expanding the same entry write each row once
 INSERT INTO notifications (id, event, channel, ticket_id, coalesce_key, created_at, due_at, status, extra)
 SELECT id, event, channel, ticket_id, coalesce_key, created_at, due_at, 'pending', extra
 FROM unnest(%(id)s::text[], %(event)s::text[], %(channel)s::text[], %(ticket_id)s::text[],
     %(coalesce_key)s::text[], %(created_at)s::timestamptz[], %(due_at)s::timestamptz[], %(extra)s::text[])
-    AS x(id, event, channel, ticket_id, coalesce_key, created_at, due_at, extra);
+    AS x(id, event, channel, ticket_id, coalesce_key, created_at, due_at, extra)
+ON CONFLICT (id) DO NOTHING;
+
+-- init_outbox_cursor: notifications start with the audit log's current end (history is not announced)
+INSERT INTO settings (key, value) SELECT 'outbox_cursor', COALESCE(MAX(seq), 0)::text FROM audit
+ON CONFLICT (key) DO NOTHING;
+
+-- outbox_entries: the audit entries past the outbox cursor (every ticket event is one, written in its
+-- transaction: the outbox record), with their ticket's current record
+SELECT a.seq, a.kind, a.data, a.at, a.hash, t.body FROM audit a LEFT JOIN tickets t ON t.id = a.ticket_id
+WHERE a.seq > (SELECT value::bigint FROM settings WHERE key = 'outbox_cursor')
+ORDER BY a.seq LIMIT %(limit)s;
+
+-- advance_outbox_cursor: entries up to seq are expanded (never moves back, whichever server is first)
+UPDATE settings SET value = GREATEST(value::bigint, %(seq)s)::text WHERE key = 'outbox_cursor';
 
 -- claim_notifications: what is due (and, for a coalesced one, its whole group, due or not), not held
 -- by another deliverer. SKIP LOCKED: rows another server is claiming right now are left to it; the

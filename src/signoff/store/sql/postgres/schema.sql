@@ -152,8 +152,9 @@ CREATE TABLE IF NOT EXISTS schema_version (
     version integer NOT NULL
 );
 
--- The notification outbox (signoff.notify): one row per notification per channel, written in the
--- same transaction as the event that causes it; servers claim rows with FOR UPDATE SKIP LOCKED.
+-- Notifications (signoff.notify): one row per notification per channel, expanded from the audit log
+-- (the outbox record of each ticket event) past settings.outbox_cursor; servers claim rows with FOR
+-- UPDATE SKIP LOCKED.
 CREATE TABLE IF NOT EXISTS notifications (
     id           text PRIMARY KEY,             -- the event id: the receivers' idempotency key
     pos          bigint GENERATED ALWAYS AS IDENTITY,

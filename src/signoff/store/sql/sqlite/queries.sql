@@ -125,9 +125,24 @@ ON CONFLICT(sid_hash) DO UPDATE SET expires_at = max(expires_at, excluded.expire
 -- session_revoked: was this session logged out?
 SELECT 1 FROM revoked_sessions WHERE sid_hash = :sid_hash;
 
--- insert_notification: the outbox row of one notification, in the transaction of its event
+-- insert_notification: one notification for one channel, from an expanded audit entry; its id is
+-- derived from the entry, so expanding the same entry twice adds nothing
 INSERT INTO notifications (id, event, channel, ticket_id, coalesce_key, created_at, due_at, status, extra)
-VALUES (:id, :event, :channel, :ticket_id, :coalesce_key, :created_at, :due_at, 'pending', :extra);
+VALUES (:id, :event, :channel, :ticket_id, :coalesce_key, :created_at, :due_at, 'pending', :extra)
+ON CONFLICT (id) DO NOTHING;
+
+-- init_outbox_cursor: notifications start with the audit log's current end (history is not announced)
+INSERT INTO settings (key, value) SELECT 'outbox_cursor', CAST(COALESCE(MAX(seq), 0) AS TEXT) FROM audit WHERE true
+ON CONFLICT (key) DO NOTHING;
+
+-- outbox_entries: the audit entries past the outbox cursor (every ticket event is one, written in its
+-- transaction: the outbox record), with their ticket's current record
+SELECT a.seq, a.kind, a.data, a.at, a.hash, t.body FROM audit a LEFT JOIN tickets t ON t.id = a.ticket_id
+WHERE a.seq > (SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'outbox_cursor')
+ORDER BY a.seq LIMIT :limit;
+
+-- advance_outbox_cursor: entries up to :seq are expanded (never moves back)
+UPDATE settings SET value = CAST(MAX(CAST(value AS INTEGER), :seq) AS TEXT) WHERE key = 'outbox_cursor';
 
 -- claim_notifications: what is due (and, for a coalesced one, its whole group, due or not), not held
 -- by another deliverer; the deliverer then leases them (lease_notification) in the same transaction

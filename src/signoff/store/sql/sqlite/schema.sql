@@ -86,8 +86,8 @@ CREATE INDEX audit_ticket ON audit (ticket_id);
 CREATE TABLE revoked_sessions (sid_hash TEXT PRIMARY KEY, expires_at REAL NOT NULL);
 CREATE INDEX revoked_sessions_expiry ON revoked_sessions (expires_at);
 
--- The notification outbox (signoff.notify): one row per notification per channel, written in the
--- same transaction as the event that causes it, delivered by the server at least once.
+-- Notifications (signoff.notify): one row per notification per channel, expanded from the audit log
+-- (the outbox record of each ticket event) past settings.outbox_cursor; delivered at least once.
 CREATE TABLE notifications (
     id           TEXT PRIMARY KEY,             -- the event id: the receivers' idempotency key
     event        TEXT NOT NULL,                -- ticket.created | ticket.decided | ...

@@ -1,8 +1,9 @@
 -- signoff schema for PostgreSQL, version 2 -> 3: notifications (issue 12).
 -- Reviewers gain the addresses channels reach them at (a Slack user id, an email address), each
--- naming at most one reviewer. The outbox holds one row per notification per channel, written in
--- the same transaction as the event that causes it, and delivered by the servers at least once;
--- they claim rows with FOR UPDATE SKIP LOCKED and a lease, so each is sent by one of them.
+-- naming at most one reviewer. Notifications: one row per notification per channel, expanded by the
+-- deliverers from the audit log (each ticket event's entry, written in the event's own transaction, is
+-- the outbox record) and delivered at least once; servers claim rows with FOR UPDATE SKIP LOCKED and a
+-- lease, so each is sent by one of them.
 
 ALTER TABLE reviewers ADD COLUMN IF NOT EXISTS email text;
 ALTER TABLE reviewers ADD COLUMN IF NOT EXISTS slack_id text;

@@ -1,7 +1,8 @@
 -- signoff schema for SQLite, version 3 -> 4: notifications (issue 12).
 -- Reviewers gain the addresses channels reach them at (a Slack user id, an email address), each
--- naming at most one reviewer. The outbox holds one row per notification per channel, written in
--- the same transaction as the event that causes it, and delivered by the server at least once.
+-- naming at most one reviewer. Notifications: one row per notification per channel, expanded by the
+-- deliverer from the audit log (each ticket event's entry, written in the event's own transaction, is
+-- the outbox record) and delivered by the server at least once.
 
 ALTER TABLE reviewers ADD COLUMN email TEXT;
 ALTER TABLE reviewers ADD COLUMN slack_id TEXT;
