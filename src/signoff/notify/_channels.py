@@ -48,12 +48,12 @@ def build_channels(spec: Notifications, *, env: Mapping[str, str] | None = None,
             out[name] = WebhookChannel(name, url=c.url, timeout=c.timeout.total_seconds(),
                                        secrets=[secret(s, channel=name, key="secret", env=env) for s in c.secret])
         elif isinstance(c, SlackChannelSpec):
-            from signoff.notify.slack import SlackChannel
+            from signoff.notify.slack import SLACK_API, SlackChannel
 
             out[name] = SlackChannel(name, channel=c.channel, token=secret(c.token, channel=name, key="token", env=env),
                                      signing_secret=secret(c.signing_secret, channel=name, key="signing_secret",
                                                            env=env),
-                                     **({"api_url": c.api_url} if c.api_url else {}))
+                                     api_url=c.api_url or SLACK_API)
         elif isinstance(c, EmailChannelSpec):
             from signoff.notify.email import EmailChannel
 

@@ -53,6 +53,9 @@ def create_app(gate: Gate, *, settings: ServerSettings | None = None,
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(OPS_ROUTER)
+    from signoff.server._slack import SLACK_ROUTER
+
+    app.include_router(SLACK_ROUTER)  # POST /integrations/slack/interactions
     install_docs(app, f"{API_PREFIX}/docs")
     mount_ui = _find_ui()
     if mount_ui is not None:
