@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from slack_sdk.signature import SignatureVerifier
+from slack_sdk.signature import Clock, SignatureVerifier
 
 from signoff import Action, Gate
 from signoff._errors import InvalidAction, NotAuthorized
@@ -95,7 +95,7 @@ def test_stale_and_replayed_requests_are_refused() -> None:
         v.verify(body, {})
 
 
-class _At:
+class _At(Clock):
     def __init__(self, t: float) -> None:
         self.t = t
 

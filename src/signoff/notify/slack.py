@@ -24,8 +24,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from signoff._errors import DeliveryFailed, UserError
-from signoff._model import Ticket
-from signoff.notify._base import Links, Message, Sent
+from signoff.notify._base import Message, Sent
 from signoff.notify._mrkdwn import escape
 from signoff.notify._slack_blocks import render
 
@@ -95,12 +94,6 @@ class SlackChannel:
         data = await self._call("chat_postMessage", channel=self.channel, text=text, blocks=blocks,
                                 unfurl_links=False, unfurl_media=False)
         return Sent(ref=f"{data.get('channel', self.channel)}:{data.get('ts', '')}", detail=f"posted to {where}")
-
-    async def update(self, ref: str, tickets: tuple[Ticket, ...], links: Links, *, type_: str) -> None:
-        """Rewrite the message ``ref`` to show ``tickets`` as they are now (after a decision in Slack)."""
-        channel_id, ts = parse_ref(ref)
-        text, blocks = render(type_, tickets, links)
-        await self._call("chat_update", channel=channel_id, ts=ts, text=text, blocks=blocks)
 
     async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
         """Open a modal (``views.open``) for the user who pressed a button; the trigger lasts 3 seconds."""

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from signoff._records import Reviewer
     from signoff.gate import Gate
     from signoff.notify.slack import SlackChannel
-    from signoff.notify.slack_interactions import Interaction
+    from signoff.notify.slack_interactions import Interaction, RequestVerifier
 
 __all__ = ["PATH", "SLACK_ROUTER", "SlackInteractions"]
 
@@ -54,11 +54,13 @@ class SlackInteractions:
 
     def __init__(self, channels: Mapping[str, Channel], *, window: int = 300,
                  clock: Callable[[], float] = time.time) -> None:
-        self.channels: list[SlackChannel] = [c for c in channels.values() if c.kind == "slack"]  # type: ignore[misc]
-        self.verifier = None
-        if self.channels:
+        self.channels: list[SlackChannel] = []
+        self.verifier: RequestVerifier | None = None
+        if any(c.kind == "slack" for c in channels.values()):  # slack_sdk is installed: a channel uses it
+            from signoff.notify.slack import SlackChannel
             from signoff.notify.slack_interactions import RequestVerifier
 
+            self.channels = [c for c in channels.values() if isinstance(c, SlackChannel)]
             self.verifier = RequestVerifier([c.signing_secret for c in self.channels], window=window, clock=clock)
 
     def channel_for(self, signing_secret: str) -> SlackChannel:
