@@ -48,16 +48,24 @@ async def _submit_one(ctx: ServerContext, principal: Principal, action: Action, 
     try:
         return await ctx.submissions.submit(action, state=state, idempotency_key=key)
     except Conflict as exc:
-        raise _own_conflict(ctx, principal, exc) from None
+        raise await _own_conflict(ctx, principal, exc) from None
 
 
-def _own_conflict(ctx: ServerContext, principal: Principal, exc: Conflict) -> Conflict:
-    """An idempotency key taken by another agent must not reveal that agent's ticket."""
+async def _own_conflict(ctx: ServerContext, principal: Principal, exc: Conflict) -> Conflict:
+    """The Conflict as the local Gate raises it (naming the existing ticket) when that ticket is the
+    agent's own, which it always is while keys are scoped per agent; an id of another agent's ticket
+    is never revealed (the check stays should a key ever be found across agents)."""
     tid = getattr(exc, "ticket_id", None)
-    if principal.is_agent and tid is not None:
-        return Conflict("this idempotency key was already used for another action; use a key of your own "
-                        "(e.g. run id + step)")
-    return exc
+    if not principal.is_agent or tid is None:
+        return exc
+    try:
+        owner = (await ctx.gate.get_ticket(str(tid))).action.agent
+    except NotFound:
+        owner = None
+    if owner == principal.name:
+        return exc
+    return Conflict("this idempotency key was already used for another action; use a key of your own "
+                    "(e.g. run id + step)")
 
 
 @router.post("/evaluate", response_model=OutcomeOut, summary="What the policy says about an action")
@@ -80,7 +88,7 @@ async def guard(body: GuardIn, principal: AgentPrincipal, ctx: Ctx) -> Response:
         ticket = await ctx.gate.get_ticket(str(exc.ticket_id))  # type: ignore[attr-defined]
         return json_response({"decision": None, "ticket": ticket_to_dict(ticket)})
     except Conflict as exc:
-        raise _own_conflict(ctx, principal, exc) from None
+        raise await _own_conflict(ctx, principal, exc) from None
     assert finished and isinstance(decision, Decision), "guard is only interrupted by a shutdown"
     return json_response({"decision": decision_to_dict(decision), "ticket": None})
 
@@ -106,7 +114,7 @@ async def submit_many(body: SubmitManyIn, principal: AgentPrincipal, ctx: Ctx) -
         tickets = await ctx.gate.offload(ctx.gate.submit_many(
             actions, states=states, idempotency_keys=keys, require_review=[item.require_review for item in body.items]))
     except Conflict as exc:
-        raise _own_conflict(ctx, principal, exc) from None
+        raise await _own_conflict(ctx, principal, exc) from None
     return json_response([ticket_to_dict(t) for t in tickets], 201)
 
 
