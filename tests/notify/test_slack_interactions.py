@@ -218,6 +218,15 @@ async def test_reject_opens_a_dialog_and_its_submission_rejects_with_feedback(sl
     assert "rejected by alice" in slack.replies()[-1]["text"]
 
 
+async def test_reject_opens_no_dialog_for_who_may_not_decide(slack: Slack) -> None:
+    t = await slack.submit("pay")
+    await slack.post(press("U0JIM", REJECT, t.id, response_url=slack.api.response_url()))
+    assert slack.api.of("views.open") == []
+    (reply,) = slack.replies()
+    assert reply["response_type"] == "ephemeral"
+    assert reply["text"] == f"You cannot reject {t.id}: it needs a senior reviewer"
+
+
 async def test_a_refused_rejection_shows_in_the_dialog(slack: Slack) -> None:
     t = await slack.submit("pay")
     resp = await slack.post(submit("U0JIM", json.dumps({"tickets": [t.id]}), "no"))

@@ -33,6 +33,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from signoff._errors import InvalidAction, NotAuthorized, SignoffError, public_message
 from signoff.notify._base import Channel, Links
 from signoff.notify._slack_blocks import reject_modal, render
+from signoff.review._transitions import may_decide
 from signoff.server._context import get_context
 
 if TYPE_CHECKING:
@@ -103,6 +104,9 @@ async def interactions(request: Request) -> Response:
     if isinstance(reviewer, str):  # why nobody may decide here
         return _refuse(it, reviewer)
     if it.kind in ("reject", "reject_all"):
+        why_not = await _why_not(ctx.gate, it.ticket_ids, reviewer)
+        if why_not:  # no dialog to fill in for nothing
+            return _refuse(it, f"You cannot reject {why_not}")
         try:
             await channel.open_view(it.trigger_id, reject_modal(it.ticket_ids, response_url=it.response_url))
         except SignoffError as exc:
@@ -131,6 +135,28 @@ async def _reviewer(gate: Gate, channel: SlackChannel, user_id: str) -> Reviewer
     if reviewer.disabled:
         return f"The signoff reviewer {reviewer.name} is disabled, so nothing was decided."
     return reviewer
+
+
+async def _why_not(gate: Gate, ticket_ids: tuple[str, ...], reviewer: Reviewer) -> str:
+    """Why ``reviewer`` may decide none of these tickets (the gate's own rule), or "" when they may
+    decide one. Asked before the reject dialog opens; the gate still decides on its submission."""
+    reasons: list[str] = []
+    for tid in ticket_ids:
+        try:
+            t = await gate.get_ticket(tid)
+        except SignoffError as exc:
+            reasons.append(f"{tid}: {public_message(exc)}")
+            continue
+        if t.status != "pending":
+            reasons.append(f"{t.id}: it is already {t.status}")
+            continue
+        refusal = may_decide(t, reviewer, gate.policy.tiers)
+        if refusal is None:
+            return ""
+        reasons.append(f"{t.id}: " + {"disabled": "your reviewer account is disabled",
+                                      "own_request": "you requested it, so someone else must decide it",
+                                      "tier": f"it needs a {t.tier} reviewer"}.get(refusal, refusal))
+    return "; ".join(reasons)
 
 
 async def _decide(gate: Gate, it: Interaction, reviewer: str) -> dict[str, str]:
