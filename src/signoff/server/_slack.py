@@ -20,6 +20,8 @@ imported only when a Slack channel is configured.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -48,6 +50,8 @@ PATH = "/integrations/slack/interactions"
 SLACK_ROUTER = APIRouter()
 log = logging.getLogger("signoff.slack")
 _ERROR_CHARS = 1000
+_LOOKUP_SECONDS = 1.5
+"""How long a user's email may take to come from Slack (``users.info``) before they count as unlinked."""
 
 
 class SlackInteractions:
@@ -127,7 +131,10 @@ async def _reviewer(gate: Gate, channel: SlackChannel, user_id: str) -> Reviewer
     """The reviewer this Slack user is, or the words telling them why they cannot decide."""
     reviewer = await gate.find_reviewer(slack_id=user_id)
     if reviewer is None:
-        email = await channel.user_email(user_id)
+        email = None
+        with contextlib.suppress(TimeoutError):  # Slack waits 3 s for the answer
+            async with asyncio.timeout(_LOOKUP_SECONDS):
+                email = await channel.user_email(user_id)
         reviewer = await gate.find_reviewer(email=email) if email else None
     if reviewer is None:
         return (f"Your Slack account ({user_id}) is not linked to a signoff reviewer, so nothing was decided. "
