@@ -89,12 +89,13 @@ async def test_a_decision_updates_the_message_in_place_without_buttons(api: Slac
     ch = channel(api)
     sent = await ch.send(message())
     decided = ticket(status="approved", decided_by=("alice", "bob"), approvals=("alice", "bob"))
-    again = await ch.send(message(decided, type="ticket.decided", previous=sent.ref))
+    again = await ch.send(message(decided, type="ticket.decided", previous=sent.ref, extra={"decided_via": "inbox"}))
     assert again.ref == sent.ref and again.detail == "updated in #approvals"
     (update,) = api.of("chat.update")
     assert (update.args["channel"], update.args["ts"]) == (CHANNEL_ID, "1700000000.000001")
     assert "approved by alice, bob" in update.args["text"]
     assert set(buttons(update.args["blocks"])) == {OPEN}
+    assert "Decided in the inbox." in texts(update.args["blocks"])
     assert len(api.of("chat.postMessage")) == 1
 
 
