@@ -73,8 +73,8 @@ async def test_posts_a_block_kit_message_with_the_agent_words_escaped(api: Slack
         assert bad not in rendered
     assert "&lt;!channel&gt; click &lt;https://evil.example|https://good.example&gt;" in rendered
     # the exact arguments come first, in code; the agent's words are labelled and in code too
-    assert blocks[2]["text"]["text"].startswith("*Arguments (exact):*\n```\n{")
-    assert '"service": "api"' in blocks[2]["text"]["text"]
+    assert blocks[1]["text"]["text"].startswith("*Action:* `deploy`   *Agent:* `agent-7`\n*Arguments (exact):*\n```\n{")
+    assert '"service": "api"' in blocks[1]["text"]["text"]
     reasoning = next(t for t in texts(blocks) if t.startswith(f"*Reasoning ({AGENT_WORDS}):*"))
     assert reasoning.count("```") == 2 and BACKTICK * 3 in reasoning  # the agent's fence closes nothing
     assert "*Why a human is asked:* high_risk_action (deploys): Deploys need a person" in rendered

@@ -90,7 +90,10 @@ def reject_modal(ticket_ids: Sequence[str], *, response_url: str | None = None) 
 
 def _one(s: Summary, links: Links) -> list[dict[str, Any]]:
     url = links.ticket(s.ticket_id)
-    facts = [f"*Action:* {inline_code(s.action)}" + (f"   *Agent:* {inline_code(s.agent)}" if s.agent else "")]
+    wants = f"*Action:* {inline_code(s.action)}" + (f"   *Agent:* {inline_code(s.agent)}" if s.agent else "")
+    label = "*Arguments (exact" + (", edited by a reviewer" if s.edited else "") + "):*"
+    blocks = [_section(_fit_lines(f"{wants}\n{label}", list(s.args), url))]  # what the agent wants, first
+    facts = []
     if s.why:
         facts.append(f"*Why a human is asked:* {escape(s.why, one_line=True)}")
     if s.approvals:
@@ -102,9 +105,8 @@ def _one(s: Summary, links: Links) -> list[dict[str, Any]]:
         facts.append(f"*Outcome:* {escape(s.decided, one_line=True)}")
     if s.feedback:
         facts.append(f"*Reviewer's feedback:* {inline_code(s.feedback)}")
-    blocks = [_section(_fit_lines("\n".join(facts), [], url))]
-    label = "*Arguments (exact" + (", edited by a reviewer" if s.edited else "") + "):*"
-    blocks.append(_section(_fit_lines(label, list(s.args), url)))
+    if facts:
+        blocks.append(_section(_cut("\n".join(facts))))
     if s.reasoning:
         blocks.append(_section(_fit_lines(f"*Reasoning ({AGENT_WORDS}):*", s.reasoning.splitlines(), url)))
     if s.alternatives:
