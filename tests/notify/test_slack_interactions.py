@@ -20,7 +20,7 @@ from slack_sdk.signature import Clock, SignatureVerifier
 from signoff import Action, Gate
 from signoff._errors import InvalidAction, NotAuthorized
 from signoff._model import Ticket
-from signoff.notify._slack_blocks import APPROVE, APPROVE_ALL, REJECT, REJECT_VIEW, ids_value
+from signoff.notify._slack_blocks import APPROVE, APPROVE_ALL, REJECT, REJECT_ALL, REJECT_VIEW, ids_value
 from signoff.notify.slack import SlackChannel
 from signoff.notify.slack_interactions import RequestVerifier, parse
 from signoff.server import ServerSettings, create_app
@@ -240,6 +240,18 @@ async def test_approve_all_decides_exactly_the_listed_tickets(slack: Slack) -> N
     await slack.post(press("U0ALICE", APPROVE_ALL, ids_value([a.id, b.id]), response_url=slack.api.response_url()))
     assert [(await slack.gate.get_ticket(x.id)).status for x in (a, b, c)] == ["approved", "approved", "pending"]
     assert "2 tickets" in slack.replies()[0]["text"]
+
+
+async def test_reject_all_asks_once_and_rejects_exactly_the_listed_tickets(slack: Slack) -> None:
+    a, b, c = await slack.submit(), await slack.submit(), await slack.submit()
+    await slack.post(press("U0ALICE", REJECT_ALL, ids_value([a.id, b.id]), response_url=slack.api.response_url()))
+    (opened,) = slack.api.of("views.open")
+    view = opened.args["view"]
+    assert view["title"]["text"] == "Reject 2" and json.loads(view["private_metadata"])["tickets"] == [a.id, b.id]
+    await slack.post(submit("U0ALICE", view["private_metadata"], "Batch looks wrong."))
+    done = [await slack.gate.get_ticket(x.id) for x in (a, b, c)]
+    assert [t.status for t in done] == ["rejected", "rejected", "pending"]
+    assert done[0].feedback == done[1].feedback == "Batch looks wrong."
 
 
 async def test_four_eyes_hold_in_slack(slack: Slack) -> None:
