@@ -24,12 +24,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -50,40 +53,103 @@ _LOCK_RETRIES = 5
 Q = sql.queries("sqlite")
 
 
-def _param(value: Any) -> Any:
-    """SQLite keeps times as unix seconds (its datetime adapter would write text)."""
-    return value.timestamp() if isinstance(value, datetime) else value
+@dataclass(frozen=True, slots=True)
+class _Statement:
+    """A named query, prepared once when the module loads rather than on every call.
+
+    Its ``:name`` parameters become positional ``?`` in the order they appear (``names``):
+    SQLite binds a tuple faster than it looks names up in a dict, and building the tuple
+    is where times are converted. A statement with ``{where}`` keeps its names (the
+    filters add parameters of their own)."""
+
+    text: str
+    names: tuple[str, ...]
+    """The parameter of each ``?`` in order."""
+    where: bool
+    """Named parameters and a ``{where}`` to fill."""
+    bulk: bool
+    """A write that returns no rows: several rows run as one ``executemany``."""
 
 
-def _params(params: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _param(v) for k, v in params.items()}
+_TOKENS = re.compile(r"'(?:[^']|'')*'|--[^\n]*|(?<!:):([A-Za-z_][A-Za-z0-9_]*)")
 
 
-def _sql(query: Query) -> tuple[str, dict[str, Any]]:
-    """The query's text with ``{where}`` filled in (fixed column names; values as parameters)."""
-    text = Q[query.name]
-    params = _params(query.params)
+def _statement(text: str) -> _Statement:
+    verb = text.lstrip().split(None, 1)[0].upper()
+    bulk = verb in ("INSERT", "UPDATE", "DELETE") and "RETURNING" not in text.upper()
     if "{where}" in text:
-        clauses = []
-        for i, (column, value) in enumerate(query.filters):
-            if isinstance(value, tuple):
-                names = [f"f{i}_{j}" for j in range(len(value))]
-                clauses.append(f"{column} IN ({', '.join(':' + n for n in names)})")
-                params.update(zip(names, value, strict=True))
-            else:
-                clauses.append(f"{column} = :f{i}")
-                params[f"f{i}"] = value
-        text = text.replace("{where}", ("WHERE " + " AND ".join(clauses)) if clauses else "")
-    return text, params
+        return _Statement(text, (), True, bulk)
+    names: list[str] = []
+
+    def positional(m: re.Match[str]) -> str:
+        if m.group(1) is None:
+            return m.group(0)  # a string literal or a comment, as it is
+        names.append(m.group(1))
+        return "?"
+
+    return _Statement(_TOKENS.sub(positional, text), tuple(names), False, bulk)
+
+
+STATEMENTS = {name: _statement(text) for name, text in Q.items()}
+
+
+def _positional(name: str, *names: str) -> str:
+    """The text of a statement the driver binds by position itself (checked against the file)."""
+    if STATEMENTS[name].names != names:
+        raise RuntimeError(f"sql/sqlite/queries.sql {name}: expected parameters {names}")
+    return STATEMENTS[name].text
+
+
+_AUDIT_INSERT = _positional("audit_insert", "seq", "at", "kind", "ticket_id", "actor", "data", "prev_hash", "hash")
+_PUT_SETTING = _positional("put_setting", "key", "value")
+
+
+def _value(v: Any) -> Any:
+    """SQLite keeps times as unix seconds (its datetime adapter would write text)."""
+    return v.timestamp() if isinstance(v, datetime) else v
+
+
+def _bind(stmt: _Statement, params: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple([v.timestamp() if isinstance(v, datetime) else v for v in map(params.__getitem__, stmt.names)])
+
+
+def _where(text: str, params: Mapping[str, Any], filters: Sequence[tuple[str, Any]]) -> tuple[str, dict[str, Any]]:
+    """``text`` with ``{where}`` filled in (fixed column names; every value a named parameter)."""
+    bound = {k: _value(v) for k, v in params.items()}
+    clauses = []
+    for i, (column, value) in enumerate(filters):
+        if isinstance(value, tuple):
+            names = [f"f{i}_{j}" for j in range(len(value))]
+            clauses.append(f"{column} IN ({', '.join(':' + n for n in names)})")
+            bound.update(zip(names, map(_value, value), strict=True))
+        else:
+            clauses.append(f"{column} = :f{i}")
+            bound[f"f{i}"] = _value(value)
+    return text.replace("{where}", ("WHERE " + " AND ".join(clauses)) if clauses else ""), bound
 
 
 def _execute(conn: sqlite3.Connection, query: Query) -> list[Row]:
     """Run ``query`` (once per row of ``many``) and return its rows."""
+    stmt = STATEMENTS[query.name]
     if query.many is None:
-        return conn.execute(*_sql(query)).fetchall()
-    rows: list[Row] = []
-    for one in query.many:
-        rows += conn.execute(*_sql(Query(query.name, {**query.params, **one}, filters=query.filters))).fetchall()
+        if stmt.where:
+            return conn.execute(*_where(stmt.text, query.params, query.filters)).fetchall()
+        return conn.execute(stmt.text, _bind(stmt, query.params)).fetchall()
+    base = query.params
+    each = [{**base, **one} for one in query.many] if base else query.many
+    if stmt.where:
+        rows: list[Row] = []
+        for params in each:
+            rows += conn.execute(*_where(stmt.text, params, query.filters)).fetchall()
+        return rows
+    if len(each) == 1:
+        return conn.execute(stmt.text, _bind(stmt, each[0])).fetchall()
+    if stmt.bulk:
+        conn.executemany(stmt.text, [_bind(stmt, params) for params in each])
+        return []
+    rows = []
+    for params in each:
+        rows += conn.execute(stmt.text, _bind(stmt, params)).fetchall()
     return rows
 
 
@@ -122,10 +188,10 @@ class SQLiteStore(BaseStore, OutboxMixin):
 
     # -- the driver -------------------------------------------------------------------------
     async def _fetch(self, query: Query) -> list[Row]:
-        return await self._run(lambda: self._read(lambda conn: _execute(conn, query)))
+        return await self._run(partial(self._read, partial(_execute, query=query)))
 
     async def _transact(self, tx: Transaction[T]) -> tuple[T, list[AuditEntry]]:
-        result, entries, events = await self._run(lambda: self._write(tx), lambda: self._write(tx, wait=False))
+        result, entries, events = await self._run(partial(self._write, tx), partial(self._write, tx, wait=False))
         self.notifier.publish(events)
         return result, entries
 
@@ -198,7 +264,7 @@ class SQLiteStore(BaseStore, OutboxMixin):
                 writes = tx.decide([_execute(conn, q) for q in tx.reads])
                 for q in writes.writes:
                     _execute(conn, q)
-                mine = [self._append(conn, draft) for draft in writes.audit]
+                mine = self._append(conn, writes.audit) if writes.audit else []
                 conn.execute("COMMIT")
             except BaseException as exc:
                 try:
@@ -216,15 +282,23 @@ class SQLiteStore(BaseStore, OutboxMixin):
             return writes.result, mine, self._catch_up(conn)
         raise StoreUnavailable(f"{self.url} stayed locked by another process; nothing was written")
 
-    def _append(self, conn: sqlite3.Connection, draft: AuditDraft) -> AuditEntry:
-        """The next link of the chain, under the write lock, with the head record beside it."""
+    def _append(self, conn: sqlite3.Connection, drafts: Sequence[AuditDraft]) -> list[AuditEntry]:
+        """The next links of the chain, under the write lock, and the head record after them."""
         row = conn.execute(Q["audit_last"]).fetchone()
-        e = link(draft, chain_end(parse_head(row[0]), (int(row[1]), str(row[2])) if row[1] is not None else None))
-        conn.execute(Q["audit_insert"], {"seq": e.seq, "at": e.at, "kind": e.kind, "ticket_id": e.ticket_id,
-                                         "actor": e.actor, "data": json.dumps(e.data, sort_keys=True),
-                                         "prev_hash": e.prev_hash, "hash": e.hash})
-        conn.execute(Q["put_setting"], {"key": "audit_head", "value": f"{e.seq}:{e.hash}"})
-        return e
+        last = chain_end(parse_head(row[0]), (int(row[1]), str(row[2])) if row[1] is not None else None)
+        entries = []
+        for draft in drafts:
+            e = link(draft, last)
+            entries.append(e)
+            last = (e.seq, e.hash)
+        rows = [(e.seq, e.at, e.kind, e.ticket_id, e.actor, json.dumps(e.data, sort_keys=True), e.prev_hash, e.hash)
+                for e in entries]
+        if len(rows) == 1:
+            conn.execute(_AUDIT_INSERT, rows[0])
+        else:
+            conn.executemany(_AUDIT_INSERT, rows)
+        conn.execute(_PUT_SETTING, ("audit_head", f"{e.seq}:{e.hash}"))
+        return entries
 
     def _unavailable(self, exc: sqlite3.Error) -> StoreUnavailable:
         text = str(exc)
