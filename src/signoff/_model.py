@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import hashlib
 import json
+import types
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -168,17 +170,8 @@ class Action:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "args": dict(self.args),
-            "confidence": self.confidence,
-            "reasoning": self.reasoning,
-            "alternatives": list(self.alternatives),
-            "tags": sorted(self.tags),
-            "external": self.external,
-            "agent": self.agent,
-            "context": dict(self.context),
-        }
+        """The action as JSON (``signoff._codec``'s, as a store keeps it: nothing bounded)."""
+        return _codecs().ACTION.dump(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, check_limits: bool = True) -> Action:
@@ -209,6 +202,15 @@ class Action:
         """SHA-256 of what would execute (name, args, agent): binds a decision to what was seen."""
         body = canonical_json({"name": self.name, "args": dict(self.args), "agent": self.agent})
         return hashlib.sha256(body.encode()).hexdigest()
+
+
+@functools.cache
+def _codecs() -> types.ModuleType:
+    """``signoff._codec``, which derives every record's JSON from the dataclasses here: imported on
+    first use, since it imports this module (one definition of each record's JSON, not two)."""
+    from signoff import _codec
+
+    return _codec
 
 
 def _user_error(message: str) -> Exception:
@@ -245,7 +247,7 @@ class Reason:
         return f"<Reason {self.code}{where} -> {self.level.value}: {self.message}>"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "rule": self.rule, "message": self.message, "level": self.level.value}
+        return _codecs().REASON.dump(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Reason:
@@ -333,19 +335,8 @@ class Outcome:
         return f"<Outcome {self.level.value} ({rules}){extra}: {'; '.join(r.message for r in self.reasons)}>"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "level": self.level.value,
-            "reasons": [r.to_dict() for r in self.reasons],
-            "matched_rules": list(self.matched_rules),
-            "near_misses": list(self.near_misses),
-            "reviewers": {"tier": self.reviewers.tier, "count": self.reviewers.count},
-            "timeout_seconds": self.timeout.total_seconds() if self.timeout else None,
-            "on_timeout": self.on_timeout,
-            "retries": self.retries,
-            "mode": self.mode,
-            "fingerprint": self.fingerprint,
-            "novel": self.novel,
-        }
+        """The outcome as the API's ``POST /evaluate`` sends it (every field, and ``needs_human``)."""
+        return _codecs().OUTCOME.dump_wire(self)
 
 
 TicketStatus = Literal["pending", "approved", "rejected", "expired", "aborted", "cancelled",

@@ -230,6 +230,16 @@ class TestExplain:
             data["level"], data["matched_rules"], [r["code"] for r in data["reasons"]], data["timeout_seconds"]
         )
 
+    def test_json_output_says_whether_a_human_and_reasoning_are_needed(self, seed: Path) -> None:
+        """``--json`` carries every field of the outcome (the codec's), ``needs_human`` and
+        ``require_reasoning`` included, as ``POST /evaluate`` does."""
+        approve = json.loads(run("explain", "--policy", str(seed), "--json",
+                                 json.dumps({"name": "send_payment", "confidence": 0.95})).stdout)
+        auto = json.loads(run("explain", "--policy", str(seed), "--json", json.dumps({"name": "read_file"})).stdout)
+
+        assert ((True, False), (False, False)) == (
+            (approve["needs_human"], approve["require_reasoning"]), (auto["needs_human"], auto["require_reasoning"]))
+
     @pytest.mark.parametrize(
         ("arg", "message"),
         [
