@@ -20,20 +20,12 @@ psycopg 3 with a connection pool. How the guarantees are kept across servers:
   and ``COMMIT`` in one message. Parameters are bound client-side (psycopg's ClientCursor,
   values escaped by libpq) so that several statements travel together; psycopg's pipeline
   mode would do the same but spins on the socket while it waits, which costs more CPU.
-- **Wake-ups.** Each write sends ``NOTIFY signoff, '<seq>'`` (delivered at commit). A
-  listener task holds its own connection doing ``LISTEN signoff``, reconnects with backoff
-  when it dies, and on every notification and after every (re)connect reads the audit
-  entries past ``notifier.last_seq`` and publishes them: a notification is only a hint, the
-  audit log is the truth, so none is lost. Under load, notifications share catch-up queries
-  (at most 100 a second, 20 while nobody in the process waits). Our own writes are
-  published at once, without a query, when they follow on from what was published.
-  ``poll()`` adds a safety catch-up every few seconds and otherwise never touches the
-  database.
-- **One sweeper.** ``sweeper_lease()`` is true while this store holds a session-level
-  advisory lock on a dedicated connection; when its server dies the connection closes,
-  the lock is released and another server takes it within about a second. Due tickets
-  are read with ``FOR UPDATE SKIP LOCKED`` and expired through ``update_ticket``, which
-  re-checks the deadline under the row lock, so no ticket is expired twice.
+- **Wake-ups** (``_pg_listen.Wakeups``): LISTEN on a connection of its own, a catch-up
+  from the audit log on every notification and reconnect; our own writes are published
+  at once.
+- **One sweeper** (``_pg_lease.SweeperLease``): a session-level advisory lock on a
+  dedicated connection, taken over by another server within about a second of its
+  holder's death.
 - **Connections are named** ``signoff-<role>/<pid>`` (pool, listen, sweeper, migrate) in
   ``pg_stat_activity``, so an operator can tell which process holds what.
 - **Migrations.** The schema is created or migrated forward on ``open()`` under a
@@ -56,28 +48,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import os
-import re
-import select
-import time
 import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import AsyncClientCursor, AsyncConnection
 from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from signoff._errors import StoreUnavailable, UserError
-from signoff._records import AuditEntry, Event
+from signoff._errors import StoreUnavailable
+from signoff._records import AuditEntry
 from signoff.store import sql
 from signoff.store._base import BaseStore, Query, Row, Transaction
 from signoff.store._notify import Notifier
 from signoff.store._outbox import OutboxMixin
+from signoff.store._pg_conn import app_name, closed_while_idle, connection_lost, pool_option, redact, split_url
+from signoff.store._pg_lease import SweeperLease
+from signoff.store._pg_listen import Wakeups
 from signoff.store._pg_tx import Attempt, PgTx, check_hash_pieces, render
 
 __all__ = ["CHANNEL", "SCHEMA_VERSION", "PostgresStore"]
@@ -95,72 +84,9 @@ _NOTIFY_MAX_TICKETS = 50
 # live in, so two deployments in two schemas of one database do not share locks. The locks a
 # transaction names are in _pg_tx.LOCK_CLASSES.
 _LOCK_AUDIT = 0x51600F1
-_LOCK_MIGRATE = 0x51600F2
-_LOCK_SWEEPER = 0x51600F3
-
-_CATCH_UP_BATCH = 1000
-_CATCH_UP_RATE = 20.0  # catch-ups a second for events no waiter here is concerned by (see _catcher)
-_CATCH_UP_BURST = 10
-_LISTEN_IDLE_CHECK = 30.0
+_LOCK_MIGRATE = 0x51600F2  # (the sweeper's: _pg_lease.LOCK_SWEEPER)
 
 Q = sql.queries("postgres")
-
-
-def _app_name(role: str) -> str:
-    """``signoff-<role>/<pid>``: which process holds which connection, in pg_stat_activity."""
-    return f"signoff-{role}/{os.getpid()}"
-
-
-def _redact(url: str) -> str:
-    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
-
-
-_POOL_OPTIONS = ("pool_min_size", "pool_max_size", "pool_timeout")
-
-
-def _split_url(url: str) -> tuple[str, dict[str, str]]:
-    """The libpq URL and signoff's own pool options taken out of its query string."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgresql", "postgres"):
-        raise UserError(f"bad PostgreSQL URL {_redact(url)!r}: it must start with postgresql://")
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    ours = {k: v for k, v in query if k in _POOL_OPTIONS}
-    rest = [(k, v) for k, v in query if k not in _POOL_OPTIONS]
-    return urlunsplit(parts._replace(query=urlencode(rest))), ours
-
-
-def _number(options: dict[str, str], key: str, default: float, url: str) -> float:
-    if key not in options:
-        return default
-    try:
-        value = float(options[key])
-    except ValueError:
-        value = -1
-    if value <= 0:
-        raise UserError(f"bad PostgreSQL URL {_redact(url)!r}: {key} must be a positive number, "
-                        f"got {options[key]!r}")
-    return value
-
-
-def _closed_while_idle(conn: AsyncConnection[Any]) -> bool:
-    """An idle pooled connection has nothing to read unless the server ended it (a FATAL message
-    and EOF after a restart or pg_terminate_backend). One local poll, no round trip: a write then
-    never starts on a connection known dead, where a failure would leave its outcome in doubt."""
-    if conn.closed or conn.broken:
-        return True
-    try:
-        readable, _, _ = select.select([conn.fileno()], [], [], 0)
-    except (OSError, ValueError, psycopg.Error):
-        return True
-    return bool(readable)
-
-
-def _connection_lost(exc: BaseException) -> bool:
-    """An error of the connection itself (no server answer), not one the server reported."""
-    if not isinstance(exc, psycopg.OperationalError):
-        return False
-    state = exc.sqlstate
-    return state is None or state.startswith(("08", "57P"))
 
 
 class PostgresStore(BaseStore, OutboxMixin):
@@ -175,38 +101,35 @@ class PostgresStore(BaseStore, OutboxMixin):
                  timeout: float | None = None, connect_timeout: int = 5, safety_interval: float = 2.0,
                  lease_interval: float = 1.0) -> None:
         self.url = url
-        self._display = _redact(url)
-        self._conninfo, options = _split_url(url)
-        self._min_size = int(min_size if min_size is not None else _number(options, "pool_min_size", 1, url))
-        self._max_size = int(max_size if max_size is not None else _number(options, "pool_max_size", 10, url))
+        self._display = redact(url)
+        self._conninfo, options = split_url(url)
+        self._min_size = int(min_size if min_size is not None else pool_option(options, "pool_min_size", 1, url))
+        self._max_size = int(max_size if max_size is not None else pool_option(options, "pool_max_size", 10, url))
         self._max_size = max(self._max_size, self._min_size)
-        self._timeout = timeout if timeout is not None else _number(options, "pool_timeout", 5.0, url)
+        self._timeout = timeout if timeout is not None else pool_option(options, "pool_timeout", 5.0, url)
         self._connect_kwargs: dict[str, Any] = {
             "connect_timeout": connect_timeout, "keepalives": 1, "keepalives_idle": 10,
             "keepalives_interval": 5, "keepalives_count": 3,
         }
-        self._safety_interval = safety_interval
-        self._lease_interval = lease_interval
         self.notifier = Notifier()
         self._pool: AsyncConnectionPool | None = None
-        self._tasks: list[asyncio.Task[None]] = []
-        self._stopping = False
-        self._writing: dict[int, int] = {}  # backend pid -> our writes in flight on it
-        self._own: dict[int, list[Event]] = {}  # committed here, not published yet: head seq before -> events
         self._closing: set[asyncio.Task[None]] = set()
         self._recover_lock = asyncio.Lock()
-        self._kicked: asyncio.Event | None = None
-        self._urgent: asyncio.Event | None = None
-        self._listening: asyncio.Event | None = None
-        self._last_catch_up = 0.0
         self._schema_key = 0
-        self._lease_conn: AsyncConnection[Any] | None = None
-        self._lease_held = False
-        self._lease_checked = float("-inf")
-        self.listener_pid: int | None = None
+        # Through the store, late-bound: what opens a connection or runs a query stays one method here.
+        self._wakeups = Wakeups(self.notifier, lambda role: self._connect(role), lambda q: self._fetch(q),
+                                safety_interval=safety_interval)
+        self._lease = SweeperLease(lambda role: self._connect(role), interval=lease_interval)
+
+    @property
+    def listener_pid(self) -> int | None:
         """Backend pid of the LISTEN connection (None while reconnecting); for operators and tests."""
-        self.listener_connects = 0
+        return self._wakeups.pid
+
+    @property
+    def listener_connects(self) -> int:
         """How many times the listener (re)connected."""
+        return self._wakeups.connects
 
     def __repr__(self) -> str:
         return f"<PostgresStore {self._display}>"
@@ -216,7 +139,7 @@ class PostgresStore(BaseStore, OutboxMixin):
         text = str(exc).strip() or type(exc).__name__
         if isinstance(exc, PoolTimeout):
             text = f"no database connection within {self._timeout:g}s ({text})"
-        elif attempt is not None and attempt.commit_sent and _connection_lost(exc):
+        elif attempt is not None and attempt.commit_sent and connection_lost(exc):
             text += "; the connection failed during COMMIT, so the change may or may not have been written"
         return StoreUnavailable(f"{self._display}: {text}")
 
@@ -234,7 +157,7 @@ class PostgresStore(BaseStore, OutboxMixin):
             return False
         if exc.sqlstate in ("40001", "40P01"):
             return True
-        return not attempt.commit_sent and _connection_lost(exc)
+        return not attempt.commit_sent and connection_lost(exc)
 
     async def _with_conn(self, fn: Callable[[AsyncConnection[Any], Attempt], Awaitable[T]]) -> T:
         # After a database restart every idle pooled connection is dead: allow one retry per
@@ -246,7 +169,7 @@ class PostgresStore(BaseStore, OutboxMixin):
             attempt = Attempt()
             try:
                 async with pool.connection() as conn:
-                    if _closed_while_idle(conn):
+                    if closed_while_idle(conn):
                         await conn.close()  # the pool discards it; take another
                         if retries > 0:
                             retries -= 1
@@ -267,7 +190,7 @@ class PostgresStore(BaseStore, OutboxMixin):
     def _new_pool(self) -> AsyncConnectionPool:
         return AsyncConnectionPool(
             self._conninfo, min_size=self._min_size, max_size=self._max_size, open=False, timeout=self._timeout,
-            name="signoff", kwargs={"autocommit": True, "application_name": _app_name("pool"),
+            name="signoff", kwargs={"autocommit": True, "application_name": app_name("pool"),
                                     "cursor_factory": AsyncClientCursor, **self._connect_kwargs})
 
     async def _recover_pool(self, pool: AsyncConnectionPool) -> bool:
@@ -321,11 +244,12 @@ class PostgresStore(BaseStore, OutboxMixin):
         """Run ``fn`` in one transaction; publish its audit entries once committed."""
         done: list[PgTx] = []
         writing: list[int] = []
+        in_flight = self._wakeups.writing
 
         async def run(conn: AsyncConnection[Any], attempt: Attempt) -> T:
             pid = conn.info.backend_pid
             # Our own NOTIFY needs no catch-up query: we publish these entries ourselves below.
-            self._writing[pid] = self._writing.get(pid, 0) + 1
+            in_flight[pid] = in_flight.get(pid, 0) + 1
             writing.append(pid)
             tx = PgTx(conn, (_LOCK_AUDIT, self._schema_key))
             try:
@@ -342,34 +266,21 @@ class PostgresStore(BaseStore, OutboxMixin):
         try:
             result = await self._with_conn(run)
         except StoreUnavailable:
-            self._kick()  # COMMIT may have gone through: let the listener's catch-up find out
+            self._wakeups.kick()  # COMMIT may have gone through: let the listener's catch-up find out
             raise
         finally:
             for pid in writing:
-                left = self._writing.get(pid, 0) - 1
+                left = in_flight.get(pid, 0) - 1
                 if left > 0:
-                    self._writing[pid] = left
+                    in_flight[pid] = left
                 else:
-                    self._writing.pop(pid, None)
+                    in_flight.pop(pid, None)
         if done and done[-1].entries:
-            self._own[done[-1].base_seq] = done[-1].events()
-            self._flush_own()
+            self._wakeups.committed(done[-1].base_seq, done[-1].events())
         return result
 
-    def _flush_own(self) -> None:
-        """Publish our committed entries that follow on from what was published; a gap (another
-        server's entries not seen yet) is filled by a catch-up, which publishes ours too."""
-        own = self._own
-        while own and (batch := own.pop(self.notifier.last_seq, None)) is not None:
-            self.notifier.publish(batch)
-        for base in [b for b in own if b < self.notifier.last_seq]:
-            del own[base]  # a catch-up published them already
-        if own:
-            tickets = [e.ticket_id for batch in own.values() for e in batch if e.ticket_id]
-            self._kick(urgent=self.notifier.concerned(tickets or ["-"]))
-
     async def _connect(self, role: str) -> AsyncConnection[Any]:
-        return await AsyncConnection.connect(self._conninfo, autocommit=True, application_name=_app_name(role),
+        return await AsyncConnection.connect(self._conninfo, autocommit=True, application_name=app_name(role),
                                              **self._connect_kwargs)
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -387,6 +298,7 @@ class PostgresStore(BaseStore, OutboxMixin):
                 row = await cur.fetchone()
                 schema = str(row[0]) if row and row[0] else "public"
                 self._schema_key = zlib.crc32(schema.encode()) - 2**31  # a signed int4
+                self._lease.schema_key = self._schema_key
                 await self._migrate(conn)
                 cur = await conn.execute(Q["last_seq"])
                 row = await cur.fetchone()
@@ -400,17 +312,7 @@ class PostgresStore(BaseStore, OutboxMixin):
             await pool.close()
             raise self._unavailable(exc) from exc
         self._pool = pool
-        self._stopping = False
-        self._kicked = asyncio.Event()
-        self._urgent = asyncio.Event()
-        self._listening = asyncio.Event()
-        self._last_catch_up = time.monotonic()
-        loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._listen(), name="signoff-pg-listen"),
-                       loop.create_task(self._catcher(), name="signoff-pg-catch-up")]
-        # Return once LISTEN is in place, so that a decision made right after open() wakes us at once.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._listening.wait(), timeout=self._timeout)
+        await self._wakeups.start(self._timeout)
 
     async def _migrate(self, conn: AsyncConnection[Any]) -> None:
         """Create or migrate the schema, one server at a time (a session advisory lock)."""
@@ -443,135 +345,17 @@ class PostgresStore(BaseStore, OutboxMixin):
                 await conn.execute(Q["migrate_unlock"], key)
 
     async def close(self) -> None:
-        # A flag as well as cancel(): on Python 3.11 asyncio.wait_for (used inside psycopg_pool) can
-        # swallow a cancellation, and a task that missed it must still end.
-        self._stopping = True
-        self._kick()
-        tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            _, stuck = await asyncio.wait(tasks, timeout=10)
-            for task in stuck:
-                log.warning("task %s did not stop", task.get_name())
-        if self._lease_conn is not None:
-            with contextlib.suppress(Exception):
-                await self._lease_conn.close()
-            self._lease_conn = None
-            self._lease_held = False
+        await self._wakeups.stop()
+        await self._lease.release()
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
         await asyncio.gather(*self._closing, return_exceptions=True)
 
-    # -- wake-ups ---------------------------------------------------------------------------
-    def _kick(self, urgent: bool = True) -> None:
-        """Ask for a catch-up; ``urgent`` skips the rate limit (a waiter here is concerned)."""
-        if self._kicked is not None and self._urgent is not None:
-            if urgent:
-                self._urgent.set()
-            self._kicked.set()
-
-    async def _listen(self) -> None:
-        """Hold a LISTEN connection; on each notification (and each reconnect) ask for a catch-up."""
-        assert self._listening is not None
-        delay = 0.05
-        while not self._stopping:
-            try:
-                conn = await self._connect("listen")
-            except psycopg.Error as exc:
-                log.warning("LISTEN connection failed (retrying in %.2fs): %s", delay, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-                continue
-            try:
-                await conn.execute(Q["listen"])
-                self.listener_pid = conn.info.backend_pid
-                self.listener_connects += 1
-                self._listening.set()
-                delay = 0.05
-                self._kick()  # whatever was committed while we were not listening
-                quiet_since = time.monotonic()
-                while not self._stopping:
-                    # Short waits so that a stop is seen promptly; no database traffic while waiting.
-                    async for note in conn.notifies(timeout=1.0):
-                        quiet_since = time.monotonic()
-                        self._on_notify(note.payload, note.pid)
-                    if time.monotonic() - quiet_since > _LISTEN_IDLE_CHECK:
-                        await conn.execute(Q["ping"])  # quiet for a while: prove the connection lives
-                        quiet_since = time.monotonic()
-            except psycopg.Error as exc:
-                log.warning("LISTEN connection lost (reconnecting): %s", exc)
-            finally:
-                self._listening.clear()
-                self.listener_pid = None
-                with contextlib.suppress(Exception):
-                    await conn.close()
-            if not self._stopping:
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-
-    def _on_notify(self, payload: str, pid: int) -> None:
-        """A NOTIFY: ask for a catch-up unless it is ours (published by the writer) or already seen."""
-        seq_text, _, tickets = payload.partition(" ")
-        try:
-            seq = int(seq_text)
-        except ValueError:
-            self._kick()
-            return
-        if seq <= self.notifier.last_seq or pid in self._writing:
-            return
-        self._kick(urgent=self.notifier.concerned(tickets.split() or ["*"]))
-
-    async def _catcher(self) -> None:
-        assert self._kicked is not None
-        delay = 0.1
-        # A token bucket for events nobody here waits for: under load, other servers' writes
-        # arrive faster than one query per round trip, and a few dozen milliseconds of them share
-        # one query (only the gate's caches of mode and known fingerprints need them). An event a
-        # waiter or a live feed here is concerned by is caught up at once.
-        assert self._urgent is not None
-        tokens, refilled = float(_CATCH_UP_BURST), time.monotonic()
-        while not self._stopping:
-            await self._kicked.wait()
-            now = time.monotonic()
-            tokens = min(float(_CATCH_UP_BURST), tokens + (now - refilled) * _CATCH_UP_RATE)
-            refilled = now
-            if tokens < 1.0 and not self._urgent.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._urgent.wait(), (1.0 - tokens) / _CATCH_UP_RATE)
-                tokens, refilled = max(tokens, 1.0), time.monotonic()
-            tokens = max(0.0, tokens - 1.0)
-            self._urgent.clear()
-            self._kicked.clear()
-            if self._stopping:
-                return
-            try:
-                await self._catch_up()
-                delay = 0.1
-            except StoreUnavailable as exc:
-                log.warning("catch-up failed (retrying in %.1fs): %s", delay, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-                self._kicked.set()
-
-    async def _catch_up(self) -> None:
-        """Publish every committed audit entry past ``notifier.last_seq``, in order."""
-        self._last_catch_up = time.monotonic()
-        while True:
-            rows = await self._fetch(Query("catch_up", {"after": self.notifier.last_seq, "limit": _CATCH_UP_BATCH}))
-            self.notifier.publish([Event(seq=int(r[0]), kind=r[1], ticket_id=r[2], data=json.loads(r[3]))
-                                   for r in rows])
-            if len(rows) < _CATCH_UP_BATCH:
-                for base in [b for b in self._own if b < self.notifier.last_seq]:
-                    del self._own[base]
-                return
-
+    # -- wake-ups and the sweeper ------------------------------------------------------------
     async def poll(self) -> None:
-        """A safety catch-up every ``safety_interval`` seconds; LISTEN does the real work."""
-        if time.monotonic() - self._last_catch_up >= self._safety_interval:
-            self._last_catch_up = time.monotonic()
-            self._kick()
+        """A safety catch-up every few seconds; LISTEN does the real work (``_pg_listen``)."""
+        self._wakeups.poll()
 
     async def ping(self) -> None:
         """One round trip to the database (readiness checks); StoreUnavailable when it does not answer.
@@ -579,33 +363,6 @@ class PostgresStore(BaseStore, OutboxMixin):
         await self._fetch(Query("ping"))
 
     async def sweeper_lease(self) -> bool:
-        """True while this store holds the sweeper lease (checked at most once a second).
-
-        The lease is a session-level advisory lock on a dedicated connection: it lasts as long
-        as that connection, so a server that dies (or loses the database) frees it at once and
-        another server's next check takes it over.
-        """
-        now = time.monotonic()
-        if now - self._lease_checked < self._lease_interval:
-            return self._lease_held
-        self._lease_checked = now
-        try:
-            if self._lease_conn is None or self._lease_conn.closed:
-                self._lease_held = False
-                self._lease_conn = await self._connect("sweeper")
-                await self._lease_conn.execute(Q["lease_keepalive"])
-            if self._lease_held:
-                await self._lease_conn.execute(Q["ping"])
-            else:
-                cur = await self._lease_conn.execute(Q["lease_try"], {"lock_class": _LOCK_SWEEPER,
-                                                                      "lock_key": self._schema_key})
-                row = await cur.fetchone()
-                self._lease_held = bool(row and row[0])
-        except psycopg.Error as exc:
-            log.warning("sweeper lease lost: %s", exc)
-            self._lease_held = False
-            if self._lease_conn is not None:
-                with contextlib.suppress(Exception):
-                    await self._lease_conn.close()
-            self._lease_conn = None
-        return self._lease_held
+        """True while this store holds the sweeper lease (``_pg_lease``; checked at most once per
+        ``lease_interval``)."""
+        return await self._lease.held()
