@@ -8,9 +8,10 @@ Where calls run: SQLite is synchronous, and a query or a commit takes microsecon
 fraction of a millisecond, less than handing it to another thread (two thread switches,
 which on a busy 2-core machine cost more than the query). So a call runs inline, on the
 loop that awaits it, when it cannot block: the connection is free (a non-blocking lock)
-and, for a write, the database's write lock is free (``BEGIN IMMEDIATE`` with a zero busy
-timeout). Otherwise it is handed to the store's one worker thread, which waits as long as
-the busy timeout allows, so an event loop is never stalled by another process's
+and the database is not busy (the connection's busy timeout is zero, so a lock held by
+another process fails at once, before anything changed, and a write rolls back). Otherwise
+it is handed to the store's one worker thread, which sets the busy timeout for the call
+and waits as long as it allows, so an event loop is never stalled by another process's
 transaction. ``inline_safe`` tells the gate it may await these coroutines on any loop.
 Other processes' commits are noticed through ``PRAGMA data_version`` by ``poll()`` and
 published from the audit log.
@@ -23,6 +24,7 @@ the audit chain's append); the domain logic is ``store/_base.py`` and the SQL is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import sqlite3
@@ -157,6 +159,10 @@ class _WouldBlock(Exception):
     """The inline attempt would have to wait (connection or database lock busy): use the worker."""
 
 
+def _busy(exc: sqlite3.Error) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
+
+
 class SQLiteStore(BaseStore, OutboxMixin):
     """``sqlite:///relative.db``, ``sqlite:////abs/path.db`` or ``sqlite://`` (in memory)."""
 
@@ -191,20 +197,21 @@ class SQLiteStore(BaseStore, OutboxMixin):
         return await self._run(partial(self._read, partial(_execute, query=query)))
 
     async def _transact(self, tx: Transaction[T]) -> tuple[T, list[AuditEntry]]:
-        result, entries, events = await self._run(partial(self._write, tx), partial(self._write, tx, wait=False))
+        result, entries, events = await self._run(partial(self._write, tx))
         self.notifier.publish(events)
         return result, entries
 
     # -- plumbing ---------------------------------------------------------------------------
-    async def _run(self, fn: Callable[[], T], fast: Callable[[], T] | None = None) -> T:
-        """Run ``fast`` (or ``fn``) inline if that cannot block, else ``fn`` on the worker thread.
+    async def _run(self, fn: Callable[[bool], T]) -> T:
+        """Run ``fn(False)`` inline if that cannot block, else ``fn(True)`` on the worker thread.
 
-        ``fast`` may raise ``_WouldBlock`` before it changes anything, to ask for the worker."""
+        Inline, the busy timeout is zero: ``fn`` raises ``_WouldBlock`` when the database is busy,
+        before it changed anything, to ask for the worker, which waits with the busy timeout."""
         if self._lock.acquire(blocking=False):
             try:
                 if not self._open:
                     raise StoreUnavailable(f"store {self.url} is closed")
-                return (fast or fn)()
+                return fn(False)
             except _WouldBlock:
                 pass
             finally:
@@ -217,7 +224,16 @@ class SQLiteStore(BaseStore, OutboxMixin):
             with self._lock:
                 if not self._open:
                     raise StoreUnavailable(f"store {self.url} is closed")
-                return fn()
+                conn = self._require()
+                try:
+                    conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+                except sqlite3.Error as exc:
+                    raise self._unavailable(exc) from exc
+                try:
+                    return fn(True)
+                finally:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("PRAGMA busy_timeout = 0")
 
         return await asyncio.get_running_loop().run_in_executor(executor, locked)
 
@@ -238,22 +254,15 @@ class SQLiteStore(BaseStore, OutboxMixin):
             raise StoreUnavailable(f"cannot open {self.url}: {exc}") from exc
         return conn
 
-    def _write(self, tx: Transaction[T], *, wait: bool = True) -> tuple[T, list[AuditEntry], list[Event]]:
+    def _write(self, tx: Transaction[T], wait: bool) -> tuple[T, list[AuditEntry], list[Event]]:
         """Run ``tx`` in BEGIN IMMEDIATE ... COMMIT, retrying a lock that outlasts the busy timeout.
-        With ``wait=False``, raise ``_WouldBlock`` at once if another connection holds the lock."""
+        With ``wait=False`` (inline), raise ``_WouldBlock`` if the database is busy, rolled back."""
         conn = self._require()
         for attempt in range(_LOCK_RETRIES):
             try:
-                if wait:
-                    conn.execute("BEGIN IMMEDIATE")
-                else:
-                    conn.execute("PRAGMA busy_timeout = 0")
-                    try:
-                        conn.execute("BEGIN IMMEDIATE")
-                    finally:
-                        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+                conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
-                if "locked" in str(exc) or "busy" in str(exc):
+                if _busy(exc):
                     if not wait:
                         raise _WouldBlock from None
                     time.sleep(0.05 * (attempt + 1))
@@ -272,6 +281,8 @@ class SQLiteStore(BaseStore, OutboxMixin):
                 except sqlite3.Error:
                     pass
                 if isinstance(exc, sqlite3.Error):
+                    if not wait and _busy(exc):
+                        raise _WouldBlock from None  # (a COMMIT waiting for readers without WAL)
                     raise self._unavailable(exc) from exc
                 raise
             if mine and mine[0].seq == self.notifier.last_seq + 1:
@@ -306,11 +317,13 @@ class SQLiteStore(BaseStore, OutboxMixin):
             return StoreUnavailable(f"{self.url}: the disk or database is full ({text}); nothing was written")
         return StoreUnavailable(f"{self.url}: {text}")
 
-    def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    def _read(self, fn: Callable[[sqlite3.Connection], T], wait: bool) -> T:
         conn = self._require()
         try:
             return fn(conn)
         except sqlite3.Error as exc:
+            if not wait and _busy(exc):
+                raise _WouldBlock from None
             raise self._unavailable(exc) from exc
 
     def _require(self) -> sqlite3.Connection:
@@ -337,6 +350,7 @@ class SQLiteStore(BaseStore, OutboxMixin):
             self._migrate(conn)
             self.notifier.last_seq = int(conn.execute(Q["last_seq"]).fetchone()[0])
             self._data_version = conn.execute(Q["data_version"]).fetchone()[0]
+            conn.execute("PRAGMA busy_timeout = 0")  # inline calls never wait (see _run)
         except BaseException as exc:
             conn.close()  # a store that failed to open holds no file handle
             if isinstance(exc, sqlite3.Error):
@@ -384,7 +398,7 @@ class SQLiteStore(BaseStore, OutboxMixin):
             self._data_version = version
             return self._catch_up(conn)
 
-        events = await self._run(lambda: self._read(check))
+        events = await self._run(partial(self._read, check))
         if events:
             self.notifier.publish(events)
 
