@@ -11,15 +11,19 @@ Stores: ``sqlite`` (durable commits: what ``make bench`` measures), ``sqlite-own
 throwaway cluster with fsync on, tests/postgres_server.py; a fresh database per run).
 
 Usage: python benchmarks/ab_store.py --a . --b /path/to/other/checkout [--rounds 5] [--n 500]
-       [--stores sqlite,sqlite-own,postgres]
+       [--stores sqlite,sqlite-own,postgres] [--write NAME]
 Not part of ``make bench`` (it needs a second checkout); used for issue 11's before/after.
+``--write NAME`` saves benchmarks/results/NAME.json, which ``make bench`` renders into
+docs/benchmarks.md with the other results.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -78,6 +82,10 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--n", type=int, default=500)
     ap.add_argument("--stores", default="sqlite,sqlite-own,postgres")
+    ap.add_argument("--write", metavar="NAME", help="save benchmarks/results/NAME.json for docs/benchmarks.md")
+    ap.add_argument("--title", default="Queue cycle, A/B")
+    ap.add_argument("--label-a", default="after")
+    ap.add_argument("--label-b", default="before")
     args = ap.parse_args()
     stores = args.stores.split(",")
     cluster: Any = None
@@ -109,6 +117,33 @@ def main() -> None:
         if cluster is not None:
             cluster.stop()
     print(json.dumps(report, indent=2))
+    if args.write:
+        _write(args, stores, report)
+
+
+_LABELS = {"sqlite": "SQLite, durable commits (as `make bench`)", "sqlite-own": "SQLite, synchronous=NORMAL "
+           "(signoff's own time)", "postgres": "PostgreSQL, fsync on"}
+
+
+def _write(args: argparse.Namespace, stores: list[str], report: dict[str, Any]) -> None:
+    rows = [[_LABELS[s], args.n, report[s]["b_median_ms"], report[s]["a_median_ms"], report[s]["ratio_a_over_b_median"]]
+            for s in stores]
+    doc = {
+        "benchmark": args.write,
+        "title": f"{args.title}: {args.label_a} / {args.label_b}, {args.rounds} alternating runs each",
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "table": {"columns": ["submit -> approve -> resume, 1 KB state", "cycles per run",
+                              f"{args.label_b}: median ms", f"{args.label_a}: median ms",
+                              f"{args.label_a} / {args.label_b} (median of paired runs)"], "rows": rows},
+        "runs": {s: report[s] for s in stores},
+        "ratios": {f"{_LABELS[s]}, {args.label_a} / {args.label_b}": report[s]["ratio_a_over_b_median"]
+                   for s in stores},
+    }
+    path = Path(__file__).resolve().parent / "results" / f"{args.write}.json"
+    path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
