@@ -120,6 +120,10 @@ class Gate(ServerDoors):
         self._mode = await self.store.get_mode()
         if self._mode is not None and self._mode not in self.policy.modes:
             self._mode = None  # a mode the current policy no longer defines is off
+        if self.policy.spec.notifications is not None:
+            # Ticket events from now on are announced, whoever opens the store first (an agent's gate
+            # or a server); history from before notifications were configured is not.
+            await self.store.init_outbox()
         self._wake_sweeper = asyncio.Event()
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._poller()))
