@@ -395,8 +395,9 @@ class SQLiteStore(BaseStore, OutboxMixin):
             version = conn.execute(Q["data_version"]).fetchone()[0]
             if version == self._data_version:
                 return []
-            self._data_version = version
-            return self._catch_up(conn)
+            events = self._catch_up(conn)
+            self._data_version = version  # only once read: a busy read is run again on the worker
+            return events
 
         events = await self._run(partial(self._read, check))
         if events:
