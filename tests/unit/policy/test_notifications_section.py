@@ -84,3 +84,12 @@ def test_routes_name_channels_tiers_and_rules_that_exist(write_policy: WritePoli
 def test_values(write_policy: WritePolicy, section: str, expected: str) -> None:
     [(_, _, msg)] = problems(write_policy, section)
     assert msg.startswith(expected), msg
+
+
+def test_the_docs_example_loads(write_policy: WritePolicy) -> None:
+    """docs/notifications.md's configuration block is a valid section (routes checked against it)."""
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "notifications.md").read_text()
+    block = doc[doc.index("## Configure"):].split("```yaml\n", 1)[1].split("```", 1)[0]
+    spec = Policy.load(write_policy(HEAD + block)).spec.notifications
+    assert spec is not None and ["ops-hook", "approvals", "oncall", "dev"] == list(spec.channels)
+    assert 3 == len(spec.routes)
