@@ -103,6 +103,11 @@ def _summary(policy: Policy) -> str:
     parts.append(f"modes: {', '.join(policy.modes) if policy.modes else 'none'}")
     if policy.spec.novelty is not None:
         parts.append(f"novelty: {policy.spec.novelty.level.value}")
+    notify = policy.spec.notifications
+    if notify is not None:
+        routes = len(notify.routes)
+        channels = ", ".join(f"{name} ({c.kind})" for name, c in notify.channels.items()) or "no channels"
+        parts.append(f"notifications: {channels}; {routes} route{'s' if routes != 1 else ''}")
     return ", ".join(parts)
 
 

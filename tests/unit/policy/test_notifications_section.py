@@ -93,3 +93,15 @@ def test_the_docs_example_loads(write_policy: WritePolicy) -> None:
     spec = Policy.load(write_policy(HEAD + block)).spec.notifications
     assert spec is not None and ["ops-hook", "approvals", "oncall", "dev"] == list(spec.channels)
     assert 3 == len(spec.routes)
+
+
+def test_policy_check_names_channels_and_routes(write_policy: WritePolicy) -> None:
+    import subprocess
+    import sys
+
+    path = write_policy(HEAD + "notifications:\n  channels:\n    dev: {kind: console}\n"
+                               "    hook: {kind: webhook, url: 'https://h.example/x', secret: env:H}\n"
+                               "  routes:\n    - {to: [dev, hook]}\n")
+    exe = Path(sys.executable).parent / "signoff"
+    out = subprocess.run([str(exe), "policy", "check", str(path)], capture_output=True, text=True, check=True)
+    assert out.stdout.rstrip().endswith("notifications: dev (console), hook (webhook); 1 route")
