@@ -171,7 +171,8 @@ class Action:
 
     def to_dict(self) -> dict[str, Any]:
         """The action as JSON (``signoff._codec``'s, as a store keeps it: nothing bounded)."""
-        return _codecs().ACTION.dump(self)
+        data: dict[str, Any] = _codecs().ACTION.dump(self)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, check_limits: bool = True) -> Action:
@@ -247,7 +248,8 @@ class Reason:
         return f"<Reason {self.code}{where} -> {self.level.value}: {self.message}>"
 
     def to_dict(self) -> dict[str, Any]:
-        return _codecs().REASON.dump(self)
+        data: dict[str, Any] = _codecs().REASON.dump(self)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Reason:
@@ -336,7 +338,8 @@ class Outcome:
 
     def to_dict(self) -> dict[str, Any]:
         """The outcome as the API's ``POST /evaluate`` sends it (every field, and ``needs_human``)."""
-        return _codecs().OUTCOME.dump_wire(self)
+        data: dict[str, Any] = _codecs().OUTCOME.dump_wire(self)
+        return data
 
 
 TicketStatus = Literal["pending", "approved", "rejected", "expired", "aborted", "cancelled",
