@@ -189,6 +189,10 @@ class ServerDoors:
     async def message_ref(self, ticket_id: str, channel: str) -> str | None:
         return await self._engine.run(self.store.message_ref(ticket_id, channel))
 
+    async def message_tickets(self, channel: str, ref: str) -> list[str]:
+        """The tickets a channel's message (``ref``) announced: several when coalesced."""
+        return await self._engine.run(self.store.message_tickets(channel, ref))
+
     async def list_notifications(self, *, ticket_id: str | None = None, status: str | None = None,
                                  channel: str | None = None, limit: int = 100) -> list[NotificationRecord]:
         return await self._engine.run(self.store.list_notifications(ticket_id=ticket_id, status=status,

@@ -188,6 +188,14 @@ class TestCoalescing:
             assert sorted(t.id for t in tickets) == sorted(t.id for t in msg.tickets)
             rows = await g.list_notifications(channel="a")
             assert {msg.id} == {r.message_id for r in rows} and {"delivered"} == {r.status for r in rows}
+            # A later decision edits that one message, which still shows all five, one now approved.
+            g.add_reviewer("alice", tier="junior")
+            await g.approve(tickets[2].id, reviewer="alice")
+            await round_(d)
+            update = a.sent[-1]
+            assert ("ticket.decided", "a:1") == (update.type, update.previous)
+            assert [tickets[2].id] + [t.id for t in tickets if t.id != tickets[2].id] == [t.id for t in update.tickets]
+            assert ["approved", "pending", "pending", "pending", "pending"] == [t.status for t in update.tickets]
         finally:
             g.close()
 

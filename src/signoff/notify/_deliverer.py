@@ -187,9 +187,15 @@ class Deliverer:
                 # rather than risk another deliverer sending them too.
                 return [OutboxResult(id=c.id, status="pending", attempts=c.attempts, due_at=utcnow(),
                                      detail="waiting for a free slot on this channel") for c in group], []
+            previous = await self._previous(first, tickets[0][1])
+            shown = [t for _, t in tickets]
+            if previous is not None:
+                # The earlier message may have carried similar tickets (coalesced): the edit shows them
+                # all, as they stand now, so one decision does not wipe the others from the message.
+                shown += await self._also_in(first.channel, previous, {t.id for t in shown})
             message = Message(id=first.id, type=first.event, at=first.created_at, channel=first.channel,  # type: ignore[arg-type]
-                              tickets=tuple(t for _, t in tickets), links=self.links,
-                              previous=await self._previous(first, tickets[0][1]), attempt=first.attempts + 1,
+                              tickets=tuple(shown), links=self.links, previous=previous,
+                              attempt=first.attempts + 1,
                               extra={k: str(v) for k, v in first.extra.items() if v is not None})
             try:
                 sent = await asyncio.wait_for(channel.send(message), timeout=self.send_timeout)
@@ -226,6 +232,14 @@ class Deliverer:
             else:
                 keep.append((c, t))
         return keep, skipped
+
+    async def _also_in(self, channel: str, ref: str, known: set[str]) -> list[Ticket]:
+        out = []
+        for ticket_id in await self.gate.message_tickets(channel, ref):
+            if ticket_id not in known:
+                with contextlib.suppress(NotFound):
+                    out.append(await self.gate.get_ticket(ticket_id))
+        return out
 
     async def _previous(self, claim: OutboxClaim, ticket: Ticket) -> str | None:
         if claim.event == "ticket.created":

@@ -185,6 +185,10 @@ def event_title(type_: str, summaries: Sequence[Summary], extra: Mapping[str, st
     what = EVENT_TITLES.get(type_, type_)
     if type_ == "ticket.escalated" and extra.get("escalated_to"):
         what = f"escalated to {_one(extra['escalated_to'])}"
+    if type_ == "ticket.decided" and len(summaries) > 1:
+        decided = sum(1 for s in summaries if s.decided)
+        names = ", ".join(dict.fromkeys(s.action for s in summaries))
+        return f"{decided} of {len(summaries)} tickets decided: {names}"
     if type_ == "ticket.decided" and summaries and summaries[0].decided:
         what = summaries[0].decided
     if len(summaries) == 1:

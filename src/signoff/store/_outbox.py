@@ -98,6 +98,11 @@ class OutboxMixin:
         rows = await self._fetch(Query("message_ref", {"ticket_id": ticket_id, "channel": channel}))
         return str(rows[0][0]) if rows and rows[0][0] is not None else None
 
+    async def message_tickets(self, channel: str, ref: str) -> list[str]:
+        """The tickets whose ``created`` notification went out as the message ``ref`` on ``channel``."""
+        rows = await self._fetch(Query("message_tickets", {"channel": channel, "ref": ref}))
+        return [str(r[0]) for r in rows]
+
     async def list_notifications(self, *, ticket_id: str | None = None, status: str | None = None,
                                  channel: str | None = None, limit: int = 100) -> list[NotificationRecord]:
         """Notifications, newest first: what the ticket page and ``signoff notifications list`` show."""

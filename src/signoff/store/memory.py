@@ -316,6 +316,11 @@ class MemoryStore(BaseStore, OutboxMixin):
         sent.sort(key=lambda n: _ts(n["delivered_at"]))
         return [(sent[-1]["ref"],)] if sent else []
 
+    def _q_message_tickets(self, p: Params, f: Any) -> list[Row]:
+        sent = [n for n in self.db.notifications.values()
+                if n["channel"] == p["channel"] and n["ref"] == p["ref"] and n["event"] == "ticket.created"]
+        return [(n["ticket_id"],) for n in sorted(sent, key=lambda n: (_ts(n["created_at"]), n["id"]))]
+
     def _q_list_notifications(self, p: Params, f: Any) -> list[Row]:
         rows = sorted((n for n in self.db.notifications.values() if _matches(n, f)),
                       key=lambda n: (_ts(n["created_at"]), n["pos"]), reverse=True)

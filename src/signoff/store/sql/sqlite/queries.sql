@@ -164,6 +164,10 @@ WHERE id = :id;
 SELECT ref FROM notifications WHERE ticket_id = :ticket_id AND channel = :channel AND ref IS NOT NULL
 ORDER BY delivered_at DESC LIMIT 1;
 
+-- message_tickets: the tickets a message announced (several when coalesced), in the order it listed them
+SELECT ticket_id FROM notifications WHERE channel = :channel AND ref = :ref AND event = 'ticket.created'
+ORDER BY created_at, id;
+
 -- list_notifications: notifications matching the filters, newest first
 SELECT id, event, channel, ticket_id, status, attempts, created_at, due_at, delivered_at, message_id, ref, detail
 FROM notifications {where} ORDER BY created_at DESC, rowid DESC LIMIT :limit;
