@@ -1,0 +1,74 @@
+"""signoff.insights on the in-memory store: rates and recommendations from real decisions, and the
+replay of a policy change over them."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+
+import pytest
+
+from signoff import Action, Gate
+from signoff._model import Level
+
+POLICY = {"version": 1, "rules": [
+    {"name": "deploys", "match": {"action": "deploy"}, "level": "approve"},
+    {"name": "payments", "match": {"action": "pay"}, "level": "approve"},
+    {"name": "grants", "match": {"action": "grant"}, "level": "approve"},
+]}
+
+
+@pytest.fixture
+async def gate() -> AsyncIterator[Gate]:
+    """Deploys always approved (6), payments always rejected (4), grants approved with edited args (2 of 3)."""
+    async with Gate.open(policy=POLICY, store=f"memory://insights-{secrets.token_hex(4)}") as g:
+        g.add_reviewer("alice")
+        for i in range(6):
+            t = await g.submit(Action(name="deploy", args={"n": i}, agent="bot"))
+            await g.approve(t.id, reviewer="alice")
+        for i in range(4):
+            t = await g.submit(Action(name="pay", args={"n": i}, agent="bot"))
+            await g.reject(t.id, reviewer="alice", feedback="no")
+        for i in range(3):
+            t = await g.submit(Action(name="grant", args={"n": i}, agent="bot"))
+            await g.approve(t.id, reviewer="alice", args={"n": i + 100} if i < 2 else None)
+        await g.submit(Action(name="deploy", args={"n": 99}, agent="bot"))  # pending: not counted
+        yield g
+
+
+class TestInsights:
+    async def test_rates(self, gate: Gate) -> None:
+        ins = await gate.insights(min_volume=3)
+        stats = {s.key: (s.volume, s.approved, s.rejected, s.edits, s.approval_rate) for s in ins.rules}
+        assert (13, {"deploys": (6, 6, 0, 0, 1.0), "payments": (4, 0, 4, 0, 0.0), "grants": (3, 3, 0, 2, 1.0)}) == (
+            ins.total, stats)
+
+    async def test_recommendations(self, gate: Gate) -> None:
+        """Always approved: notify; always rejected: deny; edited often: fix the agent (approve stays)."""
+        ins = await gate.insights(min_volume=3)
+        recs = {r.rule: r.suggest_level for r in ins.recommendations}
+        assert {"deploys": Level.NOTIFY, "payments": Level.DENY, "grants": Level.APPROVE} == recs
+
+    async def test_below_the_minimum_volume_nothing_is_recommended(self, gate: Gate) -> None:
+        assert [] == (await gate.insights(min_volume=7)).recommendations
+
+    async def test_the_timeline_counts_per_day(self, gate: Gate) -> None:
+        ins = await gate.insights(min_volume=3)
+        assert [(6, 6)] == [(a, n) for _, a, n in ins.timeline["deploys"]]
+
+
+class TestReplay:
+    async def test_a_policy_change_over_past_requests(self, gate: Gate) -> None:
+        """Making deploys and payments notify lets 10 past requests through, 4 of them ones reviewers rejected."""
+        looser = {"version": 1, "rules": [
+            {"name": "deploys", "match": {"action": "deploy"}, "level": "notify"},
+            {"name": "payments", "match": {"action": "pay"}, "level": "notify"},
+            {"name": "grants", "match": {"action": "grant"}, "level": "deny"},
+        ]}
+        report = await gate.replay(looser)
+        assert (13, 13, 10, 4, 3) == (report.total, report.changed, report.would_auto, report.would_auto_rejected,
+                                      report.would_block)
+
+    async def test_the_same_policy_changes_nothing(self, gate: Gate) -> None:
+        report = await gate.replay(POLICY)
+        assert (13, 0, []) == (report.total, report.changed, report.examples)
