@@ -30,6 +30,7 @@ from signoff._errors import (
     public_message,
 )
 from signoff._gate_doors import ServerDoors
+from signoff._gate_sync import SyncTwins
 from signoff._model import Action, Decision, Level, Outcome, Ticket, utcnow
 from signoff.audit import VerifyResult, verify_chain
 from signoff.client import RemoteGate
@@ -72,7 +73,7 @@ def _on_engine(method: Callable[Concatenate[Gate, P], Coroutine[Any, Any, R]],
     return cast("Callable[Concatenate[Gate, P], Coroutine[Any, Any, R]]", wrapper)
 
 
-class Gate(ServerDoors):
+class Gate(SyncTwins, ServerDoors):
     """The approval gate. Open with ``Gate.open(policy=..., store=...)``; close with ``close()``."""
 
     def __init__(self, policy: Policy, store: Store, *, sweep: bool = True, poll_interval: float = 0.02,
@@ -573,7 +574,7 @@ class Gate(ServerDoors):
         head = await self._engine.run(self.store.audit_head())
         return verify_chain(entries, head)
 
-    # -- sync twins (keep in sync with the async methods above) -----------------------------
+    # -- sync twins: the methods are in signoff._gate_sync; this runs each on the engine ---------
     def _sync(self, name: str, coro: Awaitable[R]) -> R:
         try:
             check_no_running_loop(name)
@@ -583,87 +584,6 @@ class Gate(ServerDoors):
             cast(Any, coro).close()
             raise
         return self._engine.run_sync(_in_engine(coro))
-
-    def guard_sync(self, action: Action, *, state: Any = None, idempotency_key: str | None = None,
-                   timeout: float | None = None) -> Decision:
-        return self._sync("guard_sync", self.guard(action, state=state, idempotency_key=idempotency_key,
-                                                   timeout=timeout))
-
-    def submit_sync(self, action: Action, *, state: Any = None, idempotency_key: str | None = None) -> Ticket:
-        return self._sync("submit_sync", self.submit(action, state=state, idempotency_key=idempotency_key))
-
-    def submit_many_sync(self, actions: Sequence[Action], *, states: Sequence[Any] | None = None,
-                         idempotency_keys: Sequence[str | None] | None = None,
-                         require_review: Sequence[bool] | None = None) -> list[Ticket]:
-        return self._sync("submit_many_sync", self.submit_many(
-            actions, states=states, idempotency_keys=idempotency_keys, require_review=require_review))
-
-    def wait_sync(self, ticket_id: str, timeout: float | None = None) -> Decision:
-        return self._sync("wait_sync", self.wait(ticket_id, timeout=timeout))
-
-    def resume_sync(self, ticket_id: str) -> tuple[Decision, Any]:
-        return self._sync("resume_sync", self.resume(ticket_id))
-
-    def get_ticket_sync(self, ticket_id: str) -> Ticket:
-        return self._sync("get_ticket_sync", self.get_ticket(ticket_id))
-
-    def list_tickets_sync(self, *, status: str | Sequence[str] | None = None, kind: str | None = None,
-                          agent: str | None = None, action: str | None = None, group: str | None = None,
-                          batch: str | None = None, limit: int = 500, offset: int = 0,
-                          newest_first: bool = False) -> list[Ticket]:
-        return self._sync("list_tickets_sync", self.list_tickets(
-            status=status, kind=kind, agent=agent, action=action, group=group, batch=batch, limit=limit,
-            offset=offset, newest_first=newest_first))
-
-    def find_ticket_sync(self, *, idempotency_key: str, agent: str = "") -> Ticket | None:
-        return self._sync("find_ticket_sync", self.find_ticket(idempotency_key=idempotency_key, agent=agent))
-
-    def cancel_sync(self, ticket_id: str, *, actor: str = "agent", reason: str = "") -> Ticket:
-        return self._sync("cancel_sync", self.cancel(ticket_id, actor=actor, reason=reason))
-
-    def approve_sync(self, ticket_id: str, *, reviewer: str | None = None, args: Mapping[str, Any] | None = None,
-                     comment: str = "") -> Ticket:
-        return self._sync("approve_sync", self.approve(ticket_id, reviewer=reviewer, args=args, comment=comment))
-
-    def reject_sync(self, ticket_id: str, *, reviewer: str | None = None, feedback: str = "") -> Ticket:
-        return self._sync("reject_sync", self.reject(ticket_id, reviewer=reviewer, feedback=feedback))
-
-    def decide_many_sync(self, ticket_ids: Iterable[str], *, reviewer: str | None = None, approve: bool,
-                         feedback: str = "") -> BatchResult:
-        return self._sync("decide_many_sync", self.decide_many(ticket_ids, reviewer=reviewer, approve=approve,
-                                                                feedback=feedback))
-
-    def decide_group_sync(self, group: str, *, ticket_ids: Iterable[str], reviewer: str | None = None,
-                          approve: bool, feedback: str = "") -> BatchResult:
-        return self._sync("decide_group_sync", self.decide_group(group, ticket_ids=ticket_ids, reviewer=reviewer,
-                                                                  approve=approve, feedback=feedback))
-
-    def decide_batch_sync(self, batch: str, *, reviewer: str | None = None, approve: bool,
-                          feedback: str = "") -> BatchResult:
-        return self._sync("decide_batch_sync", self.decide_batch(batch, reviewer=reviewer, approve=approve,
-                                                                  feedback=feedback))
-
-    def flag_sync(self, ticket_id: str, *, reviewer: str | None = None, note: str = "") -> Ticket:
-        return self._sync("flag_sync", self.flag(ticket_id, reviewer=reviewer, note=note))
-
-    def resolve_suggestion_sync(self, ticket_id: str, *, reviewer: str | None = None, done: bool,
-                                note: str = "") -> Ticket:
-        return self._sync("resolve_suggestion_sync", self.resolve_suggestion(ticket_id, reviewer=reviewer,
-                                                                              done=done, note=note))
-
-    def insights_sync(self, *, min_volume: int = 20) -> Insights:
-        return self._sync("insights_sync", self.insights(min_volume=min_volume))
-
-    def verify_audit_sync(self) -> VerifyResult:
-        return self._sync("verify_audit_sync", self.verify_audit())
-
-    def execute_sync(self, decision: Decision, fn: Callable[..., Any]) -> Any:
-        """Sync twin of ``execute``: claimed and finished on the engine, ``fn`` runs in the calling
-        thread (the tool may be slow or thread-bound)."""
-        return execution.drive_sync(
-            execution.execution_flow(decision), fn,
-            claim=lambda tid, action: self._sync("execute_sync", self.claim_execution(tid, action=action)),
-            finish=lambda tid, ok, error: self._sync("execute_sync", self.finish_execution(tid, ok=ok, error=error)))
 
 
 async def _in_engine(coro: Awaitable[R]) -> R:
