@@ -13,7 +13,6 @@ import functools
 import os
 import secrets
 import socket
-import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -29,6 +28,7 @@ from signoff._errors import (
     UserError,
     public_message,
 )
+from signoff._gate_deadlines import Deadlines, deadline_before
 from signoff._gate_doors import ServerDoors
 from signoff._gate_sync import SyncTwins
 from signoff._model import Action, Decision, Level, Outcome, Ticket, utcnow
@@ -73,7 +73,7 @@ def _on_engine(method: Callable[Concatenate[Gate, P], Coroutine[Any, Any, R]],
     return cast("Callable[Concatenate[Gate, P], Coroutine[Any, Any, R]]", wrapper)
 
 
-class Gate(SyncTwins, ServerDoors):
+class Gate(SyncTwins, Deadlines, ServerDoors):
     """The approval gate. Open with ``Gate.open(policy=..., store=...)``; close with ``close()``."""
 
     def __init__(self, policy: Policy, store: Store, *, sweep: bool = True, poll_interval: float = 0.02,
@@ -181,67 +181,8 @@ class Gate(SyncTwins, ServerDoors):
             mode = ev.data.get("mode")
             self._mode = str(mode) if mode and mode in self.policy.modes else None
         if ev.kind in ("submitted", "escalated", "retried") and self._wake_sweeper is not None \
-                and _before(ev.data.get("deadline"), self._next_sweep):
+                and deadline_before(ev.data.get("deadline"), self._next_sweep):
             self._engine.loop.call_soon_threadsafe(self._wake_sweeper.set)
-
-    async def _poller(self) -> None:
-        while True:
-            try:
-                await self.store.poll()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                pass  # a store that is down is reported by the calls that need it
-            await asyncio.sleep(self._poll_interval)
-
-    async def _sweeper(self) -> None:
-        assert self._wake_sweeper is not None
-        lease = getattr(self.store, "sweeper_lease", None)  # shared databases: one server sweeps at a time
-        while True:
-            # Cleared before sweeping, so a ticket submitted meanwhile wakes the next wait at once.
-            # While a sweep runs, any new deadline wakes us (_next_sweep = 0); while we sleep, only
-            # one earlier than the planned wake-up does: a submission with a 30-minute timeout
-            # costs the sweeper nothing.
-            self._wake_sweeper.clear()
-            self._next_sweep = 0.0
-            try:
-                if lease is not None and not await lease():
-                    delay = 1.0
-                else:
-                    await self.sweep()
-                    nd = await self.store.next_deadline()
-                    delay = 1.0 if nd is None else max(0.0, min(1.0, (nd - utcnow()).total_seconds()))
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                delay = 1.0
-            self._next_sweep = time.time() + delay
-            try:
-                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancel from
-                # close() when the event is set at the same moment, and close() then hangs.
-                async with asyncio.timeout(delay):
-                    await self._wake_sweeper.wait()
-            except TimeoutError:
-                pass
-
-    async def sweep(self) -> int:
-        """Apply ``on_timeout`` to every ticket past its deadline; returns how many due tickets it visited
-        (another sweeper may have handled some of them first: each transition still happens once)."""
-        tiers = self.policy.tiers
-        n = 0
-        while True:
-            now = utcnow()
-            due = await self._engine.run(self.store.due_tickets(now))
-            if not due:
-                return n
-            for tid in due:
-                await self._expire(tid, tiers)
-                n += 1
-
-    async def _expire(self, ticket_id: str, tiers: Sequence[str] | None = None) -> Ticket:
-        tiers = self.policy.tiers if tiers is None else tiers
-        return await self._engine.run(self.store.update_ticket(
-            ticket_id, lambda t: tr.timeout(t, tiers=tiers, now=utcnow())))
 
     # -- evaluation -------------------------------------------------------------------------
     @property
@@ -591,16 +532,6 @@ async def _in_engine(coro: Awaitable[R]) -> R:
 
 
 _NEED_REVIEWER = "a local gate needs reviewer=NAME (a RemoteGate decides as its token's reviewer)"
-
-
-def _before(deadline: object, when: float) -> bool:
-    """Is ``deadline`` (an ISO time from an event) earlier than unix time ``when``? Unknown: yes."""
-    if not isinstance(deadline, str):
-        return True
-    try:
-        return datetime.fromisoformat(deadline).timestamp() < when
-    except ValueError:
-        return True
 
 
 def _force_approval(outcome: Outcome) -> Outcome:
