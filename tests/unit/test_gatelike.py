@@ -20,7 +20,10 @@ LOCAL_ONLY = {
     "finish_execution", "finish_execution_sync", "get_reviewer", "get_reviewer_sync",
     "find_token", "find_token_sync", "create_token", "create_token_sync", "count_tickets",
     "count_tickets_sync", "audit_entries", "audit_entries_sync", "audit_head",
-    "revoke_session", "session_revoked",
+    "revoke_session", "session_revoked", "find_reviewer", "find_reviewer_sync",
+    # the notification outbox, delivered by the server's deliverer
+    "init_outbox", "expand_outbox", "claim_notifications", "finish_notifications", "list_notifications",
+    "next_notification", "message_ref", "message_tickets",
 }
 # On both classes but outside the protocol: ``mode`` is a free in-memory read locally and
 # deprecated remotely (it blocked on HTTP); reviewers are added where the database is.
