@@ -43,6 +43,7 @@ from signoff._errors_root import UserError
 from signoff._limits import MAX_STATE_DEPTH, bounded, check_value
 from signoff._model import _UNCHECKED, Action, Decision, Outcome, Reason, ReviewersRequired, Ticket, canonical_json
 from signoff._records import AuditEntry, StoredState
+from signoff.insights import Recommendation, Stat
 
 __all__ = [
     "ACTION",
@@ -50,7 +51,9 @@ __all__ = [
     "DECISION",
     "OUTCOME",
     "REASON",
+    "RECOMMENDATION",
     "REVIEWERS",
+    "STAT",
     "TICKET",
     "RecordCodec",
     "parse_datetime",
@@ -186,6 +189,8 @@ class RecordCodec(Generic[R]):
             from pydantic import Field, create_model
 
             doc = (self.cls.__doc__ or "").strip().split("\n\n")[0]
+            if doc.startswith(f"{self.cls.__name__}("):  # the signature dataclasses write when none is given
+                doc = ""
             docs = _field_docs(self.cls)
             self._model = create_model(  # type: ignore[call-overload]
                 self._model_name, __doc__=doc,
@@ -278,6 +283,8 @@ OUTCOME = RecordCodec(Outcome, computed=("needs_human",))
 DECISION = RecordCodec(Decision, computed=("args",))
 TICKET = RecordCodec(Ticket)
 AUDIT_ENTRY = RecordCodec(AuditEntry)
+STAT = RecordCodec(Stat, computed=("approval_rate",))
+RECOMMENDATION = RecordCodec(Recommendation)
 
 
 # -- the store's body: a ticket as canonical JSON text --------------------------------------------

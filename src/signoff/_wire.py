@@ -9,19 +9,18 @@ definition the store and the OpenAPI document use); these names are the API's do
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from signoff import _errors
-from signoff._codec import ACTION, AUDIT_ENTRY, DECISION, OUTCOME, TICKET
+from signoff._codec import ACTION, AUDIT_ENTRY, DECISION, OUTCOME, RECOMMENDATION, STAT, TICKET
 from signoff._errors import NotAllowed, PolicyError, Problem, SignoffError
-from signoff._model import Action, Decision, Level, Outcome, Ticket
+from signoff._model import Action, Decision, Outcome, Ticket
 from signoff._records import AuditEntry
 from signoff.audit import VerifyResult
-from signoff.insights import Insights, Recommendation, Stat
+from signoff.insights import Insights
 
 __all__ = [
     "action_from_dict",
@@ -107,36 +106,22 @@ def decision_from_dict(d: Mapping[str, Any]) -> Decision:
 
 
 # -- insights, audit ------------------------------------------------------------------------
-def _stat_to_dict(s: Stat) -> dict[str, Any]:
-    d = dataclasses.asdict(s)
-    d["approval_rate"] = s.approval_rate
-    return d
-
-
 def insights_to_dict(ins: Insights) -> dict[str, Any]:
     return {
         "total": ins.total,
-        "rules": [_stat_to_dict(s) for s in ins.rules],
-        "actions": [_stat_to_dict(s) for s in ins.actions],
-        "recommendations": [{"rule": r.rule, "action": r.action, "suggest_level": r.suggest_level.value,
-                             "message": r.message} for r in ins.recommendations],
+        "rules": [STAT.dump_wire(s) for s in ins.rules],
+        "actions": [STAT.dump_wire(s) for s in ins.actions],
+        "recommendations": [RECOMMENDATION.dump_wire(r) for r in ins.recommendations],
         "timeline": {rule: [{"day": day, "approved": a, "decided": n} for day, a, n in days]
                      for rule, days in ins.timeline.items()},
     }
 
 
 def insights_from_dict(d: Mapping[str, Any]) -> Insights:
-    stat_fields = {f.name for f in dataclasses.fields(Stat)}
-
-    def stat(s: Mapping[str, Any]) -> Stat:
-        return Stat(**{k: v for k, v in s.items() if k in stat_fields})
-
     return Insights(
         total=int(d.get("total", 0)),
-        rules=[stat(s) for s in d.get("rules", ())], actions=[stat(s) for s in d.get("actions", ())],
-        recommendations=[Recommendation(rule=r.get("rule"), action=r.get("action"),
-                                        suggest_level=Level(r["suggest_level"]), message=r.get("message", ""))
-                         for r in d.get("recommendations", ())],
+        rules=[STAT.load(s) for s in d.get("rules", ())], actions=[STAT.load(s) for s in d.get("actions", ())],
+        recommendations=[RECOMMENDATION.load(r) for r in d.get("recommendations", ())],
         timeline={rule: [(c["day"], int(c["approved"]), int(c["decided"])) for c in days]
                   for rule, days in (d.get("timeline") or {}).items()},
     )

@@ -72,3 +72,18 @@ class TestReplay:
     async def test_the_same_policy_changes_nothing(self, gate: Gate) -> None:
         report = await gate.replay(POLICY)
         assert (13, 0, []) == (report.total, report.changed, report.examples)
+
+
+class TestWire:
+    async def test_insights_travel_unchanged(self, gate: Gate) -> None:
+        """The API's JSON of insights (the codec's Stat and Recommendation) reads back equal, rates included."""
+        from signoff._wire import insights_from_dict, insights_to_dict
+
+        ins = await gate.insights(min_volume=3)
+        data = insights_to_dict(ins)
+        assert (ins, {"key": "payments", "volume": 4, "approved": 0, "rejected": 4, "timeouts": 0, "edits": 0,
+                      "approval_rate": 0.0}, "deny") == (
+            insights_from_dict(data),
+            {k: v for k, v in next(s for s in data["rules"] if s["key"] == "payments").items()
+             if k != "median_seconds_to_decision"},
+            next(r for r in data["recommendations"] if r["rule"] == "payments")["suggest_level"])

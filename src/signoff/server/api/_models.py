@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from signoff._codec import ACTION, AUDIT_ENTRY, DECISION, OUTCOME, REASON, REVIEWERS, TICKET
+from signoff._codec import ACTION, AUDIT_ENTRY, DECISION, OUTCOME, REASON, RECOMMENDATION, REVIEWERS, STAT, TICKET
 from signoff._model import DecisionStatus, TicketKind, TicketStatus
 
 TicketStatusName: TypeAlias = TicketStatus
@@ -54,6 +54,8 @@ if TYPE_CHECKING:
     TicketOut: TypeAlias = BaseModel
     DecisionOut: TypeAlias = BaseModel
     AuditEntryOut: TypeAlias = BaseModel
+    StatOut: TypeAlias = BaseModel
+    RecommendationOut: TypeAlias = BaseModel
 else:
     ActionOut = ACTION.model
     ReasonOut = REASON.model
@@ -62,6 +64,8 @@ else:
     TicketOut = TICKET.model
     DecisionOut = DECISION.model
     AuditEntryOut = AUDIT_ENTRY.model
+    StatOut = STAT.model
+    RecommendationOut = RECOMMENDATION.model
 
 
 # -- agents -------------------------------------------------------------------------------------
@@ -195,24 +199,6 @@ class ModeIn(_In):
 class ModeOut(BaseModel):
     mode: str | None
     modes: list[str]
-
-
-class StatOut(BaseModel):
-    key: str
-    volume: int
-    approved: int
-    rejected: int
-    timeouts: int
-    edits: int
-    median_seconds_to_decision: float | None
-    approval_rate: float
-
-
-class RecommendationOut(BaseModel):
-    rule: str | None
-    action: str | None
-    suggest_level: LevelName
-    message: str
 
 
 class TimelinePoint(BaseModel):
