@@ -18,6 +18,7 @@ from signoff._codec import (
     DECISION,
     OUTCOME,
     REASON,
+    RECOMMENDATION,
     TICKET,
     RecordCodec,
     state_from_answer,
@@ -129,6 +130,17 @@ class TestWire:
 
 
 class TestDerived:
+    def test_the_api_takes_the_fields_the_codec_sends(self) -> None:
+        """``ActionIn`` stays a request model of its own (it adds the limits a request is held to, in
+        the OpenAPI document), but it names exactly the codec's fields of an Action, in its order."""
+        from signoff.server.api._models import ActionIn
+
+        assert [f.key for f in ACTION.fields] == list(ActionIn.model_fields)
+
+    def test_a_dataclass_without_a_docstring_documents_no_signature(self) -> None:
+        """A record without a docstring has no description, not the signature dataclasses write for it."""
+        assert "description" not in RECOMMENDATION.model.model_json_schema()
+
     def test_a_field_added_to_a_record_is_stored_sent_read_and_documented(self) -> None:
         """Nothing but the dataclass names the fields: a new one travels everywhere without another edit."""
 
