@@ -130,7 +130,8 @@ def _policy_extras(doc: dict[str, Any], anchor: dict[str, Any]) -> list[str]:
             f"For scale, other engines on this machine (Cedar {anchor['Cedar']:.0f} µs, Regorus "
             f"{anchor['Regorus']:.0f} µs per decision, measured in a separate run"
             f"{' on ' + anchor['date'] if anchor.get('date') else ''}, on a 52-rule policy of the same kind; "
-            "see /work/shared/anchors). Those figures are means of timed batches, so the fair comparison is "
+            "quoted in `benchmarks/results/anchors.json`). Those figures are means of timed batches, so the fair "
+            "comparison is "
             f"signoff's whole-mix mean of {mean:g} µs: Cedar takes about {anchor['Cedar'] / mean:.0f}x as long "
             f"and Regorus about {anchor['Regorus'] / mean:.0f}x (rough: different runs and policies)."
         )

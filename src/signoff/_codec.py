@@ -39,11 +39,11 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, Literal, TypeVar
 
+from signoff import _model
 from signoff._errors_root import UserError
 from signoff._limits import MAX_STATE_DEPTH, bounded, check_value
 from signoff._model import _UNCHECKED, Action, Decision, Outcome, Reason, ReviewersRequired, Ticket, canonical_json
 from signoff._records import AuditEntry, StoredState
-from signoff.insights import Recommendation, Stat
 
 __all__ = [
     "ACTION",
@@ -51,9 +51,7 @@ __all__ = [
     "DECISION",
     "OUTCOME",
     "REASON",
-    "RECOMMENDATION",
     "REVIEWERS",
-    "STAT",
     "TICKET",
     "RecordCodec",
     "parse_datetime",
@@ -283,8 +281,10 @@ OUTCOME = RecordCodec(Outcome, computed=("needs_human",))
 DECISION = RecordCodec(Decision, computed=("args",))
 TICKET = RecordCodec(Ticket)
 AUDIT_ENTRY = RecordCodec(AuditEntry)
-STAT = RecordCodec(Stat, computed=("approval_rate",))
-RECOMMENDATION = RecordCodec(Recommendation)
+
+# The model's ``to_dict`` methods are these codecs (installed here: ``_model`` cannot import this module,
+# which imports it).
+_model.RECORD_DUMPS.update(action=ACTION.dump, reason=REASON.dump, outcome=OUTCOME.dump_wire)
 
 
 # -- the store's body: a ticket as canonical JSON text --------------------------------------------

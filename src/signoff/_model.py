@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import functools
 import hashlib
 import json
-import types
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -171,8 +169,7 @@ class Action:
 
     def to_dict(self) -> dict[str, Any]:
         """The action as JSON (``signoff._codec``'s, as a store keeps it: nothing bounded)."""
-        data: dict[str, Any] = _codecs().ACTION.dump(self)
-        return data
+        return RECORD_DUMPS["action"](self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, check_limits: bool = True) -> Action:
@@ -205,13 +202,9 @@ class Action:
         return hashlib.sha256(body.encode()).hexdigest()
 
 
-@functools.cache
-def _codecs() -> types.ModuleType:
-    """``signoff._codec``, which derives every record's JSON from the dataclasses here: imported on
-    first use, since it imports this module (one definition of each record's JSON, not two)."""
-    from signoff import _codec
-
-    return _codec
+RECORD_DUMPS: dict[str, Callable[[Any], dict[str, Any]]] = {}
+"""Each record's JSON, installed by ``signoff._codec`` when it loads (it derives them from the dataclasses
+here, so this module cannot import it: one definition of each record's JSON, and no import circle)."""
 
 
 def _user_error(message: str) -> Exception:
@@ -248,8 +241,7 @@ class Reason:
         return f"<Reason {self.code}{where} -> {self.level.value}: {self.message}>"
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = _codecs().REASON.dump(self)
-        return data
+        return RECORD_DUMPS["reason"](self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Reason:
@@ -338,8 +330,7 @@ class Outcome:
 
     def to_dict(self) -> dict[str, Any]:
         """The outcome as the API's ``POST /evaluate`` sends it (every field, and ``needs_human``)."""
-        data: dict[str, Any] = _codecs().OUTCOME.dump_wire(self)
-        return data
+        return RECORD_DUMPS["outcome"](self)
 
 
 TicketStatus = Literal["pending", "approved", "rejected", "expired", "aborted", "cancelled",

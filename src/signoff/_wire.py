@@ -15,12 +15,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from signoff import _errors
-from signoff._codec import ACTION, AUDIT_ENTRY, DECISION, OUTCOME, RECOMMENDATION, STAT, TICKET
+from signoff._codec import ACTION, AUDIT_ENTRY, DECISION, OUTCOME, TICKET, RecordCodec
 from signoff._errors import NotAllowed, PolicyError, Problem, SignoffError
 from signoff._model import Action, Decision, Outcome, Ticket
 from signoff._records import AuditEntry
 from signoff.audit import VerifyResult
-from signoff.insights import Insights
+from signoff.insights import Insights, Recommendation, Stat
+
+STAT = RecordCodec(Stat, computed=("approval_rate",))
+RECOMMENDATION = RecordCodec(Recommendation)
+"""Insights' records on the wire (here, not in ``_codec``: insights sits above the model the codec serves)."""
 
 __all__ = [
     "action_from_dict",

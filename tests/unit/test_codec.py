@@ -18,7 +18,6 @@ from signoff._codec import (
     DECISION,
     OUTCOME,
     REASON,
-    RECOMMENDATION,
     TICKET,
     RecordCodec,
     state_from_answer,
@@ -33,6 +32,7 @@ from signoff._codec import (
 from signoff._limits import MAX_DEPTH, placeholder
 from signoff._model import Outcome, ReviewersRequired
 from signoff._records import AuditEntry
+from signoff._wire import RECOMMENDATION
 
 BODIES = Path(__file__).parent / "codec_bodies"
 """Ticket bodies written by the store encoder before the codec (store/_records.py at e8aa7b2), and

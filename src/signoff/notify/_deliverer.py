@@ -82,8 +82,7 @@ class Deliverer:
     # -- the loop -----------------------------------------------------------------------------
     async def run(self) -> None:
         """Deliver until cancelled; wakes when the gate commits anything (new rows) or a retry is due."""
-        await self.gate.init_outbox()
-        async with self.gate.subscribe() as events:
+        async with self.gate.subscribe() as events:  # the outbox cursor started when the gate opened
             waker = asyncio.create_task(self._wake_on(events))
             try:
                 while True:

@@ -43,8 +43,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Run the deliverer while the app serves."""
     notifications: Notifications | None = getattr(app.state.signoff, "notifications", None)
     deliverer = notifications.deliverer if notifications is not None else None
-    if deliverer is not None:
-        await deliverer.gate.init_outbox()  # before the first request is served
     task = asyncio.create_task(deliverer.run(), name="signoff-deliverer") if deliverer is not None else None
     try:
         yield

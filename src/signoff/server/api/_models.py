@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from signoff._codec import ACTION, AUDIT_ENTRY, DECISION, OUTCOME, REASON, RECOMMENDATION, REVIEWERS, STAT, TICKET
+from signoff._codec import ACTION, AUDIT_ENTRY, DECISION, OUTCOME, REASON, REVIEWERS, TICKET
 from signoff._model import DecisionStatus, TicketKind, TicketStatus
+from signoff._wire import RECOMMENDATION, STAT
 
 TicketStatusName: TypeAlias = TicketStatus
 DecisionStatusName: TypeAlias = DecisionStatus
