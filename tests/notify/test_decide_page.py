@@ -79,6 +79,8 @@ class TestDeciding:
         r = await site.client.post(path, headers=same_site())
         after = await site.gate.get_ticket(t.id)
         assert (200, "approved", ("alice",)) == (r.status_code, after.status, after.decided_by)
+        entry = [e for e in await site.gate.audit_entries() if e.ticket_id == t.id][-1]
+        assert ("approved", "email") == (entry.kind, entry.data.get("via"))
         again, look = await site.client.post(path, headers=same_site()), await site.client.get(path)
         assert (410, 410) == (again.status_code, look.status_code)
         assert "already used" in again.text

@@ -104,10 +104,11 @@ class TestDelivery:
         d, a, _ = await deliverer(gate)
         t = await gate.submit(refund())
         await round_(d)
-        await gate.approve(t.id, reviewer="alice")
+        await gate.approve(t.id, reviewer="alice", via="slack")
         await round_(d)
         assert [None, "a:1"] == [m.previous for m in a.sent]
         assert "approved" == a.sent[1].tickets[0].status
+        assert {"decided_via": "slack"} == a.sent[1].extra  # how it was decided reaches every channel
 
     async def test_a_ticket_decided_before_sending_is_skipped(self, gate: Gate) -> None:
         d, a, _ = await deliverer(gate)

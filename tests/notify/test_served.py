@@ -80,6 +80,7 @@ class TestServed:
         assert ["ticket.created", "ticket.decided"] == [b["type"] for b in bodies]
         assert [t.id, t.id] == [b["data"]["ticket"]["id"] for b in bodies]
         assert "approved" == bodies[1]["data"]["ticket"]["status"]
+        assert {"decided_via": "api"} == bodies[1]["data"]["details"]
 
     async def test_kill_9_between_event_and_delivery_loses_nothing(self, tmp_path: Path) -> None:
         receiver = Receiver()  # its port is reserved but not listening yet: deliveries are refused

@@ -93,9 +93,9 @@ async def test_a_decision_updates_the_message_in_place_without_buttons(api: Slac
     assert again.ref == sent.ref and again.detail == "updated in #approvals"
     (update,) = api.of("chat.update")
     assert (update.args["channel"], update.args["ts"]) == (CHANNEL_ID, "1700000000.000001")
-    assert "approved by alice, bob" in update.args["text"]
+    assert "approved by alice, bob in the inbox" in update.args["text"]
     assert set(buttons(update.args["blocks"])) == {OPEN}
-    assert "Decided in the inbox." in texts(update.args["blocks"])
+    assert "approved by alice, bob in the inbox: deploy by agent-7" in texts(update.args["blocks"])
     assert len(api.of("chat.postMessage")) == 1
 
 

@@ -67,7 +67,7 @@ async def test_posted_approved_in_slack_and_updated_in_place(tmp_path: Path, api
         await until(lambda: api.of("chat.update"), "the message updated in place")
         (update,) = api.of("chat.update")
         assert (update.args["channel"], update.args["ts"]) == (_slack_api.CHANNEL_ID, "1700000000.000001")
-        assert "approved by olga" in update.args["text"]
+        assert "approved by olga in Slack" in update.args["text"]
         assert len(api.of("chat.postMessage")) == 1
     finally:
         if proc.poll() is None:

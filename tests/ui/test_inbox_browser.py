@@ -198,6 +198,10 @@ class TestGroups:
         head.locator("button[value=approve]").click()
         expect(page.locator("#toast")).to_contain_text("Approved 5 of 5")
         assert ["approved"] * 5 == statuses(server, ts)
+        ids = {t.id for t in ts}
+        vias = [e.data.get("via") for e in server.run(server.gate.audit_entries()) if e.ticket_id in ids
+                and e.kind == "approved"]
+        assert ["inbox"] * 5 == vias  # the audit (and the notifications) say which door decided
 
     def test_a_group_that_changed_is_not_decided(self, page: Any, server: Served, agent: str) -> None:
         """If a sixth similar request arrives after the page showed five, "approve all 5" decides those five."""

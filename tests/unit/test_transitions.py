@@ -41,6 +41,14 @@ class TestDecisions:
         assert ("rejected", ("alice",), "no", "rejected") == (
             change.ticket.status, change.ticket.decided_by, change.ticket.feedback, change.audit[0].kind)
 
+    def test_the_door_is_recorded_when_named(self) -> None:
+        """``via`` lands in the decision's audit data (notifications say "in Slack"); absent when not given."""
+        approved = tr.approve(ticket(), ALICE, tiers=TIERS, now=NOW, via="slack")
+        rejected = tr.reject(ticket(), ALICE, tiers=TIERS, now=NOW, via="email")
+        plain = tr.approve(ticket(), ALICE, tiers=TIERS, now=NOW)
+        assert ("slack", "email", None) == (approved.audit[0].data["via"], rejected.audit[0].data["via"],
+                                           plain.audit[0].data.get("via"))
+
     @pytest.mark.parametrize("first", ["approve", "reject", "cancel"])
     @pytest.mark.parametrize("second", ["approve", "reject", "cancel"])
     def test_each_transition_happens_once(self, first: str, second: str) -> None:

@@ -296,7 +296,7 @@ def approve(db: str, policy: str, reviewer: str, ticket_ids: tuple[str, ...], ar
         if not isinstance(args, dict):
             fail("--args must be a JSON object of argument names to values", 2)
     _decide(db, policy, ticket_ids, group, batch, "approve", yes, lambda g, tid: g.approve_sync(
-        tid, reviewer=reviewer, args=args, comment=comment))
+        tid, reviewer=reviewer, args=args, comment=comment, via="cli"))
 
 
 @tickets.command("reject")
@@ -312,7 +312,7 @@ def reject(db: str, policy: str, reviewer: str, ticket_ids: tuple[str, ...], fee
            batch: str | None, yes: bool) -> None:
     """Reject tickets with feedback for the agent. Exit 1 if any could not be rejected."""
     _decide(db, policy, ticket_ids, group, batch, "reject", yes, lambda g, tid: g.reject_sync(
-        tid, reviewer=reviewer, feedback=feedback))
+        tid, reviewer=reviewer, feedback=feedback, via="cli"))
 
 
 def _decide(db: str, policy: str, ticket_ids: Sequence[str], group: str | None, batch: str | None,

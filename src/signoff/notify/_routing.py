@@ -99,6 +99,8 @@ class Router:
             ticket = ticket.evolve(tier=data["tier"])
         if event == "escalated":
             extra["escalated_to"] = ticket.tier
+        if event == "decided" and isinstance(data.get("via"), str):
+            extra["decided_via"] = data["via"]
         hold = self.spec.coalesce if event == "created" and kind != "notified" else timedelta(0)
         out = [Draft(id=_event_id(key, event, channel), event=f"ticket.{event}", channel=channel,
                      ticket_id=ticket.id, due_at=at + hold,

@@ -18,7 +18,7 @@ from typing import Any
 from signoff._model import Ticket
 from signoff.notify._base import Links
 from signoff.notify._mrkdwn import code_block, escape, inline_code, plain
-from signoff.notify._summary import AGENT_WORDS, Summary, event_title, summarize
+from signoff.notify._summary import AGENT_WORDS, Summary, event_title, summarize, via_text
 
 __all__ = [
     "APPROVE", "APPROVE_ALL", "MAX_LISTED", "OPEN", "REJECT", "REJECT_ALL", "REJECT_VIEW",
@@ -37,7 +37,6 @@ VALUE_LIMIT = 2000
 MAX_BLOCKS = 50
 MAX_LISTED = 10
 """A coalesced message lists this many tickets (two blocks each); the rest are counted."""
-_VIA = {"inbox": "in the inbox", "slack": "in Slack", "email": "with an email link", "api": "through the API"}
 _HEADER_LIMIT = 150
 _BATCH_ARG_LINES = 8
 _BATCH_REASONING = 280
@@ -52,9 +51,8 @@ def render(type_: str, tickets: Sequence[Ticket], links: Links, extra: Mapping[s
                                                                 "text": plain(title, _HEADER_LIMIT)}}]
     if extra and extra.get("escalated_to"):
         blocks.append(_context(f"Escalated: now for the {escape(extra['escalated_to'], one_line=True)} tier."))
-    if extra and extra.get("decided_via"):
-        via = extra["decided_via"]
-        blocks.append(_context("Decided " + _VIA.get(via, f"via {escape(via, one_line=True)}") + "."))
+    if len(summaries) > 1 and via_text(extra):  # one ticket's title says it already
+        blocks.append(_context(f"Last decided {escape(via_text(extra), one_line=True)}."))
     if len(summaries) == 1:
         blocks.extend(_one(summaries[0], links))
     else:

@@ -176,6 +176,16 @@ def summarize(ticket: Ticket, *, now: datetime | None = None) -> Summary:
     )
 
 
+DECIDED_VIA = {"inbox": "in the inbox", "slack": "in Slack", "email": "with an email link",
+               "api": "through the API", "cli": "on the command line"}
+
+
+def via_text(extra: Mapping[str, str] | None) -> str:
+    """``in Slack`` for a decision's ``decided_via``; "" when the event does not say."""
+    via = (extra or {}).get("decided_via") or ""
+    return DECIDED_VIA.get(via, f"via {_one(via)}") if via else ""
+
+
 def event_title(type_: str, summaries: Sequence[Summary], extra: Mapping[str, str] | None = None) -> str:
     """A message's subject line: ``needs approval: deploy by agent-7`` or ``3 tickets need approval: deploy``.
 
@@ -190,7 +200,7 @@ def event_title(type_: str, summaries: Sequence[Summary], extra: Mapping[str, st
         names = ", ".join(dict.fromkeys(s.action for s in summaries))
         return f"{decided} of {len(summaries)} tickets decided: {names}"
     if type_ == "ticket.decided" and summaries and summaries[0].decided:
-        what = summaries[0].decided
+        what = summaries[0].decided + (f" {via_text(extra)}" if via_text(extra) else "")
     if len(summaries) == 1:
         return f"{what}: {summaries[0].headline}"
     names = ", ".join(dict.fromkeys(s.action for s in summaries))

@@ -89,8 +89,10 @@ def _pending(ticket: Ticket, kind: str = "approval") -> None:
 
 def approve(ticket: Ticket, reviewer: Reviewer, *, tiers: Sequence[str], now: datetime,
             args: Mapping[str, Any] | None = None, evaluate: Evaluate | None = None,
-            comment: str = "") -> Change:
-    """Record one approval; the ticket is approved once enough distinct reviewers approved it."""
+            comment: str = "", via: str = "") -> Change:
+    """Record one approval; the ticket is approved once enough distinct reviewers approved it.
+
+    ``via`` (the door: inbox, slack, ...) is recorded in the audit entry when given."""
     _pending(ticket)
     _check_reviewer(ticket, reviewer, tiers)
     if reviewer.name in ticket.approvals and args is None:
@@ -98,6 +100,8 @@ def approve(ticket: Ticket, reviewer: Reviewer, *, tiers: Sequence[str], now: da
                             f"it needs {ticket.required_approvals} distinct approvers")
     t = ticket
     data: dict[str, Any] = {"reviewer": reviewer.name}
+    if via:
+        data["via"] = via
     if args is not None and dict(args) != dict(ticket.executable_action.args):
         edited = ticket.action.evolve(args=dict(args))
         if evaluate is not None:
@@ -137,14 +141,16 @@ def approve(ticket: Ticket, reviewer: Reviewer, *, tiers: Sequence[str], now: da
     return Change(ticket=t, audit=(AuditDraft(kind="approval", actor=reviewer.name, data=data, ticket_id=t.id),))
 
 
-def reject(ticket: Ticket, reviewer: Reviewer, *, tiers: Sequence[str], now: datetime, feedback: str = "") -> Change:
+def reject(ticket: Ticket, reviewer: Reviewer, *, tiers: Sequence[str], now: datetime, feedback: str = "",
+           via: str = "") -> Change:
     """Reject: final at once, the feedback goes to the agent."""
     _pending(ticket)
     _check_reviewer(ticket, reviewer, tiers)
     t = ticket.evolve(status="rejected", decided_at=now, decided_by=(reviewer.name,), feedback=feedback)
-    return Change(ticket=t, audit=(AuditDraft(kind="rejected", actor=reviewer.name, ticket_id=t.id,
-                                              data={"reviewer": reviewer.name, "feedback": feedback,
-                                                    "status": "rejected"}),))
+    data: dict[str, Any] = {"reviewer": reviewer.name, "feedback": feedback, "status": "rejected"}
+    if via:
+        data["via"] = via
+    return Change(ticket=t, audit=(AuditDraft(kind="rejected", actor=reviewer.name, ticket_id=t.id, data=data),))
 
 
 def cancel(ticket: Ticket, *, actor: str, now: datetime, reason: str = "") -> Change:

@@ -169,13 +169,13 @@ async def _why_not(gate: Gate, ticket_ids: tuple[str, ...], reviewer: Reviewer) 
 async def _decide(gate: Gate, it: Interaction, reviewer: str) -> dict[str, str]:
     """Decide as ``reviewer``; the tickets that could not be decided, with why (one ticket raises)."""
     if it.kind == "approve" and len(it.ticket_ids) == 1:
-        await gate.approve(it.ticket_ids[0], reviewer=reviewer)
+        await gate.approve(it.ticket_ids[0], reviewer=reviewer, via="slack")
         return {}
     if it.kind == "reject_submitted" and len(it.ticket_ids) == 1:
-        await gate.reject(it.ticket_ids[0], reviewer=reviewer, feedback=it.feedback)
+        await gate.reject(it.ticket_ids[0], reviewer=reviewer, feedback=it.feedback, via="slack")
         return {}
     result = await gate.decide_many(it.ticket_ids, reviewer=reviewer, approve=it.kind != "reject_submitted",
-                                    feedback=it.feedback)
+                                    feedback=it.feedback, via="slack")
     return dict(result.failed)
 
 

@@ -157,7 +157,9 @@ class TestTicketsDecide:
         run(env, "tickets", "reject", queue[0], "--as", "alice", "--feedback", "wait for the freeze to end")
         with gate(env) as g:
             decision = g.wait_sync(queue[0])
+            entry = [e for e in g.audit_entries_sync() if e.ticket_id == queue[0]][-1]
         assert ("rejected", "wait for the freeze to end") == (decision.status, decision.feedback)
+        assert ("rejected", "cli") == (entry.kind, entry.data.get("via"))
 
     def test_second_decision_is_refused(self, env: dict[str, str], queue: list[str]) -> None:
         """Deciding a decided ticket exits 1 and says who decided it."""

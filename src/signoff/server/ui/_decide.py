@@ -55,13 +55,13 @@ async def decide(ui: InboxUI, request: Request) -> Response:
         if len(grant.ticket_ids) == 1:
             tid = grant.ticket_ids[0]
             if approve:
-                decided = [await ui.gate.approve(tid, reviewer=grant.reviewer, comment=feedback)]
+                decided = [await ui.gate.approve(tid, reviewer=grant.reviewer, comment=feedback, via="email")]
             else:
-                decided = [await ui.gate.reject(tid, reviewer=grant.reviewer, feedback=feedback)]
+                decided = [await ui.gate.reject(tid, reviewer=grant.reviewer, feedback=feedback, via="email")]
             failed: dict[str, str] = {}
         else:
             result = await ui.gate.decide_many(grant.ticket_ids, reviewer=grant.reviewer, approve=approve,
-                                               feedback=feedback)
+                                               feedback=feedback, via="email")
             decided, failed = result.decided, result.failed
         if decided:
             await ui.gate.revoke_session(grant.used_key, expires_at=grant.expires_at)
