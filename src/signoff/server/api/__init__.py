@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from signoff.server._context import Ctx
 from signoff.server._problems import problem_response
-from signoff.server.api import _agents, _events, _reviewers
+from signoff.server.api import _agents, _events, _hooks, _reviewers
 from signoff.server.api._common import ERRORS, FastRoute, json_response
 
 __all__ = ["OPS_ROUTER", "ROUTERS", "router"]
@@ -72,5 +72,5 @@ async def healthz() -> Response:
     return json_response({"status": "ok"})
 
 
-ROUTERS = (router, _agents.router, _reviewers.router, _events.router)
+ROUTERS = (router, _agents.router, _reviewers.router, _events.router, _hooks.router)
 """Included into the app one by one, under /api/v1: one level of routers to match, not two."""
