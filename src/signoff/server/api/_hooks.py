@@ -47,7 +47,7 @@ class ClaudeCodeHookIn(BaseModel):
 
 HookWait = Annotated[float | None, Query(ge=0.0, le=3600.0, description=(
     "Seconds to wait for a reviewer when the call needs approval; keep it below the hook's `timeout`. "
-    "Default: the server's long-poll cap."))]
+    "Capped, like every wait, by the server's long-poll cap (`signoff serve --max-wait`), its default."))]
 OnPending = Annotated[Literal["deny", "ask"], Query(description=(
     "Still pending after `wait`: `deny` (Claude is told to try again later) or `ask` (Claude Code's own "
     "prompt decides; for PermissionRequest, an empty answer)."))]
@@ -64,7 +64,8 @@ async def claude_code(body: ClaudeCodeHookIn, principal: AgentPrincipal, ctx: Ct
     (or ``ask``). The same call again in the session finds its ticket."""
     payload = body.model_dump(exclude_none=True)
     event = validate_hook_input(payload)
-    seconds = ctx.settings.max_wait_seconds if wait is None else wait
+    cap = ctx.settings.max_wait_seconds
+    seconds = cap if wait is None else min(wait, cap)
     try:
         finished, out = await or_stop(ctx, ctx.gate.offload(
             answer_hook(ctx.gate, payload, agent=principal.name, wait=seconds, on_pending=on_pending)))
