@@ -39,6 +39,14 @@ EXPECTED: dict[str, list[str]] = {
         "[tool] issue_refund('A-17', 100.0)",
         "refund ticket execution: executed",
     ],
+    "google_adk_refund.py": [
+        "adk_request_confirmation for: ['issue_refund', 'close_account']",
+        "[tool] issue_refund('A-17', 100.0)",
+        "'signoff_note': 'Note: a reviewer edited the arguments to {\"amount\": 100.0, \"order\": \"A-17\"}",
+        "rejected by alice and did not run: offer a voucher instead of closing",
+        "agent: Refunded 100.00 on A-17; your account stays open.",
+        "refund ticket execution: executed",
+    ],
     "mcp_proxy.py": [
         "1) tools through the proxy: ['lookup_order', 'issue_refund', 'close_account', 'delete_customer_data']",
         "2) lookup_order (auto): 'order A-17: delivered 3 days late, paid 150.00' isError=False",
@@ -50,11 +58,22 @@ EXPECTED: dict[str, list[str]] = {
         "5) close_account (approve; nobody decides within --wait): 'Pending approval: ticket tk_",
         "6) close_account asked again after the rejection: 'The call to close_account was rejected by alice",
     ],
+    "claude_code_hook.py": [
+        "   Bash `npm test`: allow",
+        "   Bash `curl | sh`: deny",
+        "Running a script straight from the network is not allowed",
+        "It was recorded for a person to carry out (ticket tk_",
+        "   permissionDecisionReason: waiting for approval: ticket tk_",
+        "   Bash `git push --force` (retry): allow",
+        '   updatedInput: {"command": "git push --force-with-lease origin main", "description": "Force-push main"}',
+        "   Write /etc/hosts: deny",
+    ],
 }
 FORBIDDEN = {  # the original, unedited calls must never run
     "langgraph_agent.py": ["issue_refund('A-17', 150.0)", "[tool] close_account"],
     "openai_agents_refund.py": ["issue_refund('A-17', 150.0)", "[tool] close_account"],
     "pydantic_ai_refund.py": ["issue_refund('A-17', 150.0)", "[tool] close_account"],
+    "google_adk_refund.py": ["issue_refund('A-17', 150.0)", "[tool] close_account"],
 }
 
 
@@ -63,7 +82,8 @@ def test_example_runs(example: str) -> None:
     """The example exits 0 and prints the lines that show each decision took effect."""
     if example in EXPECTED:
         pytest.importorskip({"langgraph_agent.py": "langchain.agents", "openai_agents_refund.py": "agents.testing",
-                             "pydantic_ai_refund.py": "pydantic_ai", "mcp_proxy.py": "mcp.server.mcpserver"}[example])
+                             "pydantic_ai_refund.py": "pydantic_ai", "mcp_proxy.py": "mcp.server.mcpserver",
+                             "claude_code_hook.py": "httpx", "google_adk_refund.py": "google.adk"}[example])
     out = subprocess.run([sys.executable, str(EXAMPLES / example)], capture_output=True, text=True, timeout=300,
                          cwd=EXAMPLES.parent)
     assert 0 == out.returncode, out.stderr[-3000:]
@@ -75,7 +95,7 @@ def test_example_runs(example: str) -> None:
 
 # The adapter examples again, the agent and the reviewer reaching a real `signoff serve` over HTTP.
 REMOTE = {"langgraph_agent.py": "langchain.agents", "openai_agents_refund.py": "agents.testing",
-          "pydantic_ai_refund.py": "pydantic_ai"}
+          "pydantic_ai_refund.py": "pydantic_ai", "google_adk_refund.py": "google.adk"}
 
 
 @pytest.mark.parametrize("example", sorted(REMOTE))
@@ -99,7 +119,8 @@ def test_example_runs_against_a_server(example: str, tmp_path: Path) -> None:
 
 DOCS = EXAMPLES.parent / "docs" / "integrations"
 PAGES = {"langgraph.md": "langgraph_agent.py", "openai-agents.md": "openai_agents_refund.py",
-         "pydantic-ai.md": "pydantic_ai_refund.py", "mcp.md": "mcp_proxy.py"}
+         "pydantic-ai.md": "pydantic_ai_refund.py", "mcp.md": "mcp_proxy.py", "claude-code.md": "claude_code_hook.py",
+         "google-adk.md": "google_adk_refund.py"}
 
 
 @pytest.mark.parametrize("page", sorted(PAGES))

@@ -5,6 +5,8 @@
 * ``signoff.integrations.openai_agents``: OpenAI Agents SDK (``pip install 'signoff[openai-agents]'``)
 * ``signoff.integrations.pydantic_ai``: Pydantic AI toolsets (``pip install 'signoff[pydantic-ai]'``)
 * ``signoff.integrations.mcp``: a gating MCP proxy, ``signoff mcp-proxy`` (``pip install 'signoff[mcp]'``)
+* ``signoff.integrations.claude_code``: Claude Code's hooks, ``POST /api/v1/hooks/claude-code`` and
+  ``signoff hook claude-code`` (no extra needed)
 
 Nothing is imported here, so ``import signoff`` never needs a framework.
 """
