@@ -175,11 +175,11 @@ class SignoffPlugin(BasePlugin):
         [step] = core.plan([call], context=context)
         if step.outcome.level < Level.APPROVE and not step.forced:
             step.forced = await self._tool_asks(tool, tool_args, tool_context, core)
-        key = idempotency_key(_FRAMEWORK, session.app_name, session.user_id, session.id, call.id) if call.id else None
         confirmation = tool_context.tool_confirmation
+        if confirmation is None and step.passes:
+            return None  # the hot path: auto, nobody asked for a person
+        key = idempotency_key(_FRAMEWORK, session.app_name, session.user_id, session.id, call.id) if call.id else None
         if confirmation is None:
-            if step.passes:
-                return None  # the hot path: auto, nobody asked for a person
             return await self._first(core, step, key, tool, tool_args, tool_context, context)
         return await self._resumed(core, step, key, confirmation, tool, tool_args, tool_context)
 
