@@ -429,6 +429,50 @@ async def bench_mcp(work: Path, n: int, n_rt: int) -> dict[str, Any]:
             "signoff_label": "proxy: call -> 'pending' (--wait 0), ticket approved, same call again -> runs"}
 
 
+# ---------------------------------------------------------------- Claude Code hooks
+async def bench_claude_code(work: Path, n: int, n_rt: int) -> dict[str, Any]:
+    """The hook's cost on an auto call (translation + evaluate), the whole answer (JSON in, the key's ticket
+    looked up, JSON out) next to a hook that only answers allow, and pending -> approve -> retry -> allow."""
+    import yaml
+
+    import signoff
+    from signoff.integrations.claude_code import action_from_hook, answer_hook
+
+    policy = work / "cc_policy.yaml"
+    policy.write_text(yaml.safe_dump(POLICY))
+    payload = {"session_id": "bench", "transcript_path": "/t.jsonl", "cwd": "/p", "permission_mode": "default",
+               "hook_event_name": "PreToolUse", "tool_name": "lookup_order", "tool_input": {"order": "A"},
+               "tool_use_id": "toolu_1"}
+    body = json.dumps(payload)
+    allow = {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "allow"}}
+    async with signoff.Gate.open(policy=str(policy), store=f"sqlite:///{work / 'cc.db'}") as gate:
+        gate.add_reviewer("alice")
+        hook = _us(time_sync(lambda: gate.evaluate(action_from_hook(payload, agent="bench")), 5000))
+
+        async def plain() -> None:
+            json.loads(body)
+            json.dumps(allow)
+
+        async def gated() -> None:
+            json.dumps(await answer_hook(gate, json.loads(body), agent="bench", wait=0))
+
+        await time_async(gated, 50)
+        without, with_ = await interleaved_async(plain, gated, n)
+        cycles = []
+        for i in range(n_rt):
+            refund = {**payload, "tool_name": "issue_refund", "tool_input": {"order": f"R{i}"}}
+            t = time.perf_counter()
+            await answer_hook(gate, refund, agent="bench", wait=0)  # pending: "try again later"
+            [pending] = await gate.list_tickets(status="pending", action="issue_refund")
+            await gate.approve(pending.id, reviewer="alice")
+            await answer_hook(gate, refund, agent="bench", wait=0)  # the retry finds it: allow
+            cycles.append(time.perf_counter() - t)
+    return {"hook_us": hook, **_runs(without, None, with_),
+            "framework_round_trip_ms": None, "signoff_round_trip_ms": _ms(cycles),
+            "framework_label": "(Claude Code's own prompt has no queue)",
+            "signoff_label": "hook: call -> 'try again later' (wait 0), ticket approved, same call again -> allow"}
+
+
 # ---------------------------------------------------------------- main
 def main(*, n: int = 150, n_rt: int = 40, write: bool = True) -> dict[str, Any]:
     gc.collect()
@@ -438,6 +482,7 @@ def main(*, n: int = 150, n_rt: int = 40, write: bool = True) -> dict[str, Any]:
     results["openai-agents"] = asyncio.run(bench_openai(work, n, n_rt))
     results["pydantic-ai"] = asyncio.run(bench_pydantic_ai(work, n, n_rt))
     results["mcp"] = asyncio.run(bench_mcp(work, n, n_rt // 2))
+    results["claude-code"] = asyncio.run(bench_claude_code(work, n, n_rt))
 
     def version(pkg: str) -> str:
         try:
