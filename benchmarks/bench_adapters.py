@@ -473,6 +473,118 @@ async def bench_claude_code(work: Path, n: int, n_rt: int) -> dict[str, Any]:
             "signoff_label": "hook: call -> 'try again later' (wait 0), ticket approved, same call again -> allow"}
 
 
+# ---------------------------------------------------------------- Google ADK
+async def bench_google_adk(work: Path, n: int, n_rt: int) -> dict[str, Any]:
+    """SignoffPlugin's before_tool_callback on an auto call (timed directly on a real ToolContext), whole
+    scripted Runner runs with and without the plugin, and pause -> approve -> resume next to ADK's own
+    require_confirmation=True with a hand-written confirmation answer."""
+    from collections.abc import AsyncGenerator
+
+    from google.adk.agents import LlmAgent
+    from google.adk.apps import App
+    from google.adk.models.base_llm import BaseLlm
+    from google.adk.models.llm_request import LlmRequest
+    from google.adk.models.llm_response import LlmResponse
+    from google.adk.plugins.base_plugin import BasePlugin
+    from google.adk.runners import Runner
+    from google.adk.sessions.in_memory_session_service import InMemorySessionService
+    from google.adk.tools.function_tool import FunctionTool
+    from google.genai import types
+
+    import signoff
+    from signoff.integrations.google_adk import SignoffPlugin
+
+    def lookup_order(order: str) -> str:
+        """Look up an order."""
+        return f"order {order}"
+
+    def issue_refund(order: str, amount: float) -> str:
+        """Refund."""
+        return "refunded"
+
+    class Endless(BaseLlm):
+        """A user's text gets the scripted call; anything else gets 'done'."""
+
+        model: str = "scripted"
+        call: str = "lookup_order"
+        args: dict[str, Any] = {}
+
+        async def generate_content_async(self, llm_request: LlmRequest, stream: bool = False
+                                         ) -> AsyncGenerator[LlmResponse, None]:
+            last = llm_request.contents[-1].parts or []
+            usage = types.GenerateContentResponseUsageMetadata(prompt_token_count=1, candidates_token_count=1,
+                                                               total_token_count=2)
+            if any(p.text for p in last):
+                part = types.Part(function_call=types.FunctionCall(name=self.call, args=self.args,
+                                                                   id=f"c{time.perf_counter_ns()}"))
+            else:
+                part = types.Part(text="done")
+            yield LlmResponse(content=types.Content(role="model", parts=[part]), usage_metadata=usage)
+
+    class Capture(BasePlugin):
+        ctx: Any = None
+
+        async def before_tool_callback(self, *, tool: Any, tool_args: Any, tool_context: Any) -> None:
+            Capture.ctx = tool_context
+
+    def runner(tools: list[Any], plugins: list[Any], call: str, args: dict[str, Any]) -> Runner:
+        agent = LlmAgent(name="bench", model=Endless(call=call, args=args), tools=tools)
+        return Runner(app=App(name="bench", root_agent=agent, plugins=plugins),
+                      session_service=InMemorySessionService())
+
+    ids = itertools.count()
+    hi = types.Content(role="user", parts=[types.Part(text="hi")])
+
+    async def run(r: Runner, message: types.Content = hi, sid: str | None = None) -> tuple[str, list[Any]]:
+        if sid is None:
+            sid = f"s{next(ids)}"
+            await r.session_service.create_session(app_name="bench", user_id="u", session_id=sid)
+        return sid, [e async for e in r.run_async(user_id="u", session_id=sid, new_message=message)]
+
+    async with signoff.Gate.open(policy=POLICY, store=f"sqlite:///{work / 'adk.db'}") as gate:
+        gate.add_reviewer("alice")
+        plugin = SignoffPlugin(gate, agent="bench")
+        tool = FunctionTool(lookup_order)
+        await run(runner([tool], [Capture(name="capture")], "lookup_order", {"order": "A"}))
+        ctx = Capture.ctx
+
+        async def hooks() -> None:
+            await plugin.before_tool_callback(tool=tool, tool_args={"order": "A"}, tool_context=ctx)
+
+        await time_async(hooks, 200)
+        hook = _us(await time_async(hooks, 5000))
+
+        never = FunctionTool(lookup_order, require_confirmation=lambda order: False)
+        runs = [lambda r=r: run(r) for r in (runner([lookup_order], [], "lookup_order", {"order": "A"}),
+                                             runner([never], [], "lookup_order", {"order": "A"}),
+                                             runner([lookup_order], [plugin], "lookup_order", {"order": "A"}))]
+        await rounds_async(runs, 10)  # type: ignore[arg-type]
+        tp, th, tg = await rounds_async(runs, n)  # type: ignore[arg-type]
+
+        refund = {"order": "A", "amount": 1.0}
+        own = runner([FunctionTool(issue_refund, require_confirmation=True)], [], "issue_refund", refund)
+        ours = runner([issue_refund], [plugin], "issue_refund", refund)
+
+        async def own_cycle() -> None:
+            sid, events = await run(own)
+            [fc] = [f for e in events for f in e.get_function_calls() if f.name == "adk_request_confirmation"]
+            await run(own, types.Content(role="user", parts=[types.Part(function_response=types.FunctionResponse(
+                id=fc.id, name="adk_request_confirmation", response={"confirmed": True}))]), sid)
+
+        async def ours_cycle() -> None:
+            sid, events = await run(ours)
+            [request] = plugin.requests(events)
+            await gate.approve(request.ticket_id, reviewer="alice")
+            await plugin.resume(ours, user_id="u", session_id=sid)
+
+        await interleaved_async(own_cycle, ours_cycle, 3)
+        t_own, t_ours = await interleaved_async(own_cycle, ours_cycle, n_rt)
+    return {"hook_us": hook, **_runs(tp, th, tg),
+            "framework_round_trip_ms": _ms(t_own), "signoff_round_trip_ms": _ms(t_ours),
+            "framework_label": "FunctionTool(require_confirmation=True), adk_request_confirmation answered, InMemory",
+            "signoff_label": "SignoffPlugin: ticket + request_confirmation, ticket approved, plugin.resume()"}
+
+
 # ---------------------------------------------------------------- main
 def main(*, n: int = 150, n_rt: int = 40, write: bool = True) -> dict[str, Any]:
     gc.collect()
@@ -483,6 +595,7 @@ def main(*, n: int = 150, n_rt: int = 40, write: bool = True) -> dict[str, Any]:
     results["pydantic-ai"] = asyncio.run(bench_pydantic_ai(work, n, n_rt))
     results["mcp"] = asyncio.run(bench_mcp(work, n, n_rt // 2))
     results["claude-code"] = asyncio.run(bench_claude_code(work, n, n_rt))
+    results["google-adk"] = asyncio.run(bench_google_adk(work, n, n_rt))
 
     def version(pkg: str) -> str:
         try:
@@ -502,7 +615,7 @@ def main(*, n: int = 150, n_rt: int = 40, write: bool = True) -> dict[str, Any]:
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "versions": {p: version(p) for p in ("langgraph", "langchain", "langchain-core", "openai-agents",
-                                             "pydantic-ai-slim", "mcp")},
+                                             "pydantic-ai-slim", "mcp", "google-adk")},
         "runs_per_measure": n, "round_trips": n_rt,
         "frameworks": results,
         "anchors": ANCHORS,
