@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -213,3 +214,58 @@ class TestResumeElsewhere:
             (app.RAN, report["ran"], report["final"])
         assert "refunded 100.0 on A-1" == report["results"]["call_1"]["result"]
         assert "executed" == (await gate.get_ticket(request.ticket_id)).execution
+
+
+class TestWaitAndStricterPolicy:
+    async def test_a_reviewer_deciding_within_wait_runs_the_call_without_a_pause(self, gate: signoff.Gate) -> None:
+        """With wait=..., a decision that comes in time runs the call in the same run: no confirmation."""
+
+        async def reviewer() -> None:
+            while not (pending := await gate.list_tickets(status="pending")):
+                await asyncio.sleep(0.02)
+            await gate.approve(pending[0].id, reviewer="alice", args={"order": "A-1", "amount": 60.0})
+
+        a = app.App(gate, [app.turn(REFUND), app.say("done")])
+        assert a.plugin is not None
+        a.plugin.wait = 30.0
+        decided = asyncio.ensure_future(reviewer())
+        events = await a.start()
+        await decided
+        assert ([], [("issue_refund", {"order": "A-1", "amount": 60.0})], ["done"]) == \
+            (app.confirmation_calls(events), app.RAN, app.texts(events)[-1:])
+
+    async def test_answers_is_none_while_nothing_is_decided(self, gate: signoff.Gate) -> None:
+        """No decision yet: no answer to send (the request stays open)."""
+        a, [request] = await _paused(gate, REFUND)
+        assert a.plugin is not None
+        assert (None, [request.ticket_id]) == \
+            (await a.plugin.answers(await a.events()), [r.ticket_id for r in a.plugin.requests(await a.events())])
+
+
+SUGGEST_POLICY = {"version": 1, "defaults": {"level": "auto"}, "rules": [
+    {"name": "wires-are-for-people", "match": {"action": "wire_money"}, "level": "suggest"},
+    {"name": "closures", "match": {"action": "close_account"}, "level": "suggest"}]}
+
+
+async def test_suggest_beats_the_tools_own_confirmation(tmp_path: Path) -> None:
+    """wire_money asks for a confirmation itself, but the policy only lets it be suggested: it is recorded for
+    a person to carry out and never runs, and no confirmation is asked (an approval would lift the policy)."""
+    async with signoff.Gate.open(policy=SUGGEST_POLICY, store=f"sqlite:///{tmp_path / 'g.db'}") as gate:
+        a = app.App(gate, [app.turn(("wire_money", {"to": "acme", "amount": 5.0}), CLOSE), app.say("recorded")])
+        events = await a.start()
+        kinds = sorted(t.kind for t in await gate.list_tickets())
+        results = a.llm.tool_results()
+    assert ([], [], ["suggestion", "suggestion"]) == (app.RAN, app.confirmation_calls(events), kinds)
+    assert "policy only allows suggesting it" in results["call_1"]["error"]
+    assert "policy only allows suggesting it" in results["call_2"]["error"]
+
+
+async def test_without_agent_the_adk_agent_names_the_tickets(tmp_path: Path) -> None:
+    """SignoffPlugin(gate) with no agent= puts the ADK agent's name on its tickets."""
+    from tests.adapters.conftest import POLICY
+
+    async with signoff.Gate.open(policy=POLICY, store=f"sqlite:///{tmp_path / 'g.db'}") as gate:
+        a = app.App(gate, [app.turn(CLOSE)], plugins=[SignoffPlugin(gate)])
+        await a.start()
+        [ticket] = await gate.list_tickets()
+    assert "support_bot" == ticket.action.agent

@@ -121,6 +121,12 @@ def _turn_text(event: Event | None) -> str:
     return "\n".join(p.text for p in event.content.parts or [] if p.text and not p.thought).strip()
 
 
+def _needs_person(step: Step) -> bool:
+    """An approval: the policy says ``approve``, or the tool (or an earlier edit) asks where it says less."""
+    level = step.outcome.level
+    return level is Level.APPROVE or (step.forced and level < Level.APPROVE)
+
+
 def _waiting(name: str, ticket_id: str) -> str:
     return f"Pending approval: ticket {ticket_id}. The call to {name} did not run; a reviewer must decide it first."
 
@@ -196,8 +202,9 @@ class SignoffPlugin(BasePlugin):
                      tool_args: dict[str, Any], ctx: ToolContext, context: Mapping[str, Any]
                      ) -> dict[str, Any] | None:
         """The call as the model made it: queue it (with its turn) or refuse it."""
-        if step.outcome.level is Level.DENY or not (step.forced or step.outcome.level is Level.APPROVE):
-            # deny (audited), suggest (recorded for a person), notify (a feed record, then it runs)
+        if not _needs_person(step):
+            # deny (audited), suggest (recorded for a person to carry out), notify (a feed record, then it runs)
+            step.forced = step.forced and step.outcome.level < Level.APPROVE
             await core.submit([step], keys=[key], states=[self._state(ctx, step)])
             assert step.decision is not None
             return None if step.decision.approved else {"error": refusal_text(step.decision)}
@@ -212,7 +219,8 @@ class SignoffPlugin(BasePlugin):
     async def _resumed(self, core: ToolGate, step: Step, key: str | None, confirmation: ToolConfirmation,
                        tool: BaseTool, tool_args: dict[str, Any], ctx: ToolContext) -> dict[str, Any] | None:
         """The call again, with the app's confirmation: the ticket decides, the answer can only say no."""
-        if step.outcome.level is Level.DENY:
+        if step.outcome.level >= Level.SUGGEST:  # the policy forbids acting by now: no approval lifts that
+            step.forced = False
             await core.submit([step])
             assert step.decision is not None
             return {"error": refusal_text(step.decision)}
@@ -310,8 +318,7 @@ class SignoffPlugin(BasePlugin):
                             context={"adk": {**dict(context["adk"]), "function_call_id": fc.id}})
             s.forced = s.forced or (fc.id == first.call.id and first.forced)
             steps.append(s)
-        queued = [s for s in steps if s.outcome.level is not Level.DENY
-                  and (s.forced or s.outcome.level is Level.APPROVE)]
+        queued = [s for s in steps if _needs_person(s)]
         keys: list[str | None] = [idempotency_key(_FRAMEWORK, session.app_name, session.user_id, session.id,
                                                   s.call.id) for s in queued]
         await core.submit(queued, keys=keys, states=[self._state(ctx, s) for s in queued])
