@@ -95,6 +95,14 @@ class TestApproval:
         assert "executed" == (await gate.get_ticket(request.ticket_id)).execution
         assert [] == SignoffPlugin.requests(await a.events())
 
+    async def test_the_same_answer_sent_again_does_not_run_the_call_again(self, gate: signoff.Gate) -> None:
+        """A client that resends the confirmation after the call ran: the call runs once."""
+        a, [request] = await _paused(gate, REFUND)
+        await gate.approve(request.ticket_id, reviewer="alice")
+        await a.send(app.answer(request.confirmation_id, True))
+        await a.send(app.answer(request.confirmation_id, True))
+        assert [("issue_refund", {"order": "A-1", "amount": 150.0})] == app.RAN
+
     async def test_rejected_never_runs_and_the_model_reads_the_feedback(self, gate: signoff.Gate) -> None:
         """A rejected call does not run; the model reads the reviewer's words."""
         a, [request] = await _paused(gate, CLOSE)
