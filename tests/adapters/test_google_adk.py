@@ -277,3 +277,12 @@ async def test_without_agent_the_adk_agent_names_the_tickets(tmp_path: Path) -> 
         await a.start()
         [ticket] = await gate.list_tickets()
     assert "support_bot" == ticket.action.agent
+
+
+def test_without_google_adk_the_import_names_the_extra() -> None:
+    """Importing the adapter where google-adk is missing says which extra to install."""
+    code = ("import sys; sys.modules['google.adk'] = None\n"
+            "try:\n    import signoff.integrations.google_adk\n"
+            "except ImportError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert "pip install 'signoff[google-adk]'" in out.stdout, out.stderr[-2000:]
