@@ -53,3 +53,58 @@ def test_pretooluse_output() -> None:
     out = pretooluse_output("deny", "no", {"command": "ls"})["hookSpecificOutput"]
     assert out["permissionDecisionReason"] == "no"
     assert out["updatedInput"] == {"command": "ls"}
+
+
+def test_validate_hook_input_names_the_event() -> None:
+    from signoff.integrations.claude_code import validate_hook_input
+
+    assert ("PreToolUse", "PermissionRequest") == (
+        validate_hook_input(PAYLOAD), validate_hook_input(dict(PAYLOAD, hook_event_name="PermissionRequest")))
+
+
+@pytest.mark.parametrize(("payload", "field"), [
+    ([], "body"),
+    ({**PAYLOAD, "hook_event_name": "PostToolUse"}, "hook_event_name"),
+    ({k: v for k, v in PAYLOAD.items() if k != "tool_input"}, "tool_input"),
+    ({**PAYLOAD, "session_id": ""}, "session_id"),
+    ({**PAYLOAD, "transcript_path": ["x"]}, "transcript_path"),
+])
+def test_validate_hook_input_refuses_with_the_field(payload: object, field: str) -> None:
+    from signoff.integrations.claude_code import HookInputError, validate_hook_input
+
+    with pytest.raises(HookInputError) as err:
+        validate_hook_input(payload)
+    assert field == err.value.field
+
+
+def test_hook_input_error_pickles_with_its_field() -> None:
+    import pickle
+
+    from signoff.integrations.claude_code import HookInputError
+
+    err = pickle.loads(pickle.dumps(HookInputError("bad", field="tool_name")))
+    assert ("bad", "tool_name") == (str(err), err.field)
+
+
+def test_permission_request_output() -> None:
+    from signoff.integrations.claude_code import permission_request_output
+
+    assert {"hookSpecificOutput": {"hookEventName": "PermissionRequest",
+                                   "decision": {"behavior": "allow", "updatedInput": {"command": "ls"}}}} == \
+        permission_request_output("allow", "ignored", {"command": "ls"})
+    assert {"behavior": "deny", "message": "no", "interrupt": False} == \
+        permission_request_output("deny", "no")["hookSpecificOutput"]["decision"]
+
+
+def test_hook_output_per_event() -> None:
+    """ask on a PermissionRequest is the empty answer (Claude Code's own dialog); the note is
+    PreToolUse's additionalContext."""
+    from signoff.integrations.claude_code import hook_output
+
+    assert {} == hook_output("PermissionRequest", "ask", "waiting")
+    assert "n" == hook_output("PreToolUse", "allow", note="n")["hookSpecificOutput"]["additionalContext"]
+
+
+def test_idempotency_key_stays_short() -> None:
+    """A very long session id is hashed: keys stay under the API's 200 characters."""
+    assert len(hook_idempotency_key(dict(PAYLOAD, session_id="s" * 5000))) < 200
