@@ -101,6 +101,12 @@ class TestApproval:
             ticket.action.name, dict(ticket.action.args), ticket.action.agent, ticket.action.context["cwd"],
             ticket.action.context["session_id"])
 
+    async def test_the_reviewer_reads_claudes_description_as_its_reasoning(self, gate: Any) -> None:
+        """Bash's description (Claude's words) becomes the ticket's reasoning; the args stay what runs."""
+        await ask(gate, cc.pre_tool_use("Bash", cc.BASH_FORCE_PUSH))
+        [ticket] = await gate.list_tickets()
+        assert ("Force-push main", dict(cc.BASH_FORCE_PUSH)) == (ticket.action.reasoning, dict(ticket.action.args))
+
     async def test_pending_with_ask_hands_over_to_claude_codes_prompt(self, gate: Any) -> None:
         """on_pending="ask": PreToolUse answers ask (the reason names the ticket); PermissionRequest
         answers nothing, so Claude Code's own dialog decides."""

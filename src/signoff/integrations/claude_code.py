@@ -119,11 +119,18 @@ def action_from_hook(payload: Mapping[str, Any], *, agent: str = "") -> Action:
     args = payload.get("tool_input") or {}
     if not isinstance(args, Mapping):
         raise HookInputError("hook input's tool_input must be an object", field="tool_input")
-    return Action(name=name, args=dict(args), agent=agent, context=_context(payload))
+    return Action(name=name, args=dict(args), agent=agent, context=_context(payload), reasoning=_reasoning(args))
 
 
 def _context(payload: Mapping[str, Any]) -> dict[str, Any]:
     return {k: payload[k] for k in _CONTEXT_FIELDS if isinstance(payload.get(k), str)}
+
+
+def _reasoning(tool_input: Mapping[str, Any]) -> str:
+    """Claude's own words about the call (Bash's and Task's ``description``): the reviewer reads them
+    as the agent's reasoning, marked unverified, besides the arguments that actually run."""
+    words = tool_input.get("description")
+    return words if isinstance(words, str) else ""
 
 
 def hook_idempotency_key(payload: Mapping[str, Any]) -> str:
@@ -245,7 +252,7 @@ async def answer_hook(gate: GateLike, payload: Mapping[str, Any], *, agent: str 
     core = ToolGate(gate, agent=agent)
     call = ToolCall(id=str(payload.get("tool_use_id") or ""), name=str(payload["tool_name"]),
                     args=dict(payload["tool_input"]))
-    action = core.action(call, context=_context(payload))
+    action = core.action(call, reasoning=_reasoning(call.args), context=_context(payload))
     step = Step(call=call, action=action, outcome=await gate.evaluate_async(action))
     if step.outcome.level is not Level.DENY:
         key, found, edited_before = await _current(gate, hook_idempotency_key(payload), agent)
