@@ -152,3 +152,32 @@ class TestRefusals:
     def test_the_route_is_in_the_openapi_document(self, served: tuple[Served, RemoteTeam]) -> None:
         spec = httpx.get(f"{served[0].url}/api/v1/openapi.json").json()
         assert "post" in spec["paths"]["/api/v1/hooks/claude-code"]
+
+
+class TestFailsClosed:
+    @pytest.mark.parametrize("method", ["find_ticket", "submit_many", "evaluate_async"])
+    async def test_a_failing_store_answers_deny(self, tmp_path: Any, method: str,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+        """The store goes away mid-answer: the hook answers 200 deny (never allow, never a 5xx that
+        Claude Code would take as "no decision"), in the store's public words."""
+        from signoff import Gate
+        from signoff._errors import StoreUnavailable
+        from signoff.server import ServerSettings, create_app
+
+        gate = Gate.open(policy=cc.POLICY_PATH, store=f"sqlite:///{tmp_path}/down.db", sweep=False)
+        token = await gate.create_token("agent", AGENT)
+
+        async def failing(*args: Any, **kwargs: Any) -> Any:
+            raise StoreUnavailable("postgresql://admin:secret@db/prod: connection refused")
+
+        monkeypatch.setattr(gate, method, failing)
+        app = create_app(gate, settings=ServerSettings())
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
+                                     headers={"Authorization": f"Bearer {token}"}) as api:
+            response = await api.post("/api/v1/hooks/claude-code",
+                                      json=cc.pre_tool_use("Bash", cc.BASH_FORCE_PUSH), params={"wait": 0})
+        await gate.aclose()
+        answer = cc.out(ok(response))
+        assert "deny" == answer["permissionDecision"]
+        assert "the store is unavailable" in answer["permissionDecisionReason"]
+        assert "secret" not in answer["permissionDecisionReason"]
