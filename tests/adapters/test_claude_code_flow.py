@@ -151,6 +151,14 @@ class TestApproval:
         assert tid != cc.ticket_of(later["permissionDecisionReason"])
         assert 2 == len(await gate.list_tickets(kind="approval"))
 
+    async def test_a_cancelled_ticket_lets_the_next_attempt_ask_anew(self, gate: Any) -> None:
+        """A withdrawn ticket does not stand: the retry queues a new one (and says so)."""
+        first = cc.out(await ask(gate, cc.pre_tool_use("Bash", cc.BASH_FORCE_PUSH)))
+        tid = cc.ticket_of(first["permissionDecisionReason"])
+        await gate.cancel(tid, reason="stale")
+        again = cc.out(await ask(gate, cc.pre_tool_use("Bash", cc.BASH_FORCE_PUSH, tool_use_id="toolu_02")))
+        assert ("deny", True) == (again["permissionDecision"], cc.ticket_of(again["permissionDecisionReason"]) != tid)
+
     async def test_permission_request_answers_with_a_decision(self, gate: Any) -> None:
         """PermissionRequest: allow with updatedInput after an edit, deny with message after a rejection."""
         pending = cc.out(await ask(gate, cc.permission_request("Write", cc.WRITE_OUTSIDE)))
