@@ -14,7 +14,7 @@ from typing import Any, Protocol, TypeVar
 from signoff import _execution as execution
 from signoff._decisions import BatchResult
 from signoff._gatelike import GateLike
-from signoff._model import Action, DecidedVia, Decision, Ticket
+from signoff._model import Action, Decision, Ticket
 from signoff.audit import VerifyResult
 from signoff.insights import Insights
 
@@ -30,17 +30,6 @@ class _AsyncGate(GateLike, Protocol):
     def _sync(self, name: str, coro: Awaitable[R]) -> R: ...
     async def claim_execution(self, ticket_id: str, *, action: Action, instance: str | None = None) -> Ticket: ...
     async def finish_execution(self, ticket_id: str, *, ok: bool, error: str = "") -> Ticket: ...
-    # The decisions with the door they came through (the Gate's own, beyond GateLike's).
-    async def approve(self, ticket_id: str, *, reviewer: str | None = None, args: Mapping[str, Any] | None = None,
-                      comment: str = "", via: DecidedVia = "api") -> Ticket: ...
-    async def reject(self, ticket_id: str, *, reviewer: str | None = None, feedback: str = "",
-                     via: DecidedVia = "api") -> Ticket: ...
-    async def decide_many(self, ticket_ids: Iterable[str], *, reviewer: str | None = None, approve: bool,
-                          feedback: str = "", via: DecidedVia = "api") -> BatchResult: ...
-    async def decide_group(self, group: str, *, ticket_ids: Iterable[str], reviewer: str | None = None,
-                           approve: bool, feedback: str = "", via: DecidedVia = "api") -> BatchResult: ...
-    async def decide_batch(self, batch: str, *, reviewer: str | None = None, approve: bool, feedback: str = "",
-                           via: DecidedVia = "api") -> BatchResult: ...
 
 
 class SyncTwins:
@@ -85,28 +74,26 @@ class SyncTwins:
         return self._sync("cancel_sync", self.cancel(ticket_id, actor=actor, reason=reason))
 
     def approve_sync(self: _AsyncGate, ticket_id: str, *, reviewer: str | None = None,
-                     args: Mapping[str, Any] | None = None, comment: str = "", via: DecidedVia = "api") -> Ticket:
-        return self._sync("approve_sync", self.approve(ticket_id, reviewer=reviewer, args=args, comment=comment,
-                                                        via=via))
+                     args: Mapping[str, Any] | None = None, comment: str = "") -> Ticket:
+        return self._sync("approve_sync", self.approve(ticket_id, reviewer=reviewer, args=args, comment=comment))
 
-    def reject_sync(self: _AsyncGate, ticket_id: str, *, reviewer: str | None = None, feedback: str = "",
-                    via: DecidedVia = "api") -> Ticket:
-        return self._sync("reject_sync", self.reject(ticket_id, reviewer=reviewer, feedback=feedback, via=via))
+    def reject_sync(self: _AsyncGate, ticket_id: str, *, reviewer: str | None = None, feedback: str = "") -> Ticket:
+        return self._sync("reject_sync", self.reject(ticket_id, reviewer=reviewer, feedback=feedback))
 
     def decide_many_sync(self: _AsyncGate, ticket_ids: Iterable[str], *, reviewer: str | None = None, approve: bool,
-                         feedback: str = "", via: DecidedVia = "api") -> BatchResult:
+                         feedback: str = "") -> BatchResult:
         return self._sync("decide_many_sync", self.decide_many(ticket_ids, reviewer=reviewer, approve=approve,
-                                                                feedback=feedback, via=via))
+                                                                feedback=feedback))
 
     def decide_group_sync(self: _AsyncGate, group: str, *, ticket_ids: Iterable[str], reviewer: str | None = None,
-                          approve: bool, feedback: str = "", via: DecidedVia = "api") -> BatchResult:
+                          approve: bool, feedback: str = "") -> BatchResult:
         return self._sync("decide_group_sync", self.decide_group(group, ticket_ids=ticket_ids, reviewer=reviewer,
-                                                                  approve=approve, feedback=feedback, via=via))
+                                                                  approve=approve, feedback=feedback))
 
     def decide_batch_sync(self: _AsyncGate, batch: str, *, reviewer: str | None = None, approve: bool,
-                          feedback: str = "", via: DecidedVia = "api") -> BatchResult:
+                          feedback: str = "") -> BatchResult:
         return self._sync("decide_batch_sync", self.decide_batch(batch, reviewer=reviewer, approve=approve,
-                                                                  feedback=feedback, via=via))
+                                                                  feedback=feedback))
 
     def flag_sync(self: _AsyncGate, ticket_id: str, *, reviewer: str | None = None, note: str = "") -> Ticket:
         return self._sync("flag_sync", self.flag(ticket_id, reviewer=reviewer, note=note))

@@ -339,8 +339,6 @@ DecisionStatus = Literal["approved", "rejected", "expired", "aborted", "cancelle
                          "auto", "notified", "suggested", "denied"]
 ExecutionStatus = Literal["none", "executing", "executed", "failed", "unknown"]
 TicketKind = Literal["approval", "notification", "suggestion"]
-# The door a decision came through: recorded in the audit (``via``), told in notifications.
-DecidedVia = Literal["api", "inbox", "slack", "email", "cli"]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -31,7 +31,8 @@ from signoff._errors import (
 from signoff._gate_deadlines import Deadlines, deadline_before
 from signoff._gate_doors import ServerDoors
 from signoff._gate_sync import SyncTwins
-from signoff._model import Action, DecidedVia, Decision, Level, Outcome, Ticket, utcnow
+from signoff._model import Action, Decision, Level, Outcome, Ticket, utcnow
+from signoff._via import current_via
 from signoff.audit import VerifyResult, verify_chain
 from signoff.client import RemoteGate
 from signoff.insights import Insights, ReplayReport, compute_insights, replay
@@ -394,11 +395,11 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
 
     @_on_engine
     async def approve(self, ticket_id: str, *, reviewer: str | None = None, args: Mapping[str, Any] | None = None,
-                      comment: str = "", via: DecidedVia = "api") -> Ticket:
+                      comment: str = "") -> Ticket:
         """Approve (optionally with edited arguments, which the policy checks again).
 
-        ``via`` names the door the reviewer used (the server's doors set it); the audit records it
-        and notifications say it ("decided in Slack")."""
+        The audit records the door it came through (``signoff._via``: the inbox, Slack... set it)."""
+        via = current_via()
         rv = await self._reviewer(reviewer)
         tiers = self.policy.tiers
 
@@ -412,16 +413,16 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
         return await self._engine.run(self.store.update_ticket(ticket_id, change))
 
     @_on_engine
-    async def reject(self, ticket_id: str, *, reviewer: str | None = None, feedback: str = "",
-                     via: DecidedVia = "api") -> Ticket:
+    async def reject(self, ticket_id: str, *, reviewer: str | None = None, feedback: str = "") -> Ticket:
         """Reject with feedback; the agent receives the words."""
+        via = current_via()
         rv = await self._reviewer(reviewer)
         tiers = self.policy.tiers
         return await self._engine.run(self.store.update_ticket(
             ticket_id, lambda t: tr.reject(t, rv, tiers=tiers, now=utcnow(), feedback=feedback, via=via)))
 
     async def decide_many(self, ticket_ids: Iterable[str], *, reviewer: str | None = None, approve: bool,
-                          feedback: str = "", via: DecidedVia = "api") -> BatchResult:
+                          feedback: str = "") -> BatchResult:
         """Approve or reject several tickets; each is decided on its own (a failure skips only it)."""
         if not reviewer:
             raise UserError(_NEED_REVIEWER)
@@ -430,15 +431,15 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
         for tid in ticket_ids:
             try:
                 if approve:
-                    decided.append(await self.approve(tid, reviewer=reviewer, comment=feedback, via=via))
+                    decided.append(await self.approve(tid, reviewer=reviewer, comment=feedback))
                 else:
-                    decided.append(await self.reject(tid, reviewer=reviewer, feedback=feedback, via=via))
+                    decided.append(await self.reject(tid, reviewer=reviewer, feedback=feedback))
             except SignoffError as exc:
                 failed[tid] = public_message(exc)  # results travel: never a store's own words
         return BatchResult(decided=decided, failed=failed)
 
     async def decide_group(self, group: str, *, ticket_ids: Iterable[str], reviewer: str | None = None, approve: bool,
-                           feedback: str = "", via: DecidedVia = "api") -> BatchResult:
+                           feedback: str = "") -> BatchResult:
         """Decide the tickets of ``group`` that the reviewer was shown, ``ticket_ids``, and no other.
 
         Never "whatever is pending in the group now": a ticket that joined the group after the
@@ -458,15 +459,14 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
                 failed[tid] = f"ticket {tid} is not in group {group!r}"
             else:
                 members.append(tid)
-        result = await self.decide_many(members, reviewer=reviewer, approve=approve, feedback=feedback, via=via)
+        result = await self.decide_many(members, reviewer=reviewer, approve=approve, feedback=feedback)
         failed.update(result.failed)
         return BatchResult(decided=result.decided, failed={tid: failed[tid] for tid in ids if tid in failed})
 
     async def decide_batch(self, batch: str, *, reviewer: str | None = None, approve: bool,
-                           feedback: str = "", via: DecidedVia = "api") -> BatchResult:
+                           feedback: str = "") -> BatchResult:
         pending = await self.list_tickets(status="pending", batch=batch, limit=10_000)
-        return await self.decide_many([t.id for t in pending], reviewer=reviewer, approve=approve, feedback=feedback,
-                                      via=via)
+        return await self.decide_many([t.id for t in pending], reviewer=reviewer, approve=approve, feedback=feedback)
 
     @_on_engine
     async def flag(self, ticket_id: str, *, reviewer: str | None = None, note: str = "") -> Ticket:

@@ -18,6 +18,7 @@ import click
 from signoff._limits import bounded
 from signoff._model import Ticket, utcnow
 from signoff._text import has_hidden, reveal, reveal_value
+from signoff._via import decided_via
 from signoff.cli._db import db_option, fail, policy_option, print_table, run_store, signoff_errors, span, when
 from signoff.review._grouping import MAX_GROUP_DECISION, spread
 from signoff.store import Store, TicketQuery
@@ -296,7 +297,7 @@ def approve(db: str, policy: str, reviewer: str, ticket_ids: tuple[str, ...], ar
         if not isinstance(args, dict):
             fail("--args must be a JSON object of argument names to values", 2)
     _decide(db, policy, ticket_ids, group, batch, "approve", yes, lambda g, tid: g.approve_sync(
-        tid, reviewer=reviewer, args=args, comment=comment, via="cli"))
+        tid, reviewer=reviewer, args=args, comment=comment))
 
 
 @tickets.command("reject")
@@ -312,7 +313,7 @@ def reject(db: str, policy: str, reviewer: str, ticket_ids: tuple[str, ...], fee
            batch: str | None, yes: bool) -> None:
     """Reject tickets with feedback for the agent. Exit 1 if any could not be rejected."""
     _decide(db, policy, ticket_ids, group, batch, "reject", yes, lambda g, tid: g.reject_sync(
-        tid, reviewer=reviewer, feedback=feedback, via="cli"))
+        tid, reviewer=reviewer, feedback=feedback))
 
 
 def _decide(db: str, policy: str, ticket_ids: Sequence[str], group: str | None, batch: str | None,
@@ -327,7 +328,8 @@ def _decide(db: str, policy: str, ticket_ids: Sequence[str], group: str | None, 
             ids = _targets(gate, ticket_ids, group, batch, verb, yes)
         for tid in ids:
             try:
-                t = decide(gate, tid)
+                with decided_via("cli"):
+                    t = decide(gate, tid)
             except SignoffError as exc:
                 failures += 1
                 click.echo(f"{click.style('refused', fg='red', bold=True)} {tid}: {reveal(str(exc), one_line=True)}",

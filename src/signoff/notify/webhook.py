@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
@@ -154,7 +155,9 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+@functools.cache
 def _user_agent() -> str:
+    """Read once: the package metadata lookup costs more than signing a message."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:

@@ -33,6 +33,7 @@ from starlette.background import BackgroundTask
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from signoff._errors import InvalidAction, NotAuthorized, SignoffError, public_message
+from signoff._via import decided_via
 from signoff.notify._base import Channel, Links
 from signoff.notify._slack_blocks import reject_modal, render
 from signoff.review._transitions import may_decide
@@ -168,14 +169,19 @@ async def _why_not(gate: Gate, ticket_ids: tuple[str, ...], reviewer: Reviewer) 
 
 async def _decide(gate: Gate, it: Interaction, reviewer: str) -> dict[str, str]:
     """Decide as ``reviewer``; the tickets that could not be decided, with why (one ticket raises)."""
+    with decided_via("slack"):
+        return await _decide_here(gate, it, reviewer)
+
+
+async def _decide_here(gate: Gate, it: Interaction, reviewer: str) -> dict[str, str]:
     if it.kind == "approve" and len(it.ticket_ids) == 1:
-        await gate.approve(it.ticket_ids[0], reviewer=reviewer, via="slack")
+        await gate.approve(it.ticket_ids[0], reviewer=reviewer)
         return {}
     if it.kind == "reject_submitted" and len(it.ticket_ids) == 1:
-        await gate.reject(it.ticket_ids[0], reviewer=reviewer, feedback=it.feedback, via="slack")
+        await gate.reject(it.ticket_ids[0], reviewer=reviewer, feedback=it.feedback)
         return {}
     result = await gate.decide_many(it.ticket_ids, reviewer=reviewer, approve=it.kind != "reject_submitted",
-                                    feedback=it.feedback, via="slack")
+                                    feedback=it.feedback)
     return dict(result.failed)
 
 

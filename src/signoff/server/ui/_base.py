@@ -23,6 +23,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 from signoff._errors import Conflict, NotAuthorized, NotFound, SignoffError, StoreUnavailable
 from signoff._model import Ticket, utcnow
+from signoff._via import decided_via
 from signoff.audit import VerifyResult
 from signoff.gate import Gate
 from signoff.review._transitions import check_mode_switch
@@ -214,7 +215,8 @@ class InboxUI:
                     raise HTTPProblem(
                         403, "This form was not sent by a page of this inbox (its CSRF token is missing or wrong). "
                              "Nothing was changed. Reload the page and try again.", title="Refused")
-                return await handler(request, viewer, form)
+                with decided_via("inbox"):  # the audit and the notifications say where it was decided
+                    return await handler(request, viewer, form)
             except (HTTPProblem, SignoffError) as exc:
                 return self.problem(request, viewer, exc)
         return endpoint

@@ -18,6 +18,7 @@ from starlette.responses import Response
 from signoff._errors import NotFound, SignoffError
 from signoff._model import Ticket
 from signoff._records import Reviewer
+from signoff._via import decided_via
 from signoff.notify._links import DecideGrant, InvalidLink, verify_decision
 from signoff.server.ui import _csrf
 from signoff.server.ui._base import HTTPProblem, InboxUI, translate
@@ -42,6 +43,16 @@ async def confirm(ui: InboxUI, request: Request) -> Response:
     return _page(ui, request, status, grant=grant, reviewer=reviewer, tickets=tickets, blocked=blocked, result=None)
 
 
+async def _decide(ui: InboxUI, grant: DecideGrant, approve: bool, feedback: str) -> tuple[list[Ticket], dict[str, str]]:
+    if len(grant.ticket_ids) == 1:
+        tid = grant.ticket_ids[0]
+        if approve:
+            return [await ui.gate.approve(tid, reviewer=grant.reviewer, comment=feedback)], {}
+        return [await ui.gate.reject(tid, reviewer=grant.reviewer, feedback=feedback)], {}
+    result = await ui.gate.decide_many(grant.ticket_ids, reviewer=grant.reviewer, approve=approve, feedback=feedback)
+    return result.decided, result.failed
+
+
 async def decide(ui: InboxUI, request: Request) -> Response:
     """Decide as the link's reviewer, once; show what happened."""
     try:
@@ -52,17 +63,8 @@ async def decide(ui: InboxUI, request: Request) -> Response:
         form = await ui.form(request)
         feedback = form.get("feedback", "").strip()[:_FEEDBACK_MAX]
         approve = grant.verdict == "approve"
-        if len(grant.ticket_ids) == 1:
-            tid = grant.ticket_ids[0]
-            if approve:
-                decided = [await ui.gate.approve(tid, reviewer=grant.reviewer, comment=feedback, via="email")]
-            else:
-                decided = [await ui.gate.reject(tid, reviewer=grant.reviewer, feedback=feedback, via="email")]
-            failed: dict[str, str] = {}
-        else:
-            result = await ui.gate.decide_many(grant.ticket_ids, reviewer=grant.reviewer, approve=approve,
-                                               feedback=feedback, via="email")
-            decided, failed = result.decided, result.failed
+        with decided_via("email"):
+            decided, failed = await _decide(ui, grant, approve, feedback)
         if decided:
             await ui.gate.revoke_session(grant.used_key, expires_at=grant.expires_at)
         tickets = await _tickets(ui, grant)

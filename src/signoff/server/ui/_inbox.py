@@ -85,7 +85,7 @@ async def decide_group(ui: InboxUI, request: Request, viewer: Viewer, form: Mapp
         raise HTTPProblem(400, "The group form does not say which tickets it showed. Nothing was decided; "
                                "reload the page.", title="Nothing decided")
     result = await ui.gate.decide_group(key, ticket_ids=ids, reviewer=viewer.name, approve=approve,
-                                        feedback=form.get("feedback", "").strip(), via="inbox")
+                                        feedback=form.get("feedback", "").strip())
     if not result.decided and result.failed:
         first = next(iter(result.failed.values()))
         raise HTTPProblem(409, f"None of the {len(ids)} tickets could be decided: {first}",

@@ -83,8 +83,7 @@ async def preview_edit(ui: InboxUI, request: Request, viewer: Viewer, form: Mapp
 async def approve(ui: InboxUI, request: Request, viewer: Viewer, form: Mapping[str, str]) -> Response:
     tid = request.path_params["ticket_id"]
     args = parse_args(form["args"]) if form.get("args") else None
-    t = await ui.gate.approve(tid, reviewer=viewer.name, args=args, comment=form.get("comment", "").strip(),
-                              via="inbox")
+    t = await ui.gate.approve(tid, reviewer=viewer.name, args=args, comment=form.get("comment", "").strip())
     edited = " with edited arguments" if args is not None and t.edited_args is not None else ""
     if t.status == "approved":
         msg = f"Approved {t.action.name} ({t.id}){edited}."
@@ -97,6 +96,6 @@ async def approve(ui: InboxUI, request: Request, viewer: Viewer, form: Mapping[s
 async def reject(ui: InboxUI, request: Request, viewer: Viewer, form: Mapping[str, str]) -> Response:
     tid = request.path_params["ticket_id"]
     feedback = form.get("feedback", "").strip()
-    t = await ui.gate.reject(tid, reviewer=viewer.name, feedback=feedback, via="inbox")
+    t = await ui.gate.reject(tid, reviewer=viewer.name, feedback=feedback)
     return ui.done(request, f"Rejected {t.action.name} ({t.id}); the agent receives your feedback.",
                    ticket=t, to=local_path(form.get("back"), "/"))
