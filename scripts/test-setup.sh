@@ -31,3 +31,20 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
     echo "test-setup: PostgreSQL is missing; the PostgreSQL tests will be skipped" >&2
   fi
 fi
+
+# --- Strands Agents (issue 13): strands-agents pins mcp<2.2, the `mcp` extra needs mcp>=2.3 -------
+# pip cannot install both from one requirement set, so strands goes in without its dependencies
+# (it imports mcp only for its MCP client, which signoff.integrations.strands does not use), then
+# its other requirements, held to the versions already installed (-c: nothing else moves).
+STRANDS_VERSION=1.62.0
+if ! .venv/bin/python -c "import strands.interventions" >/dev/null 2>&1; then
+  echo "test-setup: installing strands-agents==${STRANDS_VERSION} (--no-deps; keeps mcp>=2.3)"
+  constraints="$(mktemp)"
+  .venv/bin/python -m pip freeze --exclude-editable | grep -v ' @ ' >"$constraints" || true
+  .venv/bin/python -m pip install --quiet --no-deps "strands-agents==${STRANDS_VERSION}"
+  .venv/bin/python -m pip install --quiet -c "$constraints" "boto3>=1.26.0,<2.0.0" "botocore>=1.29.0,<2.0.0" \
+    "docstring-parser>=0.15,<1.0" "opentelemetry-instrumentation-threading>=0.51b0,<1.00b0" \
+    "opentelemetry-api>=1.30.0,<2.0.0" "opentelemetry-sdk>=1.30.0,<2.0.0" "jsonschema>=4.0.0,<5.0.0" \
+    "watchdog>=6.0.0,<7.0.0" "typing-extensions>=4.13.2,<5.0.0"
+  rm -f "$constraints"
+fi
