@@ -58,6 +58,14 @@ EXPECTED: dict[str, list[str]] = {
         "5) close_account (approve; nobody decides within --wait): 'Pending approval: ticket tk_",
         "6) close_account asked again after the rejection: 'The call to close_account was rejected by alice",
     ],
+    "strands_refund.py": [
+        "   interrupts: [('signoff:1', 'issue_refund'), ('signoff:1', 'close_account')]",
+        "[tool] issue_refund('A-17', 100.0)",
+        "'Note: a reviewer edited the arguments to {\"amount\": 100.0, \"order\": \"A-17\"}",
+        "(error): 'DENIED: The call to close_account was rejected by alice and did not run: offer a voucher",
+        "agent: Refunded 100.00 on A-17; your account stays open.",
+        "refund ticket execution: executed",
+    ],
     "claude_code_hook.py": [
         "   Bash `npm test`: allow",
         "   Bash `curl | sh`: deny",
@@ -74,6 +82,7 @@ FORBIDDEN = {  # the original, unedited calls must never run
     "openai_agents_refund.py": ["issue_refund('A-17', 150.0)", "[tool] close_account"],
     "pydantic_ai_refund.py": ["issue_refund('A-17', 150.0)", "[tool] close_account"],
     "google_adk_refund.py": ["issue_refund('A-17', 150.0)", "[tool] close_account"],
+    "strands_refund.py": ["issue_refund('A-17', 150.0)", "[tool] close_account"],
 }
 
 
@@ -83,7 +92,8 @@ def test_example_runs(example: str) -> None:
     if example in EXPECTED:
         pytest.importorskip({"langgraph_agent.py": "langchain.agents", "openai_agents_refund.py": "agents.testing",
                              "pydantic_ai_refund.py": "pydantic_ai", "mcp_proxy.py": "mcp.server.mcpserver",
-                             "claude_code_hook.py": "httpx", "google_adk_refund.py": "google.adk"}[example])
+                             "claude_code_hook.py": "httpx", "google_adk_refund.py": "google.adk",
+                             "strands_refund.py": "strands.interventions"}[example])
     out = subprocess.run([sys.executable, str(EXAMPLES / example)], capture_output=True, text=True, timeout=300,
                          cwd=EXAMPLES.parent)
     assert 0 == out.returncode, out.stderr[-3000:]
@@ -95,7 +105,8 @@ def test_example_runs(example: str) -> None:
 
 # The adapter examples again, the agent and the reviewer reaching a real `signoff serve` over HTTP.
 REMOTE = {"langgraph_agent.py": "langchain.agents", "openai_agents_refund.py": "agents.testing",
-          "pydantic_ai_refund.py": "pydantic_ai", "google_adk_refund.py": "google.adk"}
+          "pydantic_ai_refund.py": "pydantic_ai", "google_adk_refund.py": "google.adk",
+          "strands_refund.py": "strands.interventions"}
 
 
 @pytest.mark.parametrize("example", sorted(REMOTE))
@@ -120,7 +131,7 @@ def test_example_runs_against_a_server(example: str, tmp_path: Path) -> None:
 DOCS = EXAMPLES.parent / "docs" / "integrations"
 PAGES = {"langgraph.md": "langgraph_agent.py", "openai-agents.md": "openai_agents_refund.py",
          "pydantic-ai.md": "pydantic_ai_refund.py", "mcp.md": "mcp_proxy.py", "claude-code.md": "claude_code_hook.py",
-         "google-adk.md": "google_adk_refund.py"}
+         "google-adk.md": "google_adk_refund.py", "strands.md": "strands_refund.py"}
 
 
 @pytest.mark.parametrize("page", sorted(PAGES))
