@@ -1,6 +1,6 @@
 """What the framework adapters cost: per auto tool call, and per pause -> approve -> resume.
 
-For each framework (LangChain/LangGraph, OpenAI Agents SDK, Pydantic AI, MCP):
+For each framework (LangChain/LangGraph, OpenAI Agents SDK, Pydantic AI, MCP, Claude Code, Google ADK, Strands):
 
 * **auto overhead**: the cost the adapter adds to one tool call the policy lets pass.
   Measured two ways: the adapter's hooks timed directly on one call (``hook µs``: what
@@ -585,6 +585,115 @@ async def bench_google_adk(work: Path, n: int, n_rt: int) -> dict[str, Any]:
             "signoff_label": "SignoffPlugin: ticket + request_confirmation, ticket approved, plugin.resume()"}
 
 
+async def bench_strands(work: Path, n: int, n_rt: int) -> dict[str, Any]:
+    """SignoffIntervention.before_tool_call on an auto call (timed directly on a real BeforeToolCallEvent),
+    whole scripted Agent runs with and without it, and pause -> approve -> resume next to Strands' own
+    HumanInTheLoop interrupt answered "y"."""
+    import json as _json
+    from collections.abc import AsyncGenerator
+
+    from strands import Agent, tool
+    from strands.hooks import BeforeToolCallEvent
+    from strands.models import Model
+    from strands.vended_interventions.hitl import HumanInTheLoop
+
+    import signoff
+    from signoff.integrations.strands import SignoffIntervention
+
+    @tool
+    def lookup_order(order: str) -> str:
+        """Look up an order."""
+        return f"order {order}"
+
+    @tool
+    def issue_refund(order: str, amount: float) -> str:
+        """Refund."""
+        return "refunded"
+
+    ids = itertools.count()
+
+    class Endless(Model):
+        """A user's text gets the scripted call; anything else gets 'done'."""
+
+        def __init__(self, call: str, args: dict[str, Any]) -> None:
+            self.call, self.args = call, args
+
+        def update_config(self, **kw: Any) -> None:
+            pass
+
+        def get_config(self) -> Any:
+            return {}
+
+        async def structured_output(self, *a: Any, **kw: Any) -> AsyncGenerator[Any, None]:
+            raise NotImplementedError
+            yield
+
+        async def stream(self, messages: Any, *a: Any, **kw: Any) -> AsyncGenerator[Any, None]:
+            yield {"messageStart": {"role": "assistant"}}
+            if any("text" in b for b in messages[-1]["content"]):
+                use = {"name": self.call, "toolUseId": f"c{next(ids)}"}
+                yield {"contentBlockStart": {"start": {"toolUse": use}}}
+                yield {"contentBlockDelta": {"delta": {"toolUse": {"input": _json.dumps(self.args)}}}}
+                yield {"contentBlockStop": {}}
+                yield {"messageStop": {"stopReason": "tool_use"}}
+                return
+            yield {"contentBlockStart": {"start": {}}}
+            yield {"contentBlockDelta": {"delta": {"text": "done"}}}
+            yield {"contentBlockStop": {}}
+            yield {"messageStop": {"stopReason": "end_turn"}}
+
+    def agent(tools: list[Any], interventions: list[Any], call: str, args: dict[str, Any]) -> Agent:
+        return Agent(model=Endless(call, args), tools=tools, interventions=interventions, callback_handler=None)
+
+    async def run(a: Agent, prompt: Any = "hi") -> Any:
+        if isinstance(prompt, str):
+            a.messages.clear()
+        return await a.invoke_async(prompt)
+
+    async with signoff.Gate.open(policy=POLICY, store=f"sqlite:///{work / 'strands.db'}") as gate:
+        gate.add_reviewer("alice")
+        hitl = SignoffIntervention(gate, agent="bench")
+        host = agent([lookup_order], [hitl], "lookup_order", {"order": "A"})
+        host.messages.append({"role": "assistant", "content": [
+            {"toolUse": {"toolUseId": "c", "name": "lookup_order", "input": {"order": "A"}}}]})
+        event = BeforeToolCallEvent(agent=host, selected_tool=lookup_order, invocation_state={},
+                                    tool_use={"toolUseId": "c", "name": "lookup_order", "input": {"order": "A"}})
+
+        async def hooks() -> None:
+            await hitl.before_tool_call(event)
+
+        await time_async(hooks, 200)
+        hook = _us(await time_async(hooks, 5000))
+
+        own_pass = HumanInTheLoop(allowed_tools=["lookup_order"])
+        runs = [lambda a=a: run(a) for a in (agent([lookup_order], [], "lookup_order", {"order": "A"}),
+                                             agent([lookup_order], [own_pass], "lookup_order", {"order": "A"}),
+                                             agent([lookup_order], [hitl], "lookup_order", {"order": "A"}))]
+        await rounds_async(runs, 10)  # type: ignore[arg-type]
+        tp, th, tg = await rounds_async(runs, n)  # type: ignore[arg-type]
+
+        refund = {"order": "A", "amount": 1.0}
+        own = agent([issue_refund], [HumanInTheLoop()], "issue_refund", refund)
+        ours = agent([issue_refund], [hitl], "issue_refund", refund)
+
+        async def own_cycle() -> None:
+            result = await run(own)
+            await run(own, [{"interruptResponse": {"interruptId": i.id, "response": "y"}} for i in result.interrupts])
+
+        async def ours_cycle() -> None:
+            result = await run(ours)
+            [interrupt] = result.interrupts
+            await gate.approve(interrupt.reason["ticket_id"], reviewer="alice")
+            await run(ours, hitl.responses(result))
+
+        await interleaved_async(own_cycle, ours_cycle, 3)
+        t_own, t_ours = await interleaved_async(own_cycle, ours_cycle, n_rt)
+    return {"hook_us": hook, **_runs(tp, th, tg),
+            "framework_round_trip_ms": _ms(t_own), "signoff_round_trip_ms": _ms(t_ours),
+            "framework_label": "HumanInTheLoop() interrupt answered 'y', in memory",
+            "signoff_label": "SignoffIntervention: ticket + interrupt, ticket approved, resumed with responses()"}
+
+
 # ---------------------------------------------------------------- main
 def main(*, n: int = 150, n_rt: int = 40, write: bool = True) -> dict[str, Any]:
     gc.collect()
@@ -596,6 +705,10 @@ def main(*, n: int = 150, n_rt: int = 40, write: bool = True) -> dict[str, Any]:
     results["mcp"] = asyncio.run(bench_mcp(work, n, n_rt // 2))
     results["claude-code"] = asyncio.run(bench_claude_code(work, n, n_rt))
     results["google-adk"] = asyncio.run(bench_google_adk(work, n, n_rt))
+    try:  # strands-agents pins mcp<2.2: installed --no-deps by scripts/test-setup.sh, absent elsewhere
+        results["strands"] = asyncio.run(bench_strands(work, n, n_rt))
+    except ImportError:
+        pass
 
     def version(pkg: str) -> str:
         try:
@@ -615,7 +728,8 @@ def main(*, n: int = 150, n_rt: int = 40, write: bool = True) -> dict[str, Any]:
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "versions": {p: version(p) for p in ("langgraph", "langchain", "langchain-core", "openai-agents",
-                                             "pydantic-ai-slim", "mcp", "google-adk")},
+                                             "pydantic-ai-slim", "mcp", "google-adk",
+                                             "strands-agents")},
         "runs_per_measure": n, "round_trips": n_rt,
         "frameworks": results,
         "anchors": ANCHORS,
