@@ -106,12 +106,14 @@ def turn(*calls: tuple[str, dict[str, Any]], text: str = REASONING, ids: str = "
 
 
 def build(gate: Any, turns: Sequence[dict[str, Any]], *, wait: float = 0.0, session_dir: str | None = None,
-          name: str = "support-bot") -> tuple[Agent, SignoffIntervention, ScriptedModel]:
+          name: str = "support-bot", also: Sequence[Any] = (), **agent_kw: Any
+          ) -> tuple[Agent, SignoffIntervention, ScriptedModel]:
+    """An agent gated by signoff (then by ``also``, other interventions); ``agent_kw`` go to ``Agent``."""
     model = ScriptedModel(turns)
     hitl = SignoffIntervention(gate, agent=name, wait=wait)
     session = FileSessionManager(session_id="s1", storage_dir=session_dir) if session_dir else None
-    agent = Agent(model=model, tools=list(TOOLS), interventions=[hitl], callback_handler=None,
-                  session_manager=session)
+    agent = Agent(model=model, tools=list(TOOLS), interventions=[hitl, *also], callback_handler=None,
+                  session_manager=session, **agent_kw)
     return agent, hitl, model
 
 

@@ -101,6 +101,31 @@ class TestSignoffIntervention:
         result, _ = await asyncio.gather(agent.invoke_async("help"), _approve_when_queued(gate))
         assert ("end_turn", [REFUND]) == (result.stop_reason, app.RAN)
 
+    async def test_sequential_executor_one_batch(self, gate: signoff.Gate) -> None:
+        """With Strands' SequentialToolExecutor the first pending call stops the turn, yet both calls are
+        one batch; once both are approved, one resume runs both."""
+        from strands.tools.executors import SequentialToolExecutor
+
+        agent, hitl, _ = app.build(gate, [app.turn(REFUND, CLOSE)], tool_executor=SequentialToolExecutor())
+        result = await agent.invoke_async("help")
+        tickets = await gate.list_tickets()
+        assert (2, 1, ["call_1"]) == (len(tickets), len({t.batch_id for t in tickets}),
+                                      [i.reason["tool_use_id"] for i in result.interrupts])
+        for t in tickets:
+            await gate.approve(t.id, reviewer="alice")
+        result = await agent.invoke_async(hitl.responses(result))
+        assert ("end_turn", [REFUND, CLOSE]) == (result.stop_reason, app.RAN)
+        assert 2 == len(await gate.list_tickets())
+
+    async def test_another_intervention_still_holds(self, gate: signoff.Gate) -> None:
+        """Strands' own HumanInTheLoop listed after signoff still pauses a call the policy lets pass."""
+        from strands.vended_interventions.hitl import HumanInTheLoop
+
+        agent, _, _ = app.build(gate, [app.turn(("lookup_order", {"order": "A-1"}))], also=[HumanInTheLoop()])
+        result = await agent.invoke_async("help")
+        assert ("interrupt", ["strands:human-in-the-loop"], []) == \
+            (result.stop_reason, [i.name for i in result.interrupts], app.RAN)
+
     async def test_notify_runs_with_a_record(self, gate: signoff.Gate) -> None:
         """notify: runs in the turn and leaves a record in the reviewers' feed."""
         agent, _, _ = app.build(gate, [app.turn(("send_receipt", {"order": "A-1"}))])
