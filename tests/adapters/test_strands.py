@@ -126,6 +126,24 @@ class TestSignoffIntervention:
         assert ("interrupt", ["strands:human-in-the-loop"], []) == \
             (result.stop_reason, [i.name for i in result.interrupts], app.RAN)
 
+    async def test_edited_call_cancelled_by_a_later_intervention_says_nothing_ran(self, gate: signoff.Gate) -> None:
+        """An edited approval that another intervention then denies is not run, and its result does not
+        claim it ran with the edited arguments."""
+        from strands.interventions import Deny, InterventionHandler
+
+        class Frozen(InterventionHandler):
+            name = "frozen"
+
+            def before_tool_call(self, event: Any, **kwargs: Any) -> Deny:
+                return Deny(reason="refunds are frozen")
+
+        agent, hitl, _ = app.build(gate, [app.turn(REFUND)], also=[Frozen()])
+        result = await agent.invoke_async("help")
+        [ticket] = await gate.list_tickets()
+        await gate.approve(ticket.id, reviewer="alice", args={"order": "A-1", "amount": 100.0})
+        await agent.invoke_async(hitl.responses(result))
+        assert ([], ("error", "DENIED: refunds are frozen")) == (app.RAN, app.results(agent)["call_1"])
+
     async def test_notify_runs_with_a_record(self, gate: signoff.Gate) -> None:
         """notify: runs in the turn and leaves a record in the reviewers' feed."""
         agent, _, _ = app.build(gate, [app.turn(("send_receipt", {"order": "A-1"}))])

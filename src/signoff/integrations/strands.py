@@ -195,7 +195,7 @@ class SignoffIntervention(InterventionHandler):
     def after_tool_call(self, event: AfterToolCallEvent, **kwargs: Any) -> Proceed:
         """An edited call's result starts with the note saying so (the model must not retry the original)."""
         note = self._notes.pop(str(event.tool_use.get("toolUseId")), "")
-        if note:
+        if note and not event.cancel_message:  # cancelled after us (another intervention): it did not run
             result = event.result
             event.result = {**result, "content": [{"text": note}, *result.get("content", [])]}
         return Proceed()
