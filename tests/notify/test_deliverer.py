@@ -9,6 +9,7 @@ receivers in their own files.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -207,3 +208,30 @@ def test_backoff_doubles_with_jitter_and_honours_retry_after() -> None:
     for attempt, (lo, hi) in {1: (1, 2), 2: (2, 4), 5: (16, 32), 30: (1800, 3600)}.items():
         assert all(lo <= backoff(attempt) <= hi for _ in range(50))
     assert 120 == backoff(1, retry_after=120)
+
+
+class TestYieldingToTheGate:
+    async def test_a_stream_of_submissions_defers_delivery_but_never_starves_it(self, gate: Gate) -> None:
+        """While events keep coming the deliverer waits for a gap, and after ``max_defer`` it claims anyway."""
+        d, _, _ = await deliverer(gate)
+        d.quiet_gap, d.max_defer = 0.02, 0.2
+        stop = asyncio.Event()
+
+        async def stream() -> None:  # what a burst of submissions looks like to the deliverer
+            while not stop.is_set():
+                d._last_event = time.monotonic()
+                await asyncio.sleep(0.005)
+
+        feeder = asyncio.create_task(stream())
+        try:
+            t0 = time.monotonic()
+            await asyncio.wait_for(d._yield_to_the_gate(), timeout=5)
+            waited = time.monotonic() - t0
+        finally:
+            stop.set()
+            await feeder
+        assert waited >= d.max_defer  # it did wait: the gate went first
+        d._last_event = 0.0
+        t0 = time.monotonic()
+        await d._yield_to_the_gate()
+        assert time.monotonic() - t0 < d.max_defer  # a quiet gate: no wait at all

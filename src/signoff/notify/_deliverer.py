@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -78,6 +79,12 @@ class Deliverer:
         the deliverer takes the store's writer lock from submissions and decisions as rarely as it can."""
         self._outcomes: list[tuple[list[OutboxResult], list[AuditDraft]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self.quiet_gap = 0.05
+        self.max_defer = 1.0
+        """While submissions and decisions stream in, claiming waits for a ``quiet_gap`` without one,
+        but never longer than ``max_defer``: delivery is the server's side job, so a burst keeps its
+        rate and its notifications follow it (under sustained load delivery still runs every second)."""
+        self._last_event = 0.0
 
     # -- the loop -----------------------------------------------------------------------------
     async def run(self) -> None:
@@ -87,6 +94,7 @@ class Deliverer:
             try:
                 while True:
                     self._wake.clear()  # before reading: an event committed from now on wakes us again
+                    await self._yield_to_the_gate()
                     try:
                         started = await self.deliver_due()
                     except Exception:  # the store faltered: keep the server up, try again shortly
@@ -104,7 +112,14 @@ class Deliverer:
     async def _wake_on(self, events: asyncio.Queue[Event]) -> None:
         while True:
             await events.get()
+            self._last_event = time.monotonic()
             self._wake.set()
+
+    async def _yield_to_the_gate(self) -> None:
+        start = time.monotonic()
+        while (time.monotonic() - self._last_event < self.quiet_gap
+               and time.monotonic() - start < self.max_defer):
+            await asyncio.sleep(self.quiet_gap)
 
     async def _sleep(self) -> None:
         wait = self.idle
