@@ -277,3 +277,20 @@ async def test_unsigned_stale_and_replayed_requests_decide_nothing(slack: Slack)
     assert (await slack.post(body, ts=ts)).status_code == 200
     replay = await slack.post(body, ts=ts)
     assert replay.status_code == 401 and "replay" in replay.text
+
+
+async def test_a_replay_to_another_server_on_the_same_store_is_refused(slack: Slack, tmp_path: Path) -> None:
+    """Two servers share the database: the second refuses what the first took (its own memory is empty)."""
+    t = await slack.submit()
+    other_gate = Gate.open(policy=tmp_path / "policy.yaml", store=f"sqlite:///{tmp_path}/s.db", sweep=False)
+    channel = SlackChannel("approvals", channel="#approvals", token=TOKEN, signing_secret=SECRET,
+                           api_url=slack.api.api_url)
+    other = create_app(other_gate, settings=ServerSettings(public_url=BASE), channels={"approvals": channel})
+    try:
+        body, ts = press("U0ALICE", REJECT, t.id), int(time.time())  # opens no ticket change by itself
+        assert (await slack.post(body, ts=ts)).status_code == 200
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=other), base_url=BASE) as client:
+            replay = await client.post(PATH, content=body, headers=sign(body, ts))
+        assert replay.status_code == 401 and "replay" in replay.text
+    finally:
+        await other_gate.aclose()

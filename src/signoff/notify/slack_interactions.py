@@ -78,6 +78,11 @@ class RequestVerifier:
         self._clock = clock
         self._seen: OrderedDict[str, float] = OrderedDict()
 
+    @property
+    def window(self) -> int:
+        """Seconds a request's timestamp may be off; a signature is remembered twice as long."""
+        return self._window
+
     def verify(self, body: bytes, headers: Mapping[str, str]) -> str:
         """The signing secret that signed ``body``; NotAuthorized (with the reason) otherwise."""
         h = {k.lower(): v for k, v in headers.items()}

@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -33,6 +35,7 @@ from starlette.background import BackgroundTask
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from signoff._errors import InvalidAction, NotAuthorized, SignoffError, public_message
+from signoff._model import utcnow
 from signoff._via import decided_via
 from signoff.notify._base import Channel, Links
 from signoff.notify._slack_blocks import reject_modal, render
@@ -103,6 +106,9 @@ async def interactions(request: Request) -> Response:
     if it.kind in ("ignored", "open"):
         return Response(status_code=200)
     ctx = get_context(request)
+    if await _seen_elsewhere(ctx.gate, request.headers.get("x-slack-signature", ""), si.verifier.window):
+        log.warning("slack interaction refused: already received by another server (a replay)")
+        return PlainTextResponse("this Slack request was already received (a replay): refused", status_code=401)
     channel = si.channel_for(secret)
     links = ctx.notifications.links if ctx.notifications is not None else None
     reviewer = await _reviewer(ctx.gate, channel, it.user_id)
@@ -165,6 +171,16 @@ async def _why_not(gate: Gate, ticket_ids: tuple[str, ...], reviewer: Reviewer) 
                                       "own_request": "you requested it, so someone else must decide it",
                                       "tier": f"it needs a {t.tier} reviewer"}.get(refusal, refusal))
     return "; ".join(reasons)
+
+
+async def _seen_elsewhere(gate: Gate, signature: str, window: int) -> bool:
+    """True when another server sharing this store already took this signed request: the verifier's
+    own memory is per process, the store's list of used one-time keys (email links use it too) is not."""
+    key = "slack-request:" + hashlib.sha256(signature.encode()).hexdigest()
+    if await gate.session_revoked(key):
+        return True
+    await gate.revoke_session(key, expires_at=utcnow() + timedelta(seconds=2 * window))
+    return False
 
 
 async def _decide(gate: Gate, it: Interaction, reviewer: str) -> dict[str, str]:
