@@ -144,6 +144,15 @@ class TestSignoffIntervention:
         await agent.invoke_async(hitl.responses(result))
         assert ([], ("error", "DENIED: refunds are frozen")) == (app.RAN, app.results(agent)["call_1"])
 
+    def test_sync_call(self, gate: signoff.Gate) -> None:
+        """``agent(...)`` (Strands runs its event loop in a thread of its own) pauses and resumes the same way."""
+        agent, hitl, _ = app.build(gate, [app.turn(REFUND)])
+        result = agent("help")
+        [ticket] = gate.list_tickets_sync()
+        gate.approve_sync(ticket.id, reviewer="alice")
+        result = agent(hitl.responses(result))
+        assert ("end_turn", [REFUND]) == (result.stop_reason, app.RAN)
+
     async def test_notify_runs_with_a_record(self, gate: signoff.Gate) -> None:
         """notify: runs in the turn and leaves a record in the reviewers' feed."""
         agent, _, _ = app.build(gate, [app.turn(("send_receipt", {"order": "A-1"}))])
