@@ -1,7 +1,9 @@
 """CEL conditions: compiled once, run with only the variables they reference.
 
 Most of a CEL call's cost is converting Python values into CEL, so a condition that
-reads only ``args`` is never handed ``action`` or ``context``.
+reads only ``args`` is never handed ``action`` or ``context``; and a condition in the
+common subset runs as a Python closure first (``_cel_fast``), which hands anything but
+a plain true/false back to the library, so values, errors and messages stay the library's.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import cel
+
+from signoff.policy._cel_fast import compile_fast, is_plain
 
 VARIABLES = ("action", "args", "context")
 _LOC = re.compile(r"<input>:(\d+):(\d+):\s*(.*)")
@@ -33,6 +37,11 @@ class Condition:
     source: str
     run: Callable[[dict[str, Any]], Any]
     variables: tuple[str, ...]
+    library: Callable[[dict[str, Any]], Any]
+    """The CEL library's program: the reference, and what answers whenever ``fast`` cannot."""
+    fast: Callable[[dict[str, Any]], Any] | None = None
+    """The compiled closure backed by the library, or None outside the subset. Only for an
+    activation whose variables are all ``is_plain``; ``run`` checks that itself."""
 
 
 def compile_condition(source: str) -> Condition:
@@ -63,7 +72,41 @@ def compile_condition(source: str) -> Condition:
             f"unknown variable {unknown[0]!r} in condition: use action, args or context",
             1, pos + 1 if pos >= 0 else 1,
         )
-    return Condition(source=source, run=program.execute, variables=names)
+    fast = compile_fast(source)
+    if fast is None:
+        return Condition(source=source, run=program.execute, variables=names, library=program.execute)
+    return Condition(source=source, run=_checked(fast, program.execute, names), variables=names,
+                     library=program.execute, fast=_with_fallback(fast, program.execute))
+
+
+def _with_fallback(fast: Callable[[dict[str, Any]], Any],
+                   library: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], Any]:
+    """The closure's answer when it is a plain true/false; otherwise the library's value or error.
+
+    Only for an activation of plain values (``is_plain``): the library converts every value a
+    variable holds, used or not, and fails on some (a set, an object) where a closure would answer.
+    """
+    def run(ctx: dict[str, Any]) -> Any:
+        try:
+            result = fast(ctx)
+        except Exception:  # off the happy path: a missing field, a wrong type, an overflow...
+            return library(ctx)
+        if result is True or result is False:
+            return result
+        return library(ctx)
+    return run
+
+
+def _checked(fast: Callable[[dict[str, Any]], Any], library: Callable[[dict[str, Any]], Any],
+             names: tuple[str, ...]) -> Callable[[dict[str, Any]], Any]:
+    answer = _with_fallback(fast, library)
+
+    def run(ctx: dict[str, Any]) -> Any:
+        for name in names:
+            if not is_plain(ctx.get(name)):
+                return library(ctx)
+        return answer(ctx)
+    return run
 
 
 def describe_failure(exc: Exception) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 from signoff._errors import UserError
 from signoff._model import Action, Level, Outcome, Reason, ReviewersRequired, canonical_json
 from signoff.policy._cel import Condition, compile_condition, describe_failure
+from signoff.policy._cel_fast import is_plain
 from signoff.policy._fields import OnTimeout
 from signoff.policy._spec import PolicySpec, Reviewers, Rule
 
@@ -278,10 +279,17 @@ class CompiledPolicy:
                 if activation is None:
                     activation = {}
                 ctx = {}
+                fast = cond.fast
                 for var in cond.variables:
-                    ctx[var] = _variable(var, action, activation)
+                    value = ctx[var] = _variable(var, action, activation)
+                    if fast is not None:
+                        plain = activation.get(_PLAIN[var])
+                        if plain is None:
+                            plain = activation[_PLAIN[var]] = is_plain(value)
+                        if not plain:
+                            fast = None
                 try:
-                    result = cond.run(ctx)
+                    result = cond.library(ctx) if fast is None else fast(ctx)
                 except Exception as exc:  # CEL raises KeyError/TypeError/RuntimeError/ValueError
                     result = exc
                 if result is False:
@@ -410,6 +418,8 @@ class CompiledPolicy:
 
 
 _RANK = {level: level.rank for level in Level}
+_PLAIN = {name: f"plain:{name}" for name in ("action", "args", "context")}
+"""Per-decision cache keys: whether a variable's value is plain enough for a compiled closure."""
 
 
 def _variable(name: str, action: Action, cache: dict[str, Any]) -> Any:

@@ -1,0 +1,676 @@
+"""The CEL subset people write, compiled to Python closures; the CEL library stays the reference.
+
+A CEL call costs ~10 µs, most of it converting Python values into CEL; a policy with a
+dozen conditions per decision spends almost all its time there. ``compile_fast`` turns
+the common subset (literals, field and index access, comparisons, arithmetic, ``&&``
+``||`` ``!``, the ternary, ``in``, ``has()``, ``size``, ``startsWith``/``endsWith``/
+``contains``, list and map literals, ``exists``/``all``) into plain closures.
+
+A closure only ever answers on the happy path, where its value is certain to be the
+library's: every operation checks the exact Python types of its operands (``bool`` is
+not ``int``, ints stay within int64, an int is compared with a double only below 2**53,
+NaN is not ordered, strings are sized only when ASCII because the library counts bytes).
+Anything else - a missing field, a wrong type, an overflow, a division by zero, an error
+that ``&&``/``||``/``exists`` might absorb, a non-bool result - raises, and the caller
+runs the library on the same activation instead. So errors, their messages and the
+fail-closed behaviour are the library's by construction; the property test in
+tests/unit/test_cel_fast.py checks the values. A source outside the subset compiles to
+``None`` and always runs on the library.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable
+from typing import Any
+
+Fn = Callable[[dict[str, Any]], Any]
+
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+_EXACT_FLOAT = 2**53
+_NONE = type(None)
+_ESCAPES = {"\\": "\\", "'": "'", '"': '"', "n": "\n", "t": "\t", "r": "\r"}
+_TOKEN = re.compile(r"""\s*(?:
+    (?P<float>\d+\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+)
+  | (?P<int>\d+)
+  | (?P<str>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
+  | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<op>\|\||&&|==|!=|<=|>=|[<>!+\-*/%?:.\[\](),{}])
+)""", re.VERBOSE)
+_RESERVED = {"in", "as", "break", "const", "continue", "else", "for", "function", "if", "import", "let",
+             "loop", "package", "namespace", "return", "var", "void", "while"}
+
+
+class Unsupported(Exception):
+    """The source uses something outside the compiled subset: run it on the library."""
+
+
+class Fallback(Exception):
+    """Not the happy path at run time: the library decides (value or error)."""
+
+
+# ------------------------------------------------------------------ value checks
+
+def _int(v: Any) -> bool:
+    return type(v) is int and _INT_MIN <= v <= _INT_MAX
+
+
+def _numbers(a: Any, b: Any) -> bool:
+    """Both CEL numbers of the kinds modelled here, compared exactly as the library does."""
+    ta, tb = type(a), type(b)
+    if ta is int:
+        if not _INT_MIN <= a <= _INT_MAX:
+            return False
+        if tb is int:
+            return bool(_INT_MIN <= b <= _INT_MAX)
+        return tb is float and -_EXACT_FLOAT <= a <= _EXACT_FLOAT and bool(b == b)
+    if ta is float and a == a:
+        if tb is float:
+            return bool(b == b)
+        return tb is int and bool(-_EXACT_FLOAT <= b <= _EXACT_FLOAT)
+    return False
+
+
+def _eq(a: Any, b: Any) -> bool:
+    ta = type(a)
+    if ta is type(b) and (ta is str or ta is bool or ta is _NONE):
+        return bool(a == b)
+    if _numbers(a, b):
+        return bool(a == b)
+    raise Fallback
+
+
+def _ordered(a: Any, b: Any) -> bool:
+    if type(a) is str and type(b) is str:
+        return True
+    if _numbers(a, b):
+        return True
+    raise Fallback
+
+
+def _checked(v: int) -> int:
+    if _INT_MIN <= v <= _INT_MAX:
+        return v
+    raise Fallback
+
+
+# ------------------------------------------------------------------ operators
+
+def _and(left: Fn, right: Fn) -> Fn:
+    def run(env: dict[str, Any]) -> Any:
+        a = left(env)
+        if a is False:
+            return False
+        if a is not True:
+            raise Fallback
+        b = right(env)
+        if type(b) is not bool:
+            raise Fallback
+        return b
+    return run
+
+
+def _or(left: Fn, right: Fn) -> Fn:
+    def run(env: dict[str, Any]) -> Any:
+        a = left(env)
+        if a is True:
+            return True
+        if a is not False:
+            raise Fallback
+        b = right(env)
+        if type(b) is not bool:
+            raise Fallback
+        return b
+    return run
+
+
+def _not(inner: Fn) -> Fn:
+    def run(env: dict[str, Any]) -> Any:
+        v = inner(env)
+        if v is True:
+            return False
+        if v is False:
+            return True
+        raise Fallback
+    return run
+
+
+def _neg(inner: Fn) -> Fn:
+    def run(env: dict[str, Any]) -> Any:
+        v = inner(env)
+        if type(v) is float:
+            return -v
+        if _int(v):
+            return _checked(-v)
+        raise Fallback
+    return run
+
+
+def _ternary(cond: Fn, yes: Fn, no: Fn) -> Fn:
+    def run(env: dict[str, Any]) -> Any:
+        c = cond(env)
+        if c is True:
+            return yes(env)
+        if c is False:
+            return no(env)
+        raise Fallback
+    return run
+
+
+def _compare(op: str, left: Fn, right: Fn) -> Fn:
+    if op == "==":
+        return lambda env: _eq(left(env), right(env))
+    if op == "!=":
+        return lambda env: not _eq(left(env), right(env))
+    if op == "<":
+        def lt(env: dict[str, Any]) -> Any:
+            a, b = left(env), right(env)
+            return _ordered(a, b) and a < b
+        return lt
+    if op == "<=":
+        def le(env: dict[str, Any]) -> Any:
+            a, b = left(env), right(env)
+            return _ordered(a, b) and a <= b
+        return le
+    if op == ">":
+        def gt(env: dict[str, Any]) -> Any:
+            a, b = left(env), right(env)
+            return _ordered(a, b) and a > b
+        return gt
+    if op == ">=":
+        def ge(env: dict[str, Any]) -> Any:
+            a, b = left(env), right(env)
+            return _ordered(a, b) and a >= b
+        return ge
+    if op == "in":
+        return _in(left, right)
+    raise Unsupported(op)
+
+
+def _compare_const(op: str, left: Fn, const: Any) -> Fn | None:
+    """``args.x > 200``, ``context.env == 'production'``: the literal's checks done once."""
+    fast, slow = _PY_OPS[op], _COMPARE_SLOW[op]
+    if type(const) is str:
+        def text(env: dict[str, Any]) -> Any:
+            v = left(env)
+            if type(v) is str:
+                return fast(v, const)
+            return slow(v, const)
+        return text
+    if type(const) is int and _int(const):
+        exact = -_EXACT_FLOAT <= const <= _EXACT_FLOAT
+
+        def integer(env: dict[str, Any]) -> Any:
+            v = left(env)
+            if type(v) is int and _INT_MIN <= v <= _INT_MAX:
+                return fast(v, const)
+            if exact and type(v) is float and v == v:
+                return fast(v, const)
+            return slow(v, const)
+        return integer
+    if type(const) is float and const == const:
+        def double(env: dict[str, Any]) -> Any:
+            v = left(env)
+            if type(v) is float and v == v:
+                return fast(v, const)
+            if type(v) is int and -_EXACT_FLOAT <= v <= _EXACT_FLOAT:
+                return fast(v, const)
+            return slow(v, const)
+        return double
+    return None
+
+
+_PY_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}
+_COMPARE_SLOW: dict[str, Callable[[Any, Any], bool]] = {
+    "==": _eq, "!=": lambda a, b: not _eq(a, b),
+    "<": lambda a, b: _ordered(a, b) and a < b, "<=": lambda a, b: _ordered(a, b) and a <= b,
+    ">": lambda a, b: _ordered(a, b) and a > b, ">=": lambda a, b: _ordered(a, b) and a >= b,
+}
+
+
+def _in(left: Fn, right: Fn) -> Fn:
+    def run(env: dict[str, Any]) -> Any:
+        x, coll = left(env), right(env)
+        tc = type(coll)
+        if tc is list:
+            tx = type(x)
+            if tx is str:
+                for e in coll:
+                    if type(e) is not str:
+                        raise Fallback
+                return x in coll
+            return any(_eq(x, e) for e in coll)
+        if tc is dict and type(x) is str:
+            if x in coll:
+                return True
+            for k in coll:
+                if type(k) is not str:
+                    raise Fallback
+            return False
+        raise Fallback
+    return run
+
+
+def _arith(op: str, left: Fn, right: Fn) -> Fn:
+    def run(env: dict[str, Any]) -> Any:
+        a, b = left(env), right(env)
+        ta, tb = type(a), type(b)
+        if ta is int and tb is int and _INT_MIN <= a <= _INT_MAX and _INT_MIN <= b <= _INT_MAX:
+            if op == "+":
+                return _checked(a + b)
+            if op == "-":
+                return _checked(a - b)
+            if op == "*":
+                return _checked(a * b)
+            if b == 0:
+                raise Fallback
+            q, r = abs(a) // abs(b), abs(a) % abs(b)
+            if op == "/":
+                return _checked(q if (a < 0) == (b < 0) else -q)
+            return r if a >= 0 else -r
+        if ta is float and tb is float:
+            if op == "+":
+                return a + b
+            if op == "-":
+                return a - b
+            if op == "*":
+                return a * b
+            if op == "/" and b != 0.0:
+                return a / b
+            raise Fallback
+        if op == "+" and ta is tb and (ta is str or ta is list):
+            return a + b
+        raise Fallback
+    return run
+
+
+def _field(target: Fn, name: str) -> Fn:
+    def run(env: dict[str, Any]) -> Any:
+        o = target(env)
+        if type(o) is dict:
+            return o[name]  # KeyError: missing field, the library says which
+        raise Fallback
+    return run
+
+
+def _var_field(var: str, name: str) -> Fn:
+    def run(env: dict[str, Any]) -> Any:
+        o = env[var]
+        if type(o) is dict:
+            return o[name]
+        raise Fallback
+    return run
+
+
+def _index(target: Fn, key: Fn) -> Fn:
+    def run(env: dict[str, Any]) -> Any:
+        o, k = target(env), key(env)
+        if type(o) is list and type(k) is int and 0 <= k < len(o):
+            return o[k]
+        if type(o) is dict and type(k) is str:
+            return o[k]
+        raise Fallback
+    return run
+
+
+def _has(target: Fn, name: str) -> Fn:
+    def run(env: dict[str, Any]) -> Any:
+        o = target(env)
+        if type(o) is dict:
+            return name in o
+        raise Fallback
+    return run
+
+
+def _size(target: Fn) -> Fn:
+    def run(env: dict[str, Any]) -> Any:
+        o = target(env)
+        t = type(o)
+        if t is list or t is dict or (t is str and o.isascii()):
+            return len(o)
+        raise Fallback
+    return run
+
+
+def _string_method(name: str, target: Fn, arg: Fn) -> Fn:
+    method = {"startsWith": str.startswith, "endsWith": str.endswith, "contains": str.__contains__}[name]
+
+    def run(env: dict[str, Any]) -> Any:
+        s, a = target(env), arg(env)
+        if type(s) is str and type(a) is str:
+            return method(s, a)
+        raise Fallback
+    return run
+
+
+def _comprehension(kind: str, target: Fn, var: str, pred: Fn) -> Fn:
+    def run(env: dict[str, Any]) -> Any:
+        coll = target(env)
+        if type(coll) is dict:
+            items = list(coll)
+            if any(type(k) is not str for k in items):
+                raise Fallback
+        elif type(coll) is list:
+            items = coll
+        else:
+            raise Fallback
+        inner = dict(env)
+        for item in items:
+            inner[var] = item
+            r = pred(inner)
+            if type(r) is not bool:
+                raise Fallback  # an error exists/all might absorb: the library decides
+            if r is (kind == "exists"):
+                return r
+        return kind != "exists"
+    return run
+
+
+def _list(items: list[Fn]) -> Fn:
+    return lambda env: [f(env) for f in items]
+
+
+def _map(entries: list[tuple[str, Fn]]) -> Fn:
+    return lambda env: {k: f(env) for k, f in entries}
+
+
+def _const(value: Any) -> Fn:
+    return lambda env: value
+
+
+# ------------------------------------------------------------------ parser
+
+class _Parser:
+    def __init__(self, source: str) -> None:
+        self.tokens: list[tuple[str, str]] = []
+        pos = 0
+        source = source.rstrip()
+        while pos < len(source):
+            m = _TOKEN.match(source, pos)
+            if m is None or m.end() == pos:
+                raise Unsupported(source[pos:])
+            kind = m.lastgroup or ""
+            self.tokens.append((kind, m.group(kind)))
+            pos = m.end()
+        self.i = 0
+        self.scope: list[str] = []
+
+    def peek(self) -> tuple[str, str]:
+        return self.tokens[self.i] if self.i < len(self.tokens) else ("end", "")
+
+    def take(self, text: str | None = None) -> tuple[str, str]:
+        tok = self.peek()
+        if tok[0] == "end" or (text is not None and tok[1] != text) or (text is not None and tok[0] == "str"):
+            raise Unsupported(f"expected {text!r}")
+        self.i += 1
+        return tok
+
+    def accept(self, text: str) -> bool:
+        kind, value = self.peek()
+        if kind in ("op", "ident") and value == text:
+            self.i += 1
+            return True
+        return False
+
+    def parse(self) -> Fn:
+        fn = self.expr()
+        if self.peek()[0] != "end":
+            raise Unsupported("trailing input")
+        return fn
+
+    def expr(self) -> Fn:
+        cond = self.or_()
+        if self.accept("?"):
+            yes = self.or_()
+            self.take(":")
+            no = self.expr()
+            return _ternary(cond, yes, no)
+        return cond
+
+    def or_(self) -> Fn:
+        fn = self.and_()
+        while self.accept("||"):
+            fn = _or(fn, self.and_())
+        return fn
+
+    def and_(self) -> Fn:
+        fn = self.rel()
+        while self.accept("&&"):
+            fn = _and(fn, self.rel())
+        return fn
+
+    def rel(self) -> Fn:
+        fn = self.add()
+        while True:
+            kind, op = self.peek()
+            if not ((kind == "op" and op in ("==", "!=", "<", "<=", ">", ">=")) or (kind == "ident" and op == "in")):
+                return fn
+            self.i += 1
+            start = self.i
+            right = self.add()
+            const = self._literal_at(start)
+            fast = _compare_const(op, fn, const[0]) if const is not None and op != "in" else None
+            fn = fast or _compare(op, fn, right)
+
+    def _literal_at(self, start: int) -> tuple[Any] | None:
+        """The value of the tokens [start, i) when they are one string or number literal."""
+        toks = self.tokens[start:self.i]
+        if len(toks) == 1 and toks[0][0] in ("str", "int", "float"):
+            return (_literal(toks[0]),)
+        if len(toks) == 2 and toks[0] == ("op", "-") and toks[1][0] in ("int", "float"):
+            v = -_literal(toks[1])
+            return (v,) if type(v) is float or _int(v) else None
+        return None
+
+    def add(self) -> Fn:
+        fn = self.mul()
+        while True:
+            kind, op = self.peek()
+            if kind != "op" or op not in ("+", "-"):
+                return fn
+            self.i += 1
+            fn = _arith(op, fn, self.mul())
+
+    def mul(self) -> Fn:
+        fn = self.unary()
+        while True:
+            kind, op = self.peek()
+            if kind != "op" or op not in ("*", "/", "%"):
+                return fn
+            self.i += 1
+            fn = _arith(op, fn, self.unary())
+
+    def unary(self) -> Fn:
+        if self.accept("!"):
+            return _not(self.unary())
+        if self.accept("-"):
+            kind, text = self.peek()
+            nxt = self.tokens[self.i + 1] if self.i + 1 < len(self.tokens) else ("end", "")
+            if kind == "int" and not (nxt[0] == "op" and nxt[1] in (".", "[")):
+                self.i += 1
+                value = -int(text)
+                if value < _INT_MIN:
+                    raise Unsupported(text)
+                return _const(value)
+            return _neg(self.unary())
+        return self.member()
+
+    def member(self) -> Fn:
+        kind, text = self.peek()
+        fn = self.primary()
+        var = text if kind == "ident" and self.tokens[self.i - 1] == (kind, text) else None
+        while True:
+            if self.accept("."):
+                k, name = self.take()
+                if k != "ident" or name in _RESERVED:
+                    raise Unsupported(name)
+                if self.accept("("):
+                    fn = self.method(fn, name)
+                elif var is not None:
+                    fn = _var_field(var, name)
+                else:
+                    fn = _field(fn, name)
+                var = None
+            elif self.accept("["):
+                key = self.expr()
+                self.take("]")
+                fn = _index(fn, key)
+                var = None
+            else:
+                return fn
+
+    def method(self, target: Fn, name: str) -> Fn:
+        if name in ("exists", "all"):
+            kind, var = self.take()
+            if kind != "ident" or var in _RESERVED or var in ("true", "false", "null"):
+                raise Unsupported(var)
+            self.take(",")
+            self.scope.append(var)
+            pred = self.expr()
+            self.scope.pop()
+            self.take(")")
+            return _comprehension(name, target, var, pred)
+        args = self.arguments()
+        if name in ("startsWith", "endsWith", "contains") and len(args) == 1:
+            return _string_method(name, target, args[0])
+        if name == "size" and not args:
+            return _size(target)
+        raise Unsupported(name)
+
+    def arguments(self) -> list[Fn]:
+        args: list[Fn] = []
+        if self.accept(")"):
+            return args
+        while True:
+            args.append(self.expr())
+            if self.accept(")"):
+                return args
+            self.take(",")
+
+    def primary(self) -> Fn:
+        kind, text = self.take()
+        if kind in ("int", "float", "str"):
+            return _const(_literal((kind, text)))
+        if kind == "ident":
+            if text in ("true", "false"):
+                return _const(text == "true")
+            if text == "null":
+                return _const(None)
+            if text in _RESERVED:
+                raise Unsupported(text)
+            if self.accept("("):
+                return self.function(text)
+            name = text
+            return lambda env: env[name]
+        if text == "(":
+            fn = self.expr()
+            self.take(")")
+            return fn
+        if text == "[":
+            items: list[Fn] = []
+            if not self.accept("]"):
+                while True:
+                    items.append(self.expr())
+                    if self.accept("]"):
+                        break
+                    self.take(",")
+            return _list(items)
+        if text == "{":
+            entries: list[tuple[str, Fn]] = []
+            if not self.accept("}"):
+                while True:
+                    k, key = self.take()
+                    if k != "str":
+                        raise Unsupported("map keys other than string literals")
+                    self.take(":")
+                    entries.append((_literal((k, key)), self.expr()))
+                    if self.accept("}"):
+                        break
+                    self.take(",")
+            if len({k for k, _ in entries}) != len(entries):
+                raise Unsupported("duplicate map keys")
+            return _map(entries)
+        raise Unsupported(text)
+
+    def function(self, name: str) -> Fn:
+        if name == "has":
+            start = self.i
+            target = self.member()
+            self.take(")")
+            toks = self.tokens[start:self.i - 1]
+            if len(toks) < 3 or toks[-2] != ("op", ".") or toks[-1][0] != "ident":
+                raise Unsupported("has() needs a field selection")
+            # rebuild the operand without its last selection
+            sub = _Parser.__new__(_Parser)
+            sub.tokens, sub.i, sub.scope = toks[:-2], 0, list(self.scope)
+            owner = sub.member()
+            if sub.i != len(sub.tokens):
+                raise Unsupported("has() operand")
+            del target
+            return _has(owner, toks[-1][1])
+        args = self.arguments()
+        if name == "size" and len(args) == 1:
+            return _size(args[0])
+        raise Unsupported(name)
+
+
+def _literal(tok: tuple[str, str]) -> Any:
+    kind, text = tok
+    if kind == "int":
+        value = int(text)
+        if value > _INT_MAX:
+            raise Unsupported(text)
+        return value
+    if kind == "float":
+        return float(text)
+    body = text[1:-1]
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        c = body[i]
+        if c == "\\":
+            nxt = body[i + 1] if i + 1 < len(body) else ""
+            if nxt not in _ESCAPES:
+                raise Unsupported(f"escape \\{nxt}")
+            out.append(_ESCAPES[nxt])
+            i += 2
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def is_plain(value: Any, depth: int = 0) -> bool:
+    """JSON-like (str, int64, float, bool, None, lists, str-keyed dicts): the library converts it surely."""
+    t = type(value)
+    if t is str:
+        return bool(value.isascii() or _SURROGATE.search(value) is None)
+    if t is int:
+        return bool(_INT_MIN <= value <= _INT_MAX)
+    if t is float or t is bool or value is None:
+        return True
+    if depth > 64:
+        return False
+    if t is dict:
+        return all(type(k) is str and is_plain(k) and is_plain(v, depth + 1) for k, v in value.items())
+    if t is list:
+        return all(is_plain(v, depth + 1) for v in value)
+    return False
+
+
+def compile_fast(source: str) -> Fn | None:
+    """A closure computing ``source`` on the happy path (raising otherwise), or None when unsupported.
+
+    Only call this for a source the CEL library has already compiled: the parser here is
+    lenient about what the library rejects.
+    """
+    try:
+        return _Parser(source).parse()
+    except (Unsupported, ValueError, IndexError, RecursionError):
+        return None
