@@ -40,8 +40,9 @@ class Condition:
     library: Callable[[dict[str, Any]], Any]
     """The CEL library's program: the reference, and what answers whenever ``fast`` cannot."""
     fast: Callable[[dict[str, Any]], Any] | None = None
-    """The compiled closure backed by the library, or None outside the subset. Only for an
-    activation whose variables are all ``is_plain``; ``run`` checks that itself."""
+    """The compiled closure (``_cel_fast``), or None outside the subset. Its true or false is the
+    library's answer when every variable read is ``is_plain``; if it raises or gives anything
+    else, ask ``library``. ``run`` does all that itself."""
 
 
 def compile_condition(source: str) -> Condition:
@@ -76,7 +77,7 @@ def compile_condition(source: str) -> Condition:
     if fast is None:
         return Condition(source=source, run=program.execute, variables=names, library=program.execute)
     return Condition(source=source, run=_checked(fast, program.execute, names), variables=names,
-                     library=program.execute, fast=_with_fallback(fast, program.execute))
+                     library=program.execute, fast=fast)
 
 
 def _with_fallback(fast: Callable[[dict[str, Any]], Any],

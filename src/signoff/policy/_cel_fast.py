@@ -649,19 +649,31 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 def is_plain(value: Any, depth: int = 0) -> bool:
     """JSON-like (str, int64, float, bool, None, lists, str-keyed dicts): the library converts it surely."""
     t = type(value)
+    if t is dict:
+        if depth > 64:
+            return False
+        for k, v in value.items():
+            if type(k) is not str or (not k.isascii() and _SURROGATE.search(k) is not None):
+                return False
+            tv = type(v)
+            if tv is str:
+                if not v.isascii() and _SURROGATE.search(v) is not None:
+                    return False
+            elif tv is int:
+                if not _INT_MIN <= v <= _INT_MAX:
+                    return False
+            elif tv is not float and tv is not bool and v is not None and not is_plain(v, depth + 1):
+                return False
+        return True
+    if t is list:
+        if depth > 64:
+            return False
+        return all(is_plain(v, depth + 1) for v in value)
     if t is str:
         return bool(value.isascii() or _SURROGATE.search(value) is None)
     if t is int:
         return bool(_INT_MIN <= value <= _INT_MAX)
-    if t is float or t is bool or value is None:
-        return True
-    if depth > 64:
-        return False
-    if t is dict:
-        return all(type(k) is str and is_plain(k) and is_plain(v, depth + 1) for k, v in value.items())
-    if t is list:
-        return all(is_plain(v, depth + 1) for v in value)
-    return False
+    return t is float or t is bool or value is None
 
 
 def compile_fast(source: str) -> Fn | None:

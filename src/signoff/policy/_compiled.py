@@ -267,6 +267,8 @@ class CompiledPolicy:
         reasons: list[Reason] = []
         near: list[str] = []
         activation: dict[str, Any] | None = None
+        env: dict[str, Any] = {}  # the variables compiled conditions read, shared by all of them
+        plain: dict[str, bool] = {}
         for rule in candidates:
             if rule.tags and not rule.tags <= action.tags:
                 continue
@@ -278,20 +280,29 @@ class CompiledPolicy:
             if cond is not None:
                 if activation is None:
                     activation = {}
-                ctx = {}
                 fast = cond.fast
-                for var in cond.variables:
-                    value = ctx[var] = _variable(var, action, activation)
-                    if fast is not None:
-                        plain = activation.get(_PLAIN[var])
-                        if plain is None:
-                            plain = activation[_PLAIN[var]] = is_plain(value)
-                        if not plain:
-                            fast = None
-                try:
-                    result = cond.library(ctx) if fast is None else fast(ctx)
-                except Exception as exc:  # CEL raises KeyError/TypeError/RuntimeError/ValueError
-                    result = exc
+                result = None
+                if fast is not None:
+                    # Each variable is checked plain once per decision (see _cel.Condition.fast).
+                    for var in cond.variables:
+                        if var not in env:
+                            value = env[var] = _variable(var, action, activation)
+                            plain[var] = is_plain(value)
+                        if not plain[var]:
+                            break
+                    else:
+                        try:
+                            result = fast(env)
+                        except Exception:  # off the closure's happy path: the library decides below
+                            result = None
+                if result is not True and result is not False:
+                    ctx = {}  # the library converts what it is handed: only what this condition reads
+                    for var in cond.variables:
+                        ctx[var] = _variable(var, action, activation)
+                    try:
+                        result = cond.library(ctx)
+                    except Exception as exc:  # CEL raises KeyError/TypeError/RuntimeError/ValueError
+                        result = exc
                 if result is False:
                     near.append(rule.name)
                     continue
@@ -418,8 +429,6 @@ class CompiledPolicy:
 
 
 _RANK = {level: level.rank for level in Level}
-_PLAIN = {name: f"plain:{name}" for name in ("action", "args", "context")}
-"""Per-decision cache keys: whether a variable's value is plain enough for a compiled closure."""
 
 
 def _variable(name: str, action: Action, cache: dict[str, Any]) -> Any:
