@@ -189,9 +189,6 @@ def render(anchor: dict[str, Any]) -> str:
             lines.append("")
             lines += [f"- {label}: **{value}x**" for label, value in ratios.items()]
             lines.append("")
-        notes = doc.get("notes")
-        if isinstance(notes, list) and notes:
-            lines += [f"- {note}" for note in notes] + [""]
         if doc.get("benchmark") == "policy":
             lines += _policy_extras(doc, anchor)
     return "\n".join(lines).rstrip() + "\n"

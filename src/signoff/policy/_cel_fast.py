@@ -232,6 +232,28 @@ _COMPARE_SLOW: dict[str, Callable[[Any, Any], bool]] = {
 
 
 def _in(left: Fn, right: Fn) -> Fn:
+    general = _in_general(left, right)
+    path = getattr(right, "path", None)
+    const = getattr(left, "const", None)
+    if path is None or const is None or type(const[0]) is not str:
+        return general
+    var, name, text = path[0], path[1], const[0]
+
+    def literal_in_field(env: dict[str, Any]) -> Any:
+        """``'pii' in action.tags``: a string literal in a list of strings."""
+        o = env[var]
+        if type(o) is dict:
+            coll = o[name]
+            if type(coll) is list:
+                for e in coll:
+                    if type(e) is not str:
+                        raise Fallback
+                return text in coll
+        return general(env)
+    return literal_in_field
+
+
+def _in_general(left: Fn, right: Fn) -> Fn:
     def run(env: dict[str, Any]) -> Any:
         x, coll = left(env), right(env)
         tc = type(coll)
@@ -302,7 +324,60 @@ def _var_field(var: str, name: str) -> Fn:
         if type(o) is dict:
             return o[name]
         raise Fallback
+    run.path = (var, name)  # type: ignore[attr-defined]
     return run
+
+
+# ``variable.field OP literal``, the form most conditions take, as one function with the
+# operator inlined: the same checks as ``_compare_const``, without three calls per comparison.
+_LEAF_NUMBER = """
+def leaf(env):
+    o = env[VAR]
+    if type(o) is not dict:
+        raise Fallback
+    v = o[NAME]
+    t = type(v)
+    if t is int:
+        if LO <= v <= HI:
+            return v OP C
+    elif t is float:
+        if v == v and FLOAT_OK:
+            return v OP C
+    return slow(v, C)
+"""
+_LEAF_STRING = """
+def leaf(env):
+    o = env[VAR]
+    if type(o) is not dict:
+        raise Fallback
+    v = o[NAME]
+    if type(v) is str:
+        return v OP C
+    return slow(v, C)
+"""
+
+
+def _leaf(path: tuple[str, str], op: str, const: Any) -> Fn | None:
+    if op not in _PY_OPS:
+        return None
+    if type(const) is str:
+        src, bounds, float_ok = _LEAF_STRING, (0, 0), False
+    elif type(const) is int and _int(const):
+        # an int field against an int literal is exact at any int64 magnitude; a double only below 2**53
+        src = _LEAF_NUMBER
+        bounds = (_INT_MIN, _INT_MAX)
+        float_ok = -_EXACT_FLOAT <= const <= _EXACT_FLOAT
+    elif type(const) is float and const == const:
+        src = _LEAF_NUMBER
+        bounds = (-_EXACT_FLOAT, _EXACT_FLOAT)
+        float_ok = True
+    else:
+        return None
+    namespace: dict[str, Any] = {"VAR": path[0], "NAME": path[1], "C": const, "slow": _COMPARE_SLOW[op],
+                                 "Fallback": Fallback, "LO": bounds[0], "HI": bounds[1], "FLOAT_OK": float_ok}
+    exec(src.replace("OP", op), namespace)  # op is one of _PY_OPS' six operators, nothing else
+    leaf: Fn = namespace["leaf"]
+    return leaf
 
 
 def _index(target: Fn, key: Fn) -> Fn:
@@ -378,7 +453,10 @@ def _map(entries: list[tuple[str, Fn]]) -> Fn:
 
 
 def _const(value: Any) -> Fn:
-    return lambda env: value
+    def run(env: dict[str, Any]) -> Any:
+        return value
+    run.const = (value,)  # type: ignore[attr-defined]
+    return run
 
 
 # ------------------------------------------------------------------ parser
@@ -452,7 +530,10 @@ class _Parser:
             start = self.i
             right = self.add()
             const = self._literal_at(start)
-            fast = _compare_const(op, fn, const[0]) if const is not None and op != "in" else None
+            path = getattr(fn, "path", None)
+            fast = None
+            if const is not None and op != "in":
+                fast = (_leaf(path, op, const[0]) if path is not None else None) or _compare_const(op, fn, const[0])
             fn = fast or _compare(op, fn, right)
 
     def _literal_at(self, start: int) -> tuple[Any] | None:
