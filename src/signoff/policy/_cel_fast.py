@@ -749,7 +749,17 @@ def is_plain(value: Any, depth: int = 0) -> bool:
     if t is list:
         if depth > 64:
             return False
-        return all(is_plain(v, depth + 1) for v in value)
+        for v in value:
+            tv = type(v)
+            if tv is str:
+                if not v.isascii() and _SURROGATE.search(v) is not None:
+                    return False
+            elif tv is int:
+                if not _INT_MIN <= v <= _INT_MAX:
+                    return False
+            elif tv is not float and tv is not bool and v is not None and not is_plain(v, depth + 1):
+                return False
+        return True
     if t is str:
         return bool(value.isascii() or _SURROGATE.search(value) is None)
     if t is int:
