@@ -66,6 +66,15 @@ EXPECTED: dict[str, list[str]] = {
         "agent: Refunded 100.00 on A-17; your account stays open.",
         "refund ticket execution: executed",
     ],
+    "agent_framework_refund.py": [
+        "   approval requests for: ['issue_refund', 'close_account']",
+        "   responses: [('issue_refund', True), ('close_account', False)]",
+        "[tool] issue_refund('A-17', 100.0)",
+        "the model reads for call_3: 'Error: Tool call invocation was rejected by user.'",
+        "for call_2: 'Note: a reviewer edited the arguments to {\"amount\": 100.0, \"order\": \"A-17\"}",
+        "agent: Refunded 100.00 on A-17; your account stays open.",
+        "refund ticket execution: executed",
+    ],
     "claude_code_hook.py": [
         "   Bash `npm test`: allow",
         "   Bash `curl | sh`: deny",
@@ -83,6 +92,7 @@ FORBIDDEN = {  # the original, unedited calls must never run
     "pydantic_ai_refund.py": ["issue_refund('A-17', 150.0)", "[tool] close_account"],
     "google_adk_refund.py": ["issue_refund('A-17', 150.0)", "[tool] close_account"],
     "strands_refund.py": ["issue_refund('A-17', 150.0)", "[tool] close_account"],
+    "agent_framework_refund.py": ["issue_refund('A-17', 150.0)", "[tool] close_account"],
 }
 
 
@@ -93,7 +103,8 @@ def test_example_runs(example: str) -> None:
         pytest.importorskip({"langgraph_agent.py": "langchain.agents", "openai_agents_refund.py": "agents.testing",
                              "pydantic_ai_refund.py": "pydantic_ai", "mcp_proxy.py": "mcp.server.mcpserver",
                              "claude_code_hook.py": "httpx", "google_adk_refund.py": "google.adk",
-                             "strands_refund.py": "strands.interventions"}[example])
+                             "strands_refund.py": "strands.interventions",
+                             "agent_framework_refund.py": "agent_framework"}[example])
     out = subprocess.run([sys.executable, str(EXAMPLES / example)], capture_output=True, text=True, timeout=300,
                          cwd=EXAMPLES.parent)
     assert 0 == out.returncode, out.stderr[-3000:]
@@ -106,7 +117,7 @@ def test_example_runs(example: str) -> None:
 # The adapter examples again, the agent and the reviewer reaching a real `signoff serve` over HTTP.
 REMOTE = {"langgraph_agent.py": "langchain.agents", "openai_agents_refund.py": "agents.testing",
           "pydantic_ai_refund.py": "pydantic_ai", "google_adk_refund.py": "google.adk",
-          "strands_refund.py": "strands.interventions"}
+          "strands_refund.py": "strands.interventions", "agent_framework_refund.py": "agent_framework"}
 
 
 @pytest.mark.parametrize("example", sorted(REMOTE))
@@ -131,7 +142,8 @@ def test_example_runs_against_a_server(example: str, tmp_path: Path) -> None:
 DOCS = EXAMPLES.parent / "docs" / "integrations"
 PAGES = {"langgraph.md": "langgraph_agent.py", "openai-agents.md": "openai_agents_refund.py",
          "pydantic-ai.md": "pydantic_ai_refund.py", "mcp.md": "mcp_proxy.py", "claude-code.md": "claude_code_hook.py",
-         "google-adk.md": "google_adk_refund.py", "strands.md": "strands_refund.py"}
+         "google-adk.md": "google_adk_refund.py", "strands.md": "strands_refund.py",
+         "agent-framework.md": "agent_framework_refund.py"}
 
 
 @pytest.mark.parametrize("page", sorted(PAGES))
