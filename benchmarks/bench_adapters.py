@@ -1,6 +1,7 @@
 """What the framework adapters cost: per auto tool call, and per pause -> approve -> resume.
 
-For each framework (LangChain/LangGraph, OpenAI Agents SDK, Pydantic AI, MCP, Claude Code, Google ADK, Strands):
+For each framework (LangChain/LangGraph, OpenAI Agents SDK, Pydantic AI, MCP, Claude Code, Google ADK, Strands,
+Microsoft Agent Framework):
 
 * **auto overhead**: the cost the adapter adds to one tool call the policy lets pass.
   Measured two ways: the adapter's hooks timed directly on one call (``hook µs``: what
@@ -694,6 +695,109 @@ async def bench_strands(work: Path, n: int, n_rt: int) -> dict[str, Any]:
             "signoff_label": "SignoffIntervention: ticket + interrupt, ticket approved, resumed with responses()"}
 
 
+async def bench_agent_framework(work: Path, n: int, n_rt: int) -> dict[str, Any]:
+    """SignoffMiddleware.process on an auto call (timed directly on a real FunctionInvocationContext), whole
+    scripted Agent runs with and without it, and pause -> approve -> resume of an always_require tool next to
+    the framework's own approval answered True in memory."""
+    from collections.abc import Awaitable as _Awaitable
+    from collections.abc import Sequence as _Sequence
+
+    from agent_framework import (
+        Agent,
+        BaseChatClient,
+        ChatMiddlewareLayer,
+        ChatResponse,
+        Content,
+        FunctionInvocationContext,
+        FunctionInvocationLayer,
+        Message,
+        tool,
+    )
+
+    import signoff
+    from signoff.integrations.agent_framework import SignoffMiddleware
+
+    @tool
+    def lookup_order(order: str) -> str:
+        """Look up an order."""
+        return f"order {order}"
+
+    @tool(approval_mode="always_require")
+    def issue_refund(order: str, amount: float) -> str:
+        """Refund."""
+        return "refunded"
+
+    ids = itertools.count()
+
+    class Endless(FunctionInvocationLayer[Any], ChatMiddlewareLayer[Any], BaseChatClient[Any]):
+        """A user's text gets the scripted call; anything else gets 'done'."""
+
+        def __init__(self, call: str, args: dict[str, Any]) -> None:
+            super().__init__()
+            self.call, self.args = call, args
+
+        def _inner_get_response(self, *, messages: _Sequence[Message], stream: bool, options: Any,
+                                **kw: Any) -> _Awaitable[ChatResponse]:
+            async def answer() -> ChatResponse:
+                last = messages[-1]
+                if last.role == "user" and any(c.type == "text" for c in last.contents):
+                    contents = [Content.from_function_call(call_id=f"c{next(ids)}", name=self.call,
+                                                           arguments=self.args)]
+                else:
+                    contents = [Content.from_text("done")]
+                return ChatResponse(messages=[Message(role="assistant", contents=contents)])
+
+            return answer()
+
+    def agent(tools: list[Any], middleware: list[Any], call: str, args: dict[str, Any]) -> Agent:
+        return Agent(client=Endless(call, args), tools=tools, middleware=middleware)
+
+    async with signoff.Gate.open(policy=POLICY, store=f"sqlite:///{work / 'agent_framework.db'}") as gate:
+        gate.add_reviewer("alice")
+        hitl = SignoffMiddleware(gate, agent="bench")
+        context = FunctionInvocationContext(function=lookup_order, arguments={"order": "A"},
+                                            metadata={"call_id": "c"})
+
+        async def call_next() -> None:
+            pass
+
+        async def hooks() -> None:
+            await hitl.process(context, call_next)
+
+        await time_async(hooks, 200)
+        hook = _us(await time_async(hooks, 5000))
+
+        plain, gated = (agent([lookup_order], mw, "lookup_order", {"order": "A"}) for mw in ([], [hitl]))
+        runs = [lambda a=a: a.run("hi") for a in (plain, gated)]
+        await rounds_async(runs, 10)  # type: ignore[arg-type]
+        tp, tg = await rounds_async(runs, n)  # type: ignore[arg-type]
+
+        refund = {"order": "A", "amount": 1.0}
+        own = agent([issue_refund], [], "issue_refund", refund)
+        ours = agent([issue_refund], [hitl], "issue_refund", refund)
+
+        async def own_cycle() -> None:
+            session = own.create_session()
+            response = await own.run("hi", session=session)
+            await own.run(Message(role="user", contents=[r.to_function_approval_response(True)
+                                                         for r in response.user_input_requests]), session=session)
+
+        async def ours_cycle() -> None:
+            session = ours.create_session()
+            response = await ours.run("hi", session=session)
+            [ticket] = (await hitl.approvals(response.user_input_requests)).pending
+            await gate.approve(ticket.id, reviewer="alice")
+            answer = await hitl.approvals(response.user_input_requests)
+            await ours.run(answer.message(), session=session)
+
+        await interleaved_async(own_cycle, ours_cycle, 3)
+        t_own, t_ours = await interleaved_async(own_cycle, ours_cycle, n_rt)
+    return {"hook_us": hook, **_runs(tp, None, tg),
+            "framework_round_trip_ms": _ms(t_own), "signoff_round_trip_ms": _ms(t_ours),
+            "framework_label": "always_require approval answered True, in memory",
+            "signoff_label": "SignoffMiddleware.approvals: one ticket, approved, answered, resumed"}
+
+
 # ---------------------------------------------------------------- main
 def main(*, n: int = 150, n_rt: int = 40, write: bool = True) -> dict[str, Any]:
     gc.collect()
@@ -707,6 +811,10 @@ def main(*, n: int = 150, n_rt: int = 40, write: bool = True) -> dict[str, Any]:
     results["google-adk"] = asyncio.run(bench_google_adk(work, n, n_rt))
     try:  # strands-agents pins mcp<2.2: installed --no-deps by scripts/test-setup.sh, absent elsewhere
         results["strands"] = asyncio.run(bench_strands(work, n, n_rt))
+    except ImportError:
+        pass
+    try:
+        results["agent-framework"] = asyncio.run(bench_agent_framework(work, n, n_rt))
     except ImportError:
         pass
 
@@ -729,7 +837,7 @@ def main(*, n: int = 150, n_rt: int = 40, write: bool = True) -> dict[str, Any]:
         "python": platform.python_version(),
         "versions": {p: version(p) for p in ("langgraph", "langchain", "langchain-core", "openai-agents",
                                              "pydantic-ai-slim", "mcp", "google-adk",
-                                             "strands-agents")},
+                                             "strands-agents", "agent-framework-core")},
         "runs_per_measure": n, "round_trips": n_rt,
         "frameworks": results,
         "anchors": ANCHORS,
