@@ -139,7 +139,7 @@ async def main() -> None:
         response = await agent.run("Refund A-17 and close my account", session=session)
         requests = response.user_input_requests
         print(f"   approval requests for: {[r.function_call.name for r in requests]}")
-        answer = await hitl.approvals(requests)
+        answer = await hitl.approvals(requests, reasoning=response.text)
         for t in answer.pending:
             print(f"   - {t.id}: {t.action.name}({dict(t.action.args)}) batch {t.batch_id}")
         tickets = {t.action.name: t for t in answer.pending}

@@ -102,10 +102,12 @@ class TestApprovalRequests:
         session = agent.create_session()
         response = await agent.run("help", session=session)
         assert app.RAN == []
-        answer = await hitl.approvals(response.user_input_requests)
+        answer = await hitl.approvals(response.user_input_requests, reasoning=response.text)
         tickets = {t.action.name: t for t in await gate.list_tickets()}
         assert (set(tickets), len({t.batch_id for t in tickets.values()}), answer.done) == \
             ({"close_account", "reset_password"}, 1, False)
+        assert {(t.action.agent, t.action.reasoning, dict(t.action.args)["customer"]) for t in tickets.values()} == \
+            {("support-bot", "Order late 3 days.", "bob")}
         assert sorted(t.id for t in answer.pending) == sorted(t.id for t in tickets.values())
         await gate.approve(tickets["reset_password"].id, reviewer="alice")
         await gate.reject(tickets["close_account"].id, reviewer="alice", feedback="keep it open")

@@ -170,14 +170,15 @@ class SignoffMiddleware(FunctionMiddleware):
             context.result = _with_note(verdict.text, context.result)
 
     # -- tools with approval_mode="always_require" -------------------------------------------
-    async def approvals(self, requests: Sequence[Content], *, wait: float = 0.0) -> Approvals:
+    async def approvals(self, requests: Sequence[Content], *, wait: float = 0.0, reasoning: str = "") -> Approvals:
         """Queue a pause's ``function_approval_request`` contents as ONE batch and answer them.
 
-        Call it again (in this or another process) with the same requests to read the decisions
-        later: the tickets are found by the calls' ids."""
+        ``reasoning`` is what the reviewer reads as the model's words (e.g. the paused response's
+        ``text``): the requests do not carry it. Call it again (in this or another process) with the
+        same requests to read the decisions later: the tickets are found by the calls' ids."""
         asked = [r for r in requests if r.type == "function_approval_request"]
         calls = [_call_of(r) for r in asked]
-        steps = self.core.plan(calls)
+        steps = self.core.plan(calls, reasoning=reasoning)
         keys = [self._approval_key(c.id) for c in calls]
         for s, key in zip(steps, keys, strict=True):
             await self._adopt(s, key)
