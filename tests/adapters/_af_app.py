@@ -65,7 +65,14 @@ def reset_password(customer: str) -> str:
     return f"reset {customer}"
 
 
-TOOLS = [lookup_order, issue_refund, close_account, delete_customer_data, reset_password]
+@tool
+def send_receipt(order: str) -> str:
+    """Mail a receipt (the policy records it in the reviewers' feed)."""
+    RAN.append(("send_receipt", {"order": order}))
+    return f"sent receipt for {order}"
+
+
+TOOLS = [lookup_order, issue_refund, close_account, delete_customer_data, reset_password, send_receipt]
 
 
 class ScriptedClient(FunctionInvocationLayer[Any], ChatMiddlewareLayer[Any], BaseChatClient[Any]):

@@ -46,6 +46,13 @@ class TestMiddleware:
         assert ([LOOKUP], [], True) == (app.RAN, await gate.list_tickets(), response.text.endswith("done"))
         assert app.results(client) == {"call_1": "order A-1 is late"}
 
+    async def test_notify_runs_and_is_recorded(self, gate: signoff.Gate) -> None:
+        agent, _, _ = app.build(gate, [app.turn(("send_receipt", {"order": "A-1"}))])
+        await agent.run("help")
+        [t] = await gate.list_tickets()
+        assert (app.RAN, t.kind, t.action.name) == \
+            ([("send_receipt", {"order": "A-1"})], "notification", "send_receipt")
+
     async def test_deny_never_runs(self, gate: signoff.Gate) -> None:
         """The app answers the framework's approval request itself with "yes": the policy still denies the
         call, the model reads the policy's reasons, and only the auto call ran."""

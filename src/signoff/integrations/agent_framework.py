@@ -130,7 +130,7 @@ class SignoffMiddleware(FunctionMiddleware):
         if step.passes and not required:
             await call_next()
             return
-        if required:  # approved through the framework: the signoff ticket decides, not the response
+        if required and call.id:  # approved through the framework: the signoff ticket decides, not the response
             await self._adopt(step, self._approval_key(call.id))
             if step.ticket is None and step.outcome.level is Level.AUTO:
                 await call_next()  # approved by the app's own reviewer, and the policy lets it pass
