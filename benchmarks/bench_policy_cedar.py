@@ -26,6 +26,7 @@ import datetime
 import fnmatch
 import gc
 import json
+import os
 import platform
 import pstats
 import random
@@ -293,7 +294,7 @@ def profile(fn: Callable[[Any], Any], items: Sequence[Any]) -> dict[str, float]:
             calls += v[1]
         elif func == "is_plain":
             groups["plain-value checks (is_plain)"] += v[2]
-        elif filename.endswith("_cel_fast.py") or filename.endswith("_cel.py"):
+        elif "_cel_fast.py" in filename or filename.endswith("_cel.py"):
             groups["compiled closures (_cel_fast)"] += v[2]
         elif filename.endswith("_compiled.py"):
             groups["rule walk and Outcome (_compiled)"] += v[2]
@@ -357,6 +358,7 @@ def main(*, n: int = 20_000, n_engine: int = 4_000, repeats: int = 5, write: boo
         "title": "The 52-rule policy: signoff beside cedarpy and a hand-written loop (one process)",
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
+        "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "cel": _ver("common-expression-language"),
         "cedarpy": _ver("cedarpy"),
         "rules": len(RULES),
