@@ -7,7 +7,8 @@ into docs/benchmarks.md, so the page always shows the latest figures of each ben
 even of one that was not re-run this time.
 
 A results file renders best with ``title``, ``table`` (``columns`` and ``rows``) and
-``ratios`` (label -> number); anything else is shown as a list of its top-level values.
+``ratios`` (label -> number), then ``notes`` (paragraphs of Markdown); anything else is
+shown as a list of its top-level values.
 
 Usage: python benchmarks/run.py [--only policy] [--docs-only]
 """
@@ -189,6 +190,10 @@ def render(anchor: dict[str, Any]) -> str:
             lines.append("")
             lines += [f"- {label}: **{value}x**" for label, value in ratios.items()]
             lines.append("")
+        notes = doc.get("notes")
+        if isinstance(notes, list):
+            for note in notes:
+                lines += [str(note), ""]
         if doc.get("benchmark") == "policy":
             lines += _policy_extras(doc, anchor)
     return "\n".join(lines).rstrip() + "\n"
