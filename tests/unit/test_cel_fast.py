@@ -125,6 +125,9 @@ PROPERTY = settings(max_examples=1500, deadline=None, suppress_health_check=[Hea
 @given(expressions, activations)
 def test_a_closure_that_answers_gives_the_library_value(source: str, activation: dict[str, Any]) -> None:
     fast = compiled_source(source)
+    # A closure is only asked about plain values (an int beyond 64 bits becomes a double in the
+    # library); the next test covers the rest through Condition.run, which checks that first.
+    assume(all(is_plain(v) for v in activation.values()))
     try:
         got = fast(activation)
     except Exception:

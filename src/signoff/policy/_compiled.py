@@ -233,15 +233,21 @@ class CompiledPolicy:
             raise UserError(f"unknown mode {mode!r}; the policy defines {known}") from None
         rules, conditional = table.lookup(action.name)
         conf = action.confidence
-        if conditional or (conf is not None and conf < info.confidence_floor):
+        if conf is not None and conf < info.confidence_floor:
             return self._evaluate(action, table, info, rules, is_known)
-        # No condition to run and a confidence that cannot matter: the outcome depends only on
-        # the name, tags, agent, external flag and fingerprint, so it is computed once and shared
-        # (Outcome is frozen). Building an Outcome costs more than the whole rule walk, and most
-        # agent steps are such repeats. ``is_known`` is still asked exactly when the uncached path
-        # would ask it: the first computation records whether novelty could raise the level.
+        results: tuple[bool, ...] = ()
+        if conditional:
+            found = _condition_results(action, rules)
+            if found is None:  # a condition failed: the full path says why, and fails closed
+                return self._evaluate(action, table, info, rules, is_known)
+            results = found
+        # A confidence that cannot matter: the outcome depends only on the name, tags, agent,
+        # external flag, fingerprint and what the conditions answered, so it is computed once and
+        # shared (Outcome is frozen). Building an Outcome costs more than the whole rule walk, and
+        # most agent steps are such repeats. ``is_known`` is still asked exactly when the uncached
+        # path would ask it: the first computation records whether novelty could raise the level.
         fingerprint = self.fingerprint(action) if self._novelty_level is not None else ""
-        key = (action.name, action.tags, action.agent, action.external, fingerprint)
+        key = (action.name, action.tags, action.agent, action.external, fingerprint, results)
         memo = table.memo.get(key)
         if memo is None:
             asked: list[str] = []
@@ -280,29 +286,7 @@ class CompiledPolicy:
             if cond is not None:
                 if activation is None:
                     activation = {}
-                fast = cond.fast
-                result = None
-                if fast is not None:
-                    # Each variable is checked plain once per decision (see _cel.Condition.fast).
-                    for var in cond.variables:
-                        if var not in env:
-                            value = env[var] = _variable(var, action, activation)
-                            plain[var] = is_plain(value)
-                        if not plain[var]:
-                            break
-                    else:
-                        try:
-                            result = fast(env)
-                        except Exception:  # off the closure's happy path: the library decides below
-                            result = None
-                if result is not True and result is not False:
-                    ctx = {}  # the library converts what it is handed: only what this condition reads
-                    for var in cond.variables:
-                        ctx[var] = _variable(var, action, activation)
-                    try:
-                        result = cond.library(ctx)
-                    except Exception as exc:  # CEL raises KeyError/TypeError/RuntimeError/ValueError
-                        result = exc
+                result = _run_condition(cond, action, activation, env, plain)
                 if result is False:
                     near.append(rule.name)
                     continue
@@ -429,6 +413,57 @@ class CompiledPolicy:
 
 
 _RANK = {level: level.rank for level in Level}
+
+
+def _run_condition(cond: Condition, action: Action, activation: dict[str, Any], env: dict[str, Any],
+                   plain: dict[str, bool]) -> Any:
+    """True, False, another value, or the exception the library raised: the closure first when it can."""
+    fast = cond.fast
+    if fast is not None:
+        # Each variable is checked plain once per decision (see _cel.Condition.fast).
+        for var in cond.variables:
+            if var not in env:
+                value = env[var] = _variable(var, action, activation)
+                plain[var] = is_plain(value)
+            if not plain[var]:
+                break
+        else:
+            try:
+                result = fast(env)
+            except Exception:  # off the closure's happy path: the library decides below
+                result = None
+            if result is True or result is False:
+                return result
+    ctx = {}  # the library converts what it is handed: only what this condition reads
+    for var in cond.variables:
+        ctx[var] = _variable(var, action, activation)
+    try:
+        return cond.library(ctx)
+    except Exception as exc:  # CEL raises KeyError/TypeError/RuntimeError/ValueError
+        return exc
+
+
+def _condition_results(action: Action, candidates: tuple[_CRule, ...]) -> tuple[bool, ...] | None:
+    """What each condition the rule walk would run answers, in order; None if one is not true or false."""
+    activation: dict[str, Any] = {}
+    env: dict[str, Any] = {}
+    plain: dict[str, bool] = {}
+    out: list[bool] = []
+    for rule in candidates:
+        cond = rule.cond
+        if cond is None:
+            continue
+        if rule.tags and not rule.tags <= action.tags:
+            continue
+        if rule.agent_re is not None and not rule.agent_re.match(action.agent):
+            continue
+        if rule.external is not None and rule.external != action.external:
+            continue
+        result = _run_condition(cond, action, activation, env, plain)
+        if result is not True and result is not False:
+            return None
+        out.append(result)
+    return tuple(out)
 
 
 def _variable(name: str, action: Action, cache: dict[str, Any]) -> Any:
