@@ -459,6 +459,22 @@ def _condition_results(action: Action, candidates: tuple[_CRule, ...]) -> tuple[
             continue
         if rule.external is not None and rule.external != action.external:
             continue
+        fast = cond.fast
+        if fast is not None:  # _run_condition's first half, inlined: this loop is the hot path
+            for var in cond.variables:
+                ok = plain.get(var)
+                if ok is None:
+                    ok = plain[var] = is_plain(env.setdefault(var, _variable(var, action, activation)))
+                if not ok:
+                    break
+            else:
+                try:
+                    result = fast(env)
+                except Exception:
+                    result = None
+                if result is True or result is False:
+                    out.append(result)
+                    continue
         result = _run_condition(cond, action, activation, env, plain)
         if result is not True and result is not False:
             return None
