@@ -11,16 +11,20 @@ import pytest
 pytest.importorskip("claude_agent_sdk")
 
 from claude_agent_sdk import (
+    ClaudeAgentOptions,
     HookContext,
     HookMatcher,
     PermissionResultAllow,
     PermissionResultDeny,
     PreToolUseHookInput,
+    ResultMessage,
     ToolPermissionContext,
+    query,
 )
 
 import signoff
 from signoff.integrations.claude_agent_sdk import can_use_tool, pre_tool_use_callback, pre_tool_use_hook
+from tests.adapters._casdk_cli import ScriptedCLI
 
 REFUND = {"order": "A-1", "amount": 150.0}
 CTX: HookContext = {"signal": None}
@@ -162,3 +166,32 @@ class TestPreToolUseHook:
         out = await hook(bad, None, CTX)
         post: Any = {"hook_event_name": "PostToolUse", "tool_name": "Bash"}
         assert ("deny", {}) == (out["hookSpecificOutput"]["permissionDecision"], await hook(post, None, CTX))
+
+
+class TestThroughTheSDKQueryLoop:
+    """The SDK's own ``query()`` loop, its control protocol served by a scripted CLI (no model)."""
+
+    async def run(self, options: Any, calls: list[tuple[str, dict[str, Any]]]) -> tuple[list[Any], list[Any]]:
+        cli = ScriptedCLI(calls)
+        messages = [m async for m in query(prompt="help", options=options, transport=cli)]
+        return messages, cli.answers
+
+    async def test_can_use_tool_answers_the_cli(self, gate: signoff.Gate) -> None:
+        options = ClaudeAgentOptions(can_use_tool=can_use_tool(gate, agent="bot", wait=0))
+        messages, answers = await self.run(options, [("lookup_order", {"order": "A-1"}),
+                                                     ("delete_customer_data", {"c": "bob"}),
+                                                     ("close_account", {"customer": "bob"})])
+        [ticket] = await gate.list_tickets()
+        assert isinstance(messages[-1], ResultMessage)
+        assert [("success", "allow"), ("success", "deny"), ("success", "deny")] == \
+            [(a["subtype"], a["response"]["behavior"]) for a in answers]
+        assert answers[0]["response"]["updatedInput"] == {"order": "A-1"}
+        assert "no-data-deletion" in answers[1]["response"]["message"]
+        assert answers[2]["response"]["message"].startswith(f"waiting for approval: ticket {ticket.id}")
+
+    async def test_pre_tool_use_hook_answers_the_cli(self, gate: signoff.Gate) -> None:
+        options = ClaudeAgentOptions(hooks={"PreToolUse": [pre_tool_use_hook(gate, agent="bot", wait=0)]})
+        _, answers = await self.run(options, [("lookup_order", {"order": "A-1"}),
+                                              ("close_account", {"customer": "bob"})])
+        decisions = [a["response"]["hookSpecificOutput"]["permissionDecision"] for a in answers]
+        assert ["allow", "deny"] == decisions
