@@ -82,8 +82,8 @@ def can_use_tool(gate: GateLike, *, agent: str = "", wait: float = 50.0, session
     async def decide(tool_name: str, input_data: dict[str, Any],
                      context: ToolPermissionContext) -> PermissionResult:
         payload = {"hook_event_name": "PreToolUse", "session_id": session_id, "tool_name": tool_name,
-                   "tool_input": input_data, "tool_use_id": context.tool_use_id or "",
-                   "agent_id": context.agent_id}
+                   "tool_input": input_data, "tool_use_id": getattr(context, "tool_use_id", None) or "",
+                   "agent_id": getattr(context, "agent_id", None)}
         try:
             out = (await answer_hook(gate, {k: v for k, v in payload.items() if v is not None},
                                      agent=agent, wait=wait))["hookSpecificOutput"]
