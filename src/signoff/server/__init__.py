@@ -31,6 +31,7 @@ def create_app(gate: Gate, *, settings: ServerSettings | None = None,
     from signoff import __version__
     from signoff.server._context import ServerContext
     from signoff.server._docs import install_docs
+    from signoff.server._fast_evaluate import FastEvaluate
     from signoff.server._group_commit import GroupCommit
     from signoff.server._notifications import Notifications, lifespan
     from signoff.server._principals import Authenticator
@@ -45,6 +46,7 @@ def create_app(gate: Gate, *, settings: ServerSettings | None = None,
         openapi_url=f"{API_PREFIX}/openapi.json", docs_url=None, redoc_url=None, lifespan=lifespan,
     )
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    app.add_middleware(FastEvaluate, path=f"{API_PREFIX}/evaluate", limit=settings.max_request_bytes)
     app.state.signoff = ServerContext(gate=gate, settings=settings,
                                       auth=Authenticator(gate, ttl=settings.token_cache_seconds),
                                       submissions=GroupCommit(gate),
