@@ -256,7 +256,7 @@ class CompiledPolicy:
                 asked.append(fp)
                 return True
 
-            plain = self._evaluate(action, table, info, rules, known_and_record)
+            plain = self._evaluate(action, table, info, rules, known_and_record, results)
             memo = [plain, bool(asked), None]
             if len(table.memo) >= _CACHE_MAX:
                 table.memo.clear()
@@ -264,17 +264,19 @@ class CompiledPolicy:
         if is_known is None or not memo[1] or is_known(fingerprint):
             return memo[0]  # type: ignore[no-any-return]
         if memo[2] is None:
-            memo[2] = self._evaluate(action, table, info, rules, lambda fp: False)
+            memo[2] = self._evaluate(action, table, info, rules, lambda fp: False, results)
         return memo[2]  # type: ignore[no-any-return]
 
     def _evaluate(self, action: Action, table: _Table, info: _ModeInfo, candidates: tuple[_CRule, ...],
-                  is_known: IsKnown | None) -> Outcome:
+                  is_known: IsKnown | None, results: tuple[bool, ...] | None = None) -> Outcome:
+        """``results``: what the conditions answered, from ``_condition_results`` (not run again)."""
         matched: list[_CRule] = []
         reasons: list[Reason] = []
         near: list[str] = []
         activation: dict[str, Any] | None = None
         env: dict[str, Any] = {}  # the variables compiled conditions read, shared by all of them
         plain: dict[str, bool] = {}
+        answered = 0
         for rule in candidates:
             if rule.tags and not rule.tags <= action.tags:
                 continue
@@ -286,7 +288,11 @@ class CompiledPolicy:
             if cond is not None:
                 if activation is None:
                     activation = {}
-                result = _run_condition(cond, action, activation, env, plain)
+                if results is not None:
+                    result = results[answered]
+                    answered += 1
+                else:
+                    result = _run_condition(cond, action, activation, env, plain)
                 if result is False:
                     near.append(rule.name)
                     continue
