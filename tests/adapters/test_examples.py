@@ -85,6 +85,15 @@ EXPECTED: dict[str, list[str]] = {
         '   updatedInput: {"command": "git push --force-with-lease origin main", "description": "Force-push main"}',
         "   Write /etc/hosts: deny",
     ],
+    "claude_agent_sdk_refund.py": [
+        "   lookup_order: PermissionResultAllow(behavior='allow', updated_input=None",
+        "rule 'no-data-deletion' matched",
+        "   PermissionResultAllow(behavior='allow', updated_input={'amount': 100.0, 'order': 'A-17'}",
+        "   deny: waiting for approval: ticket tk_",
+        "was rejected by alice and did not run: offer a voucher instead of closing', interrupt=False)",
+        "   tickets for close_account: 1",
+        '"hookEventName": "PreToolUse", "permissionDecision": "deny"',
+    ],
 }
 FORBIDDEN = {  # the original, unedited calls must never run
     "langgraph_agent.py": ["issue_refund('A-17', 150.0)", "[tool] close_account"],
@@ -93,6 +102,7 @@ FORBIDDEN = {  # the original, unedited calls must never run
     "google_adk_refund.py": ["issue_refund('A-17', 150.0)", "[tool] close_account"],
     "strands_refund.py": ["issue_refund('A-17', 150.0)", "[tool] close_account"],
     "agent_framework_refund.py": ["issue_refund('A-17', 150.0)", "[tool] close_account"],
+    "claude_agent_sdk_refund.py": ["updated_input={'amount': 150.0", "behavior='allow', updated_input={'customer'"],
 }
 
 
@@ -104,7 +114,8 @@ def test_example_runs(example: str) -> None:
                              "pydantic_ai_refund.py": "pydantic_ai", "mcp_proxy.py": "mcp.server.mcpserver",
                              "claude_code_hook.py": "httpx", "google_adk_refund.py": "google.adk",
                              "strands_refund.py": "strands.interventions",
-                             "agent_framework_refund.py": "agent_framework"}[example])
+                             "agent_framework_refund.py": "agent_framework",
+                             "claude_agent_sdk_refund.py": "claude_agent_sdk"}[example])
     out = subprocess.run([sys.executable, str(EXAMPLES / example)], capture_output=True, text=True, timeout=300,
                          cwd=EXAMPLES.parent)
     assert 0 == out.returncode, out.stderr[-3000:]
@@ -117,7 +128,8 @@ def test_example_runs(example: str) -> None:
 # The adapter examples again, the agent and the reviewer reaching a real `signoff serve` over HTTP.
 REMOTE = {"langgraph_agent.py": "langchain.agents", "openai_agents_refund.py": "agents.testing",
           "pydantic_ai_refund.py": "pydantic_ai", "google_adk_refund.py": "google.adk",
-          "strands_refund.py": "strands.interventions", "agent_framework_refund.py": "agent_framework"}
+          "strands_refund.py": "strands.interventions", "agent_framework_refund.py": "agent_framework",
+          "claude_agent_sdk_refund.py": "claude_agent_sdk"}
 
 
 @pytest.mark.parametrize("example", sorted(REMOTE))
@@ -143,7 +155,7 @@ DOCS = EXAMPLES.parent / "docs" / "integrations"
 PAGES = {"langgraph.md": "langgraph_agent.py", "openai-agents.md": "openai_agents_refund.py",
          "pydantic-ai.md": "pydantic_ai_refund.py", "mcp.md": "mcp_proxy.py", "claude-code.md": "claude_code_hook.py",
          "google-adk.md": "google_adk_refund.py", "strands.md": "strands_refund.py",
-         "agent-framework.md": "agent_framework_refund.py"}
+         "agent-framework.md": "agent_framework_refund.py", "claude-agent-sdk.md": "claude_agent_sdk_refund.py"}
 
 
 @pytest.mark.parametrize("page", sorted(PAGES))
