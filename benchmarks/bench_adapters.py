@@ -1,7 +1,7 @@
 """What the framework adapters cost: per auto tool call, and per pause -> approve -> resume.
 
 For each framework (LangChain/LangGraph, OpenAI Agents SDK, Pydantic AI, MCP, Claude Code, Google ADK, Strands,
-Microsoft Agent Framework):
+Microsoft Agent Framework, Claude Agent SDK):
 
 * **auto overhead**: the cost the adapter adds to one tool call the policy lets pass.
   Measured two ways: the adapter's hooks timed directly on one call (``hook µs``: what
@@ -474,6 +474,42 @@ async def bench_claude_code(work: Path, n: int, n_rt: int) -> dict[str, Any]:
             "signoff_label": "hook: call -> 'try again later' (wait 0), ticket approved, same call again -> allow"}
 
 
+# ---------------------------------------------------------------- Claude Agent SDK
+async def bench_claude_agent_sdk(work: Path, n: int, n_rt: int) -> dict[str, Any]:
+    """can_use_tool on an auto call (the SDK's real ToolPermissionContext; the answer includes the session
+    key's ticket lookup) next to a callback that only allows, and pending -> approve -> retry -> allow."""
+    from claude_agent_sdk import PermissionResultAllow, ToolPermissionContext
+
+    import signoff
+    from signoff.integrations.claude_agent_sdk import can_use_tool
+
+    ctx = ToolPermissionContext(tool_use_id="toolu_1")
+    async with signoff.Gate.open(policy=POLICY, store=f"sqlite:///{work / 'casdk.db'}") as gate:
+        gate.add_reviewer("alice")
+        decide = can_use_tool(gate, agent="bench", wait=0)
+
+        async def plain() -> None:
+            PermissionResultAllow()
+
+        async def gated() -> None:
+            await decide("lookup_order", {"order": "A"}, ctx)
+
+        hook = _us(await time_async(gated, 2000))
+        without, with_ = await interleaved_async(plain, gated, n)
+        cycles = []
+        for i in range(n_rt):
+            t = time.perf_counter()
+            await decide("issue_refund", {"order": f"R{i}"}, ctx)  # pending: "try again later"
+            [pending] = await gate.list_tickets(status="pending", action="issue_refund")
+            await gate.approve(pending.id, reviewer="alice")
+            await decide("issue_refund", {"order": f"R{i}"}, ctx)  # the retry finds it: allow
+            cycles.append(time.perf_counter() - t)
+    return {"hook_us": hook, **_runs(without, None, with_),
+            "framework_round_trip_ms": None, "signoff_round_trip_ms": _ms(cycles),
+            "framework_label": "(the SDK's can_use_tool has no queue of its own)",
+            "signoff_label": "can_use_tool: call -> deny 'try again later' (wait 0), approved, same call -> allow"}
+
+
 # ---------------------------------------------------------------- Google ADK
 async def bench_google_adk(work: Path, n: int, n_rt: int) -> dict[str, Any]:
     """SignoffPlugin's before_tool_callback on an auto call (timed directly on a real ToolContext), whole
@@ -817,6 +853,10 @@ def main(*, n: int = 150, n_rt: int = 40, write: bool = True) -> dict[str, Any]:
         results["agent-framework"] = asyncio.run(bench_agent_framework(work, n, n_rt))
     except ImportError:
         pass
+    try:
+        results["claude-agent-sdk"] = asyncio.run(bench_claude_agent_sdk(work, n, n_rt))
+    except ImportError:
+        pass
 
     def version(pkg: str) -> str:
         try:
@@ -837,7 +877,7 @@ def main(*, n: int = 150, n_rt: int = 40, write: bool = True) -> dict[str, Any]:
         "python": platform.python_version(),
         "versions": {p: version(p) for p in ("langgraph", "langchain", "langchain-core", "openai-agents",
                                              "pydantic-ai-slim", "mcp", "google-adk",
-                                             "strands-agents", "agent-framework-core")},
+                                             "strands-agents", "agent-framework-core", "claude-agent-sdk")},
         "runs_per_measure": n, "round_trips": n_rt,
         "frameworks": results,
         "anchors": ANCHORS,
