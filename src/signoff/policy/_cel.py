@@ -20,6 +20,9 @@ from signoff.policy._cel_fast import compile_fast, is_plain
 VARIABLES = ("action", "args", "context")
 _LOC = re.compile(r"<input>:(\d+):(\d+):\s*(.*)")
 _EXPECTING = re.compile(r"\s+expecting \{[^}]*\}")
+# A macro's own loop variable (``args.items.exists(i, i > 3)``): the library lists it among the
+# program's variables, but it is bound by the macro, not read from the activation.
+_BOUND = re.compile(r"\.\s*(?:exists|all|exists_one|map|filter)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,")
 
 
 class ConditionSyntaxError(ValueError):
@@ -65,7 +68,8 @@ def compile_condition(source: str) -> Condition:
                 f"invalid CEL condition: {detail}", int(m.group(1)), int(m.group(2))
             ) from None
         raise ConditionSyntaxError(f"invalid CEL condition: {text.splitlines()[0]}") from None
-    names = tuple(program.variables())
+    bound = set(_BOUND.findall(source)) - set(VARIABLES)
+    names = tuple(n for n in program.variables() if n not in bound)
     unknown = [n for n in names if n not in VARIABLES]
     if unknown:
         pos = source.find(unknown[0])

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from signoff._errors import PolicyError, Problem
+from signoff._model import Action, Level
 from signoff.policy import Policy
 
 WritePolicy = Callable[[str], Path]
@@ -172,6 +173,16 @@ class TestConditionSyntax:
         )
 
         assert expected == only_problem(path)
+
+    def test_a_macros_loop_variable_is_not_an_unknown_variable(self, write_policy: WritePolicy) -> None:
+        """``exists``/``all`` bind their own variable; the policy loads and the macro decides."""
+        path = write_policy("rules:\n  - name: a\n    when: args.items.exists(i, i > 3)\n    level: approve\n"
+                            "  - name: b\n    when: args.tags.all(t, t.startsWith('ok')) && size(args.tags) > 0\n"
+                            "    level: deny\n")
+        pol = Policy.load(path)
+        levels = [pol.evaluate(Action(name="x", args=a)).level for a in
+                  ({"items": [1, 5], "tags": ["no"]}, {"items": [1], "tags": ["ok1", "ok2"]}, {"items": [], "tags": []})]
+        assert [Level.APPROVE, Level.DENY, Level.AUTO] == levels
 
 
 class TestCrossReferences:
