@@ -180,8 +180,8 @@ class TestConditionSyntax:
                             "  - name: b\n    when: args.tags.all(t, t.startsWith('ok')) && size(args.tags) > 0\n"
                             "    level: deny\n")
         pol = Policy.load(path)
-        levels = [pol.evaluate(Action(name="x", args=a)).level for a in
-                  ({"items": [1, 5], "tags": ["no"]}, {"items": [1], "tags": ["ok1", "ok2"]}, {"items": [], "tags": []})]
+        cases = ({"items": [1, 5], "tags": ["no"]}, {"items": [1], "tags": ["ok1", "ok2"]}, {"items": [], "tags": []})
+        levels = [pol.evaluate(Action(name="x", args=a)).level for a in cases]
         assert [Level.APPROVE, Level.DENY, Level.AUTO] == levels
 
 
