@@ -107,6 +107,15 @@ class TestCanUseTool:
         await can_use_tool(gate, agent="bot", wait=0)("close_account", {"customer": "bob"}, ctx())
         assert 2 == len(await gate.list_tickets())
 
+    async def test_a_shared_session_finds_the_ticket_from_another_callback(self, gate: signoff.Gate) -> None:
+        """session= lets a new process (a new callback) pick up the decision on the same call."""
+        await can_use_tool(gate, agent="bot", wait=0, session="s-1")("close_account", {"customer": "bob"}, ctx())
+        [ticket] = await gate.list_tickets()
+        await gate.approve(ticket.id, reviewer="alice")
+        result = await can_use_tool(gate, agent="bot", wait=0, session="s-1")("close_account", {"customer": "bob"},
+                                                                              ctx("toolu_09"))
+        assert (PermissionResultAllow(), 1) == (result, len(await gate.list_tickets()))
+
     async def test_unreachable_gate_denies(self, gate: signoff.Gate) -> None:
         class Broken(type(gate)):  # type: ignore[misc]
             def __init__(self) -> None:
@@ -159,6 +168,13 @@ class TestPreToolUseHook:
                                     again["hookSpecificOutput"]["permissionDecision"])
         assert again["hookSpecificOutput"]["permissionDecisionReason"].endswith("did not run: no")
         assert 1 == len(await gate.list_tickets())
+
+    async def test_malformed_permission_request_denies_in_its_own_shape(self, gate: signoff.Gate) -> None:
+        bad: Any = {"hook_event_name": "PermissionRequest", "tool_name": "Bash", "tool_input": "rm -rf /",
+                    "session_id": "s"}
+        out = await pre_tool_use_callback(gate, agent="bot")(bad, None, CTX)
+        assert ("PermissionRequest", "deny") == (out["hookSpecificOutput"]["hookEventName"],
+                                                 out["hookSpecificOutput"]["decision"]["behavior"])
 
     async def test_malformed_input_denies_and_other_events_pass(self, gate: signoff.Gate) -> None:
         hook = pre_tool_use_callback(gate, agent="bot")
