@@ -20,8 +20,11 @@ SESSION = "sess-fake"
 
 
 class ScriptedCLI(Transport):
-    def __init__(self, calls: list[tuple[str, dict[str, Any]]]) -> None:
+    def __init__(self, calls: list[tuple[str, dict[str, Any]]], *, honours_on_failure: bool = True) -> None:
         self.calls = calls
+        self.honours_on_failure = honours_on_failure
+        self.hooks: dict[str, Any] = {}
+        """The hooks the SDK registered in ``initialize`` (matcher, callback ids, timeout, onFailure)."""
         self.answers: list[dict[str, Any]] = []
         """The SDK's control responses, one per scripted call (what the CLI would act on)."""
         self._out: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
@@ -45,10 +48,12 @@ class ScriptedCLI(Transport):
     async def write(self, data: str) -> None:
         msg = json.loads(data)
         if msg["type"] == "control_request" and msg["request"]["subtype"] == "initialize":
-            for matcher in (msg["request"].get("hooks") or {}).get("PreToolUse", []):
+            self.hooks = msg["request"].get("hooks") or {}
+            for matcher in self.hooks.get("PreToolUse", []):
                 self._pre_tool_use += matcher["hookCallbackIds"]
             await self._out.put({"type": "control_response", "response": {
-                "subtype": "success", "request_id": msg["request_id"], "response": {}}})
+                "subtype": "success", "request_id": msg["request_id"],
+                "response": {"hook_on_failure_supported": True} if self.honours_on_failure else {}}})
         elif msg["type"] == "control_response":
             self._waiting.pop(msg["response"]["request_id"]).set_result(msg["response"])
         elif msg["type"] == "user":

@@ -12,6 +12,7 @@ pytest.importorskip("claude_agent_sdk")
 
 from claude_agent_sdk import (
     ClaudeAgentOptions,
+    CLIConnectionError,
     HookContext,
     HookMatcher,
     PermissionResultAllow,
@@ -187,8 +188,9 @@ class TestPreToolUseHook:
 class TestThroughTheSDKQueryLoop:
     """The SDK's own ``query()`` loop, its control protocol served by a scripted CLI (no model)."""
 
-    async def run(self, options: Any, calls: list[tuple[str, dict[str, Any]]]) -> tuple[list[Any], list[Any]]:
-        cli = ScriptedCLI(calls)
+    async def run(self, options: Any, calls: list[tuple[str, dict[str, Any]]],
+                  cli: ScriptedCLI | None = None) -> tuple[list[Any], list[Any]]:
+        cli = cli or ScriptedCLI(calls)
         messages = [m async for m in query(prompt="help", options=options, transport=cli)]
         return messages, cli.answers
 
@@ -211,3 +213,13 @@ class TestThroughTheSDKQueryLoop:
                                               ("close_account", {"customer": "bob"})])
         decisions = [a["response"]["hookSpecificOutput"]["permissionDecision"] for a in answers]
         assert ["allow", "deny"] == decisions
+
+    async def test_hook_blocks_on_failure_or_does_not_connect(self, gate: signoff.Gate) -> None:
+        """The CLI is told to block a call whose hook fails or times out; a CLI that cannot is refused."""
+        options = ClaudeAgentOptions(hooks={"PreToolUse": [pre_tool_use_hook(gate, agent="bot", wait=5)]})
+        cli = ScriptedCLI([])
+        await self.run(options, [], cli)
+        [registered] = cli.hooks["PreToolUse"]
+        assert ("block", 15.0) == (registered["onFailure"], registered["timeout"])
+        with pytest.raises(CLIConnectionError, match="on_failure"):
+            await self.run(options, [], ScriptedCLI([], honours_on_failure=False))

@@ -24,7 +24,7 @@ message: the hook, which also tells Claude about an edit (``additionalContext``)
 to use when every call must pass the policy. Any error denies (fail closed).
 
 Verified against claude-agent-sdk 0.2.189 (``ToolPermissionContext.tool_use_id``,
-``HookMatcher(timeout=)``, ``PreToolUseHookInput.tool_use_id``).
+``HookMatcher(timeout=, on_failure=)``, ``PreToolUseHookInput.tool_use_id``).
 
 .. versionadded:: 0.2
 """
@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from signoff._gatelike import GateLike
 from signoff.integrations._common import missing_extra
@@ -120,11 +120,15 @@ def pre_tool_use_callback(gate: GateLike, *, agent: str = "", wait: float = 50.0
 
 
 def pre_tool_use_hook(gate: GateLike, *, agent: str = "", wait: float = 50.0, matcher: str | None = None,
-                      timeout: float | None = None) -> HookMatcher:
+                      timeout: float | None = None,
+                      on_failure: Literal["block", "continue"] = "block") -> HookMatcher:
     """A ``HookMatcher`` for ``ClaudeAgentOptions(hooks={"PreToolUse": [...]})``.
 
     ``matcher`` limits it to some tools ("Bash|Write"; default: every tool). ``timeout``
     defaults to ``wait`` plus 10 seconds, so the CLI never gives up on the hook first.
+    ``on_failure="block"``: a hook that times out or fails blocks the call instead of leaving
+    it to Claude Code's own rules (fail closed); the SDK refuses to connect to a CLI that
+    cannot honour it.
     """
     return HookMatcher(matcher=matcher, hooks=[pre_tool_use_callback(gate, agent=agent, wait=wait)],
-                       timeout=timeout if timeout is not None else wait + 10.0)
+                       timeout=timeout if timeout is not None else wait + 10.0, on_failure=on_failure)
