@@ -215,16 +215,17 @@ async def delivery(n: int, tmp: Path, hang_for: float = 10.0) -> dict[str, Any]:
 
 
 NOTES = [
-    ("The second ratio was 0.824x before the change below. What moved it: the deliverer shares the server's process (its HTTP sends and its "
-     "outbox transactions compete with submissions for the CPU and the store's writer), so it now yields "
-     "to the gate: while submissions and decisions stream in it waits for a 50 ms gap before claiming "
-     "more, but never longer than 1 s (`Deliverer.quiet_gap`, `max_defer`). A burst keeps its rate and its"
-     " notifications follow it; under sustained load delivery still starts every second. Measured apart "
-     "(scratch runs of the same burst, 5 each, same machine, same minute): 1,000 submissions 0.78x before,"
-     " 0.95x after (median); 4,000 submissions in a row (longer than `max_defer`, so delivery interleaves)"
-     " 0.91x. Also: the webhook channel read the package's version from its metadata for every message's "
-     "`User-Agent` (about 0.2 ms each); now once. A delivery worker in its own process was tried too: "
-     "0.86x, with a child process to supervise, so not taken."),
+    ("The second ratio was 0.824x before the change below. What moved it: the deliverer shares the "
+     "server's process (its HTTP sends and its outbox transactions compete with submissions for the CPU "
+     "and the store's writer), so it now yields to the gate: while submissions and decisions stream in it "
+     "waits for a 50 ms gap before claiming more, but never longer than 1 s (`Deliverer.quiet_gap`, "
+     "`max_defer`). A burst keeps its rate and its notifications follow it; under sustained load delivery "
+     "still starts every second. Measured apart (scratch runs of the same burst, 5 each, same machine, "
+     "same minute): 1,000 submissions 0.78x before, 0.95x after (median); 4,000 submissions in a row "
+     "(longer than `max_defer`, so delivery interleaves) 0.91x. Also: the webhook channel read the "
+     "package's version from its metadata for every message's `User-Agent` (about 0.2 ms each); now once. "
+     "A delivery worker in its own process was tried too: 0.86x, with a child process to supervise, so not"
+     " taken."),
 ]
 """Why the deliverer yields to the gate (issue 12), measured 2026-11-29; rendered under the table."""
 
