@@ -53,10 +53,15 @@ async def test_two_servers_deliver_each_notification_once(pg_url: str) -> None:
         router = Router(gates[0].policy.spec.notifications)  # type: ignore[arg-type]
         deliverers = [Deliverer(g, router, {n: Counting(n, seen) for n in ("a", "b")},
                                 GateLinks(public_url="http://x", secret=b"k" * 32, gate=g)) for g in gates]
-        for d in deliverers:  # no waiting for lulls: each created row goes out before its ticket is decided
-            d.batch_delay, d.quiet_gap, d.max_defer = 0.01, 0.0, 0.0
+        for d in deliverers:
+            d.batch_delay = 0.01
         runs = [asyncio.create_task(d.run()) for d in deliverers]
         tickets = [await gates[i % 2].submit(Action(name="deploy", agent="ci", args={"n": i})) for i in range(40)]
+        for _ in range(600):  # every created row sent before any ticket is decided (else it is skipped, rightly)
+            rows = await gates[0].list_notifications(limit=1000)
+            if len(rows) == 80 and all(r.status == "delivered" for r in rows):
+                break
+            await asyncio.sleep(0.05)
         for t in tickets[:20]:
             await gates[1].approve(t.id, reviewer="olga")
         expected = 40 * 2 + 20 * 2  # created and decided, two channels
