@@ -102,7 +102,7 @@ async def main() -> None:
 
         print("4) the PreToolUse hook: ClaudeAgentOptions(hooks={'PreToolUse': [pre_tool_use_hook(gate, ...)]})")
         hook = pre_tool_use_hook(gate, agent="support-bot", wait=0).hooks[0]
-        hook_input = PreToolUseHookInput(session_id="sess-1", transcript_path="/tmp/t.jsonl", cwd="/tmp",
+        hook_input = PreToolUseHookInput(session_id="sess-1", transcript_path="transcripts/sess-1.jsonl", cwd=".",
                                          hook_event_name="PreToolUse", tool_name="mcp__shop__delete_customer_data",
                                          tool_input={"c": "bob"}, tool_use_id="toolu_06")
         print(f"   {json.dumps(await hook(hook_input, 'toolu_06', {'signal': None}))}")
