@@ -30,11 +30,18 @@ from google.genai import types
 
 import signoff
 from signoff.integrations.google_adk import SignoffPlugin, signoff_confirmation
+from tests.adapters._refund_tools import (
+    RAN,
+    close_account,
+    delete_customer_data,
+    issue_refund,
+    lookup_order,
+    send_receipt,
+)
 
 APP = "support"
 USER = "u1"
 REASONING = "Order late 3 days; policy 4.2 allows a refund."
-RAN: list[tuple[str, dict[str, Any]]] = []
 
 
 class ScriptedLlm(BaseLlm):
@@ -73,36 +80,6 @@ def turn(*calls: tuple[str, dict[str, Any]], text: str = REASONING, ids: str = "
 
 def say(text: str) -> LlmResponse:
     return LlmResponse(content=types.Content(role="model", parts=[types.Part(text=text)]))
-
-
-def lookup_order(order: str) -> str:
-    """Look up an order."""
-    RAN.append(("lookup_order", {"order": order}))
-    return f"order {order} is late"
-
-
-def issue_refund(order: str, amount: float) -> str:
-    """Refund an order."""
-    RAN.append(("issue_refund", {"order": order, "amount": amount}))
-    return f"refunded {amount} on {order}"
-
-
-def close_account(customer: str) -> str:
-    """Close an account."""
-    RAN.append(("close_account", {"customer": customer}))
-    return f"closed {customer}"
-
-
-def delete_customer_data(customer: str) -> str:
-    """Delete a customer's data."""
-    RAN.append(("delete_customer_data", {"customer": customer}))
-    return f"deleted {customer}"
-
-
-def send_receipt(order: str) -> str:
-    """Send a receipt (policy: notify)."""
-    RAN.append(("send_receipt", {"order": order}))
-    return f"receipt for {order} sent"
 
 
 def wire_money(to: str, amount: float) -> str:

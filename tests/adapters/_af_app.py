@@ -26,36 +26,16 @@ from agent_framework import (
 
 import signoff
 from signoff.integrations.agent_framework import SignoffMiddleware
+from tests.adapters import _refund_tools as _tools
+from tests.adapters._refund_tools import RAN
 
-RAN: list[tuple[str, dict[str, Any]]] = []
-
-
-@tool
-def lookup_order(order: str) -> str:
-    """Look up an order."""
-    RAN.append(("lookup_order", {"order": order}))
-    return f"order {order} is late"
-
-
-@tool
-def issue_refund(order: str, amount: float) -> str:
-    """Refund an order (the policy sends refunds over 50 to a person)."""
-    RAN.append(("issue_refund", {"order": order, "amount": amount}))
-    return f"refunded {amount} on {order}"
-
-
-@tool(approval_mode="always_require")
-def close_account(customer: str) -> str:
-    """Close an account (the tool asks for approval; so does the policy)."""
-    RAN.append(("close_account", {"customer": customer}))
-    return f"closed {customer}"
-
-
-@tool(approval_mode="always_require")
-def delete_customer_data(customer: str) -> str:
-    """Delete a customer's data (the tool asks for approval; the policy denies it)."""
-    RAN.append(("delete_customer_data", {"customer": customer}))
-    return f"deleted {customer}"
+# The shared tools; the framework's own approval flag on three of them (the policy: close_account
+# approve, delete_customer_data deny, reset_password no rule, so auto).
+lookup_order = tool(_tools.lookup_order)
+issue_refund = tool(_tools.issue_refund)
+close_account = tool(_tools.close_account, approval_mode="always_require")
+delete_customer_data = tool(_tools.delete_customer_data, approval_mode="always_require")
+send_receipt = tool(_tools.send_receipt)
 
 
 @tool(approval_mode="always_require")
@@ -63,13 +43,6 @@ def reset_password(customer: str) -> str:
     """Reset a password (the tool asks for approval; the policy would let it pass)."""
     RAN.append(("reset_password", {"customer": customer}))
     return f"reset {customer}"
-
-
-@tool
-def send_receipt(order: str) -> str:
-    """Mail a receipt (the policy records it in the reviewers' feed)."""
-    RAN.append(("send_receipt", {"order": order}))
-    return f"sent receipt for {order}"
 
 
 TOOLS = [lookup_order, issue_refund, close_account, delete_customer_data, reset_password, send_receipt]

@@ -18,47 +18,19 @@ from strands.session import FileSessionManager
 
 import signoff
 from signoff.integrations.strands import SignoffIntervention
+from tests.adapters._refund_tools import (
+    RAN,
+    close_account,
+    delete_customer_data,
+    issue_refund,
+    lookup_order,
+    send_receipt,
+)
 
-RAN: list[tuple[str, dict[str, Any]]] = []
 REASONING = "Order late 3 days; policy 4.2 allows a refund."
 
 
-@tool
-def lookup_order(order: str) -> str:
-    """Look up an order."""
-    RAN.append(("lookup_order", {"order": order}))
-    return f"order {order} is late"
-
-
-@tool
-def issue_refund(order: str, amount: float) -> str:
-    """Refund an order."""
-    RAN.append(("issue_refund", {"order": order, "amount": amount}))
-    return f"refunded {amount} on {order}"
-
-
-@tool
-def close_account(customer: str) -> str:
-    """Close an account."""
-    RAN.append(("close_account", {"customer": customer}))
-    return f"closed {customer}"
-
-
-@tool
-def delete_customer_data(customer: str) -> str:
-    """Delete a customer's data."""
-    RAN.append(("delete_customer_data", {"customer": customer}))
-    return f"deleted {customer}"
-
-
-@tool
-def send_receipt(order: str) -> str:
-    """Mail a receipt."""
-    RAN.append(("send_receipt", {"order": order}))
-    return f"sent receipt for {order}"
-
-
-TOOLS = [lookup_order, issue_refund, close_account, delete_customer_data, send_receipt]
+TOOLS = [tool(f) for f in (lookup_order, issue_refund, close_account, delete_customer_data, send_receipt)]
 
 
 class ScriptedModel(Model):
