@@ -75,10 +75,12 @@ class VerifyResult:
         return f"audit log BROKEN at entry {self.first_bad}: {self.problem}"
 
 
-def verify_chain(entries: Iterable[AuditEntry], head: tuple[int, str] | None) -> VerifyResult:
-    """Check hashes, links and sequence; ``head`` is the (seq, hash) the store recorded last."""
-    prev_hash = GENESIS
-    expected_seq = 1
+def verify_chain(entries: Iterable[AuditEntry], head: tuple[int, str] | None,
+                 base: tuple[int, str] | None = None) -> VerifyResult:
+    """Check hashes, links and sequence; ``head`` is the (seq, hash) the store recorded last,
+    ``base`` the archived entry the first one links to (None: the genesis; see store/_archive.py)."""
+    prev_hash = base[1] if base else GENESIS
+    expected_seq = base[0] + 1 if base else 1
     count = 0
     last: AuditEntry | None = None
     for e in entries:
@@ -98,8 +100,8 @@ def verify_chain(entries: Iterable[AuditEntry], head: tuple[int, str] | None) ->
         last = e
     if head is not None:
         head_seq, head_hash = head
-        if last is None and head_seq > 0:
-            return VerifyResult(False, 0, 1, f"the log is empty but {head_seq} entries were written")
+        if last is None and head_seq > (base[0] if base else 0):
+            return VerifyResult(False, 0, expected_seq, f"the log is empty but {head_seq} entries were written")
         if last is not None and (last.seq != head_seq or last.hash != head_hash):
             if last.seq < head_seq:
                 return VerifyResult(False, count, last.seq + 1,

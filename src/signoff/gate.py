@@ -519,7 +519,8 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
     async def verify_audit(self) -> VerifyResult:
         entries = await self._engine.run(self.store.audit_entries())
         head = await self._engine.run(self.store.audit_head())
-        return verify_chain(entries, head)
+        base = await self._engine.run(self.store.audit_base())
+        return verify_chain(entries, head, base)
 
     # -- sync twins: the methods are in signoff._gate_sync; this runs each on the engine ---------
     def _sync(self, name: str, coro: Awaitable[R]) -> R:

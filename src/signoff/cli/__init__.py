@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from signoff.cli import _admin, _audit, _claude_code, _demo, _mcp, _notifications, _policy, _serve, _tickets
+from signoff.cli import _admin, _audit, _claude_code, _data, _demo, _mcp, _notifications, _policy, _serve, _tickets
 
 __all__ = ["main"]
 
@@ -15,5 +15,5 @@ def main() -> None:
     """signoff: a human-in-the-loop approval gate for AI agents."""
 
 
-for _module in (_policy, _tickets, _admin, _audit, _notifications, _serve, _demo, _mcp, _claude_code):
+for _module in (_policy, _tickets, _admin, _audit, _data, _notifications, _serve, _demo, _mcp, _claude_code):
     _module.register(main)

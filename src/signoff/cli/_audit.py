@@ -13,9 +13,9 @@ from typing import Any
 
 import click
 
+from signoff._archives import read_archive, verify_series
 from signoff._limits import bounded
 from signoff._text import reveal, reveal_value
-from signoff.audit import verify_chain
 from signoff.cli._db import db_option, fail, policy_option, print_table, run_store, signoff_errors, when
 from signoff.store import AuditEntry, Store, TicketQuery
 
@@ -37,17 +37,24 @@ def audit() -> None:
 
 @audit.command("verify")
 @db_option
-def verify(db: str) -> None:
+@click.option("--archive", "archives", multiple=True, type=click.Path(dir_okay=False, exists=True),
+              metavar="FILE", help="Archives written by `signoff db archive`, oldest first: verified with "
+              "the store as one chain from the first entry (repeat the option).")
+def verify(db: str, archives: tuple[str, ...]) -> None:
     """Check the hash chain: exit 0 with the entry count, or 1 naming the first bad entry."""
 
-    async def read(store: Store) -> tuple[list[AuditEntry], Any]:
-        return await store.audit_entries(), await store.audit_head()
+    async def read(store: Store) -> tuple[list[AuditEntry], Any, Any]:
+        return await store.audit_entries(), await store.audit_head(), await store.audit_base()
 
     with signoff_errors():
-        entries, head = run_store(db, read)
-    result = verify_chain(entries, head)
+        files = [read_archive(a) for a in archives]
+        entries, head, base = run_store(db, read)
+    result = verify_series(files, entries, base=base, head=head)
     if result.ok:
-        click.echo(f"ok: {result.count} entries, hash chain verified")
+        archived = ""
+        if base and not files:
+            archived = f" (entries 1..{base[0]} are archived: pass the archives with --archive to verify them too)"
+        click.echo(f"ok: {result.count} entries, hash chain verified{archived}")
         return
     fail(f"audit log broken at entry {result.first_bad}: {result.problem}", 1)
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from signoff._errors import UserError
 from signoff._model import Ticket
 from signoff._records import NotificationRecord, OutboxClaim, OutboxResult
+from signoff.store._archive import ArchivePlan
 from signoff.store._notify import Notifier
 from signoff.store._records import (
     AuditDraft,
@@ -102,6 +103,14 @@ class Store(Protocol):
     async def audit_entries(self, *, after: int = 0, limit: int | None = None,
                             ticket_id: str | None = None) -> list[AuditEntry]: ...
     async def audit_head(self) -> tuple[int, str] | None: ...
+
+    # Retention (store/_archive.py): plan, write the archive elsewhere, then commit.
+    async def audit_base(self) -> tuple[int, str] | None:
+        """The archived entry the stored chain links to (None: it starts at the genesis)."""
+        ...
+
+    async def archive_plan(self, before: datetime) -> ArchivePlan: ...
+    async def archive_commit(self, plan: ArchivePlan, *, actor: str = "admin", archive: str = "") -> int: ...
 
     # The notification outbox: each ticket event's audit entry is its record; deliverers expand them.
     async def init_outbox(self) -> None:

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from signoff._errors import StoreUnavailable, UserError
 from signoff._records import AuditEntry, Event
 from signoff.audit import chain_end, link, parse_head
+from signoff.store._archive import ArchiveMixin
 from signoff.store._base import BaseStore, Query, Row, Transaction, when
 from signoff.store._notify import Notifier
 from signoff.store._outbox import OutboxMixin
@@ -68,7 +69,7 @@ def _matches(row: Mapping[str, Any], filters: Any) -> bool:
     return all(row[c] in v if isinstance(v, tuple) else row[c] == v for c, v in filters)
 
 
-class MemoryStore(BaseStore, OutboxMixin):
+class MemoryStore(BaseStore, OutboxMixin, ArchiveMixin):
     """``memory://name`` (shared in the process) or ``memory://`` (private)."""
 
     inline_safe = True
@@ -331,3 +332,22 @@ class MemoryStore(BaseStore, OutboxMixin):
         due = [n["due_at"] for n in self.db.notifications.values() if n["status"] == "pending"]
         return [(min(due, key=_ts),)] if due else []
 
+
+    # -- retention (store/_archive.py) -------------------------------------------------------
+    def _q_tickets_created_before(self, p: Params, f: Any) -> list[Row]:
+        rows = sorted((r for r in self.db.tickets.values() if _ts(r["created_at"]) < _ts(p["before"])),
+                      key=lambda r: r["pos"])
+        return [(r["id"], r["body"]) for r in rows]
+
+    def _q_audit_before(self, p: Params, f: Any) -> list[Row]:
+        return self._entries({"after": 0, "limit": None}, lambda e: e.at < p["before"])
+
+    def _q_delete_tickets(self, p: Params, f: Any) -> None:
+        self.db.tickets.pop(p["id"], None)
+
+    def _q_delete_ticket_notifications(self, p: Params, f: Any) -> None:
+        for key in [k for k, n in self.db.notifications.items() if n["ticket_id"] == p["id"]]:
+            del self.db.notifications[key]
+
+    def _q_delete_audit_upto(self, p: Params, f: Any) -> None:
+        self.db.audit[:] = [e for e in self.db.audit if e.seq > p["seq"]]

@@ -61,6 +61,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from signoff._errors import StoreUnavailable
 from signoff._records import AuditEntry
 from signoff.store import sql
+from signoff.store._archive import ArchiveMixin
 from signoff.store._base import BaseStore, Query, Row, Transaction
 from signoff.store._notify import Notifier
 from signoff.store._outbox import OutboxMixin
@@ -89,7 +90,7 @@ _LOCK_MIGRATE = 0x51600F2  # (the sweeper's: _pg_lease.LOCK_SWEEPER)
 Q = sql.queries("postgres")
 
 
-class PostgresStore(BaseStore, OutboxMixin):
+class PostgresStore(BaseStore, OutboxMixin, ArchiveMixin):
     """``postgresql://user:password@host:5432/dbname`` (``postgres://`` too); see the module docstring.
 
     ``timeout``: seconds a call waits for a pooled connection before StoreUnavailable;

@@ -42,6 +42,7 @@ from signoff._errors import StoreUnavailable, UserError
 from signoff._records import AuditDraft, AuditEntry, Event
 from signoff.audit import chain_end, link, parse_head
 from signoff.store import sql
+from signoff.store._archive import ArchiveMixin
 from signoff.store._base import BaseStore, Query, Row, Transaction
 from signoff.store._notify import Notifier
 from signoff.store._outbox import OutboxMixin
@@ -163,7 +164,7 @@ def _busy(exc: sqlite3.Error) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
 
 
-class SQLiteStore(BaseStore, OutboxMixin):
+class SQLiteStore(BaseStore, OutboxMixin, ArchiveMixin):
     """``sqlite:///relative.db``, ``sqlite:////abs/path.db`` or ``sqlite://`` (in memory)."""
 
     inline_safe = True

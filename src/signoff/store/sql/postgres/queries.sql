@@ -210,3 +210,18 @@ FROM notifications {where} ORDER BY created_at DESC, pos DESC LIMIT %(limit)s;
 
 -- next_notification: when the deliverer has work next
 SELECT MIN(due_at) FROM notifications WHERE status = 'pending';
+
+-- tickets_created_before: what an archive run looks at (store/_archive.py decides what goes)
+SELECT id, body FROM tickets WHERE created_at < %(before)s ORDER BY pos;
+
+-- audit_before: the chain's entries written before the cut-off (ISO times compare as text)
+SELECT seq, at, kind, ticket_id, actor, data, prev_hash, hash FROM audit WHERE at < %(before)s ORDER BY seq;
+
+-- delete_tickets: archived tickets (their notifications: below)
+DELETE FROM tickets WHERE id = ANY(%(id)s::text[]);
+
+-- delete_ticket_notifications: archived tickets' notifications
+DELETE FROM notifications WHERE ticket_id = ANY(%(id)s::text[]);
+
+-- delete_audit_upto: the archived prefix of the chain (settings.audit_base records where it ended)
+DELETE FROM audit WHERE seq <= %(seq)s;

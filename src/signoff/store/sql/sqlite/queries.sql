@@ -174,3 +174,21 @@ FROM notifications {where} ORDER BY created_at DESC, rowid DESC LIMIT :limit;
 
 -- next_notification: when the deliverer has work next
 SELECT MIN(due_at) FROM notifications WHERE status = 'pending';
+
+-- tickets_created_before: what an archive run looks at (store/_archive.py decides what goes)
+SELECT id, body FROM tickets WHERE created_at < :before ORDER BY rowid;
+
+-- audit_before: the chain's entries written before the cut-off (ISO times compare as text)
+SELECT seq, at, kind, ticket_id, actor, data, prev_hash, hash FROM audit WHERE at < :before ORDER BY seq;
+
+-- delete_tickets: an archived ticket (its large state and notifications: the two below)
+DELETE FROM tickets WHERE id = :id;
+
+-- delete_ticket_states: an archived ticket's large state
+DELETE FROM ticket_states WHERE ticket_id = :id;
+
+-- delete_ticket_notifications: an archived ticket's notifications
+DELETE FROM notifications WHERE ticket_id = :id;
+
+-- delete_audit_upto: the archived prefix of the chain (settings.audit_base records where it ended)
+DELETE FROM audit WHERE seq <= :seq;

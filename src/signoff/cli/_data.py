@@ -1,0 +1,111 @@
+"""``signoff db backup|restore|archive``: keep the store's data safe, and its size in check."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+
+from signoff._archives import write_archive
+from signoff._errors import UserError
+from signoff._records import TicketQuery
+from signoff.audit import verify_chain
+from signoff.cli._db import db_option, fail, run_store, signoff_errors
+from signoff.policy._durations import format_duration, parse_duration
+from signoff.store import Store
+from signoff.store._archive import ArchivePlan
+from signoff.store._backup import backup_sqlite, restore_sqlite
+
+__all__ = ["register"]
+
+
+def register(group: click.Group) -> None:
+    """Add ``db`` to ``group``."""
+    group.add_command(db)
+
+
+@click.group("db")
+def db() -> None:
+    """Back up, restore and archive the store."""
+
+
+async def _verified(store: Store) -> tuple[str, str]:
+    entries = await store.audit_entries()
+    result = verify_chain(entries, await store.audit_head(), await store.audit_base())
+    n = await store.count_tickets(TicketQuery(limit=1_000_000_000))
+    return f"{n} ticket{'' if n == 1 else 's'}", str(result)
+
+
+@db.command("backup")
+@db_option
+@click.argument("file", type=click.Path(dir_okay=False))
+def backup(db: str, file: str) -> None:
+    """Copy a SQLite store to FILE while servers keep running, then check the copy.
+
+    PostgreSQL: use pg_dump (the command says how)."""
+    with signoff_errors():
+        version = backup_sqlite(db, file)
+        tickets, audit = run_store(f"sqlite:///{file}", _verified)
+    click.echo(f"backup written: {file} (schema {version}, {tickets}; {audit})")
+    if "BROKEN" in audit:
+        fail(f"the backup's {audit}", 1)
+
+
+@db.command("restore")
+@db_option
+@click.argument("file", type=click.Path(dir_okay=False, exists=True))
+@click.option("--force", is_flag=True, help="Replace a store that holds tickets.")
+def restore(db: str, file: str, force: bool) -> None:
+    """Copy a backup FILE into a SQLite store (stop its servers first), then verify its audit log."""
+    with signoff_errors():
+        restore_sqlite(file, db, force=force)
+        tickets, audit = run_store(db, _verified)
+    click.echo(f"restored {file} into {db}: {tickets}; {audit}")
+    if "BROKEN" in audit:
+        fail(audit, 1)
+
+
+@db.command("archive")
+@db_option
+@click.option("--older-than", "older_than", required=True, metavar="AGE",
+              help="Archive tickets decided longer ago than this: 90d, 12h, ...")
+@click.option("--to", "to", type=click.Path(dir_okay=False), metavar="FILE",
+              help="The archive file to write (.jsonl, or .jsonl.gz to compress); never overwritten.")
+@click.option("--dry-run", is_flag=True, help="Say what would be archived; change nothing.")
+def archive(db: str, older_than: str, to: str | None, dry_run: bool) -> None:
+    """Move decided tickets and the oldest audit entries out of the store into an archive file.
+
+    The file is written and synced before anything is deleted; the store and its archives,
+    oldest first, verify as one chain: `signoff audit verify --archive FILE ...`."""
+    try:
+        age = parse_duration(older_than)
+    except ValueError as exc:
+        fail(f"--older-than: {exc}", 2)
+    if age.total_seconds() <= 0:
+        fail("--older-than must be a positive duration, e.g. 90d", 2)
+    if to is None and not dry_run:
+        fail("--to FILE is required (or --dry-run)", 2)
+    before = datetime.now(UTC) - age
+
+    async def run(store: Store) -> tuple[ArchivePlan, int | None]:
+        plan = await store.archive_plan(before)
+        if dry_run or (not plan.tickets and not plan.entries):
+            return plan, None
+        assert to is not None
+        write_archive(to, plan)
+        return plan, await store.archive_commit(plan, actor="admin", archive=to)
+
+    with signoff_errors():
+        try:
+            plan, done = run_store(db, run)
+        except OSError as exc:
+            raise UserError(f"cannot write the archive: {exc}") from None
+    span = f"audit entries {plan.entries[0].seq}..{plan.entries[-1].seq}" if plan.entries else "no audit entries"
+    n = len(plan.tickets)
+    what = f"{n} ticket{'' if n == 1 else 's'} decided over {format_duration(age)} ago, {span}"
+    if dry_run:
+        click.echo(f"would archive {what}")
+    elif done is None:
+        click.echo(f"nothing to archive: no ticket decided over {format_duration(age)} ago")
+    else:
+        click.echo(f"archived {what} to {to}")
