@@ -22,6 +22,7 @@ failed: issue 17's leases turn them into ``unknown`` for a human.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -258,8 +259,6 @@ class Fleet:
             finally:
                 await store.close()
 
-        import asyncio
-
         tickets, entries, verified = asyncio.run(read())
         r = self.report
         assert verified.ok, f"the audit log does not verify: {verified}"
@@ -342,9 +341,9 @@ def test_sqlite_one_server(tmp_path: Path) -> None:
 def test_postgres_three_servers(tmp_path: Path, pg_cluster: Any) -> None:
     """Three servers on one PostgreSQL: servers and agents killed, every connection terminated, the
     database stopped and started."""
-    from tests.postgres_server import create_database
-
     import psycopg
+
+    from tests.postgres_server import create_database
 
     db = create_database(pg_cluster.url)
     fleet = Fleet(tmp_path, db, servers=3)
