@@ -19,6 +19,7 @@ from signoff._codec import ACTION, AUDIT_ENTRY, DECISION, OUTCOME, TICKET, Recor
 from signoff._errors import NotAllowed, PolicyError, Problem, SignoffError
 from signoff._model import Action, Decision, Outcome, Ticket
 from signoff._records import AuditEntry
+from signoff._shadow import comparison_from_dict, comparison_to_dict
 from signoff.audit import VerifyResult
 from signoff.insights import Insights, Recommendation, Stat
 
@@ -118,6 +119,7 @@ def insights_to_dict(ins: Insights) -> dict[str, Any]:
         "recommendations": [RECOMMENDATION.dump_wire(r) for r in ins.recommendations],
         "timeline": {rule: [{"day": day, "approved": a, "decided": n} for day, a, n in days]
                      for rule, days in ins.timeline.items()},
+        "shadow": comparison_to_dict(ins.shadow) if ins.shadow is not None else None,
     }
 
 
@@ -128,6 +130,7 @@ def insights_from_dict(d: Mapping[str, Any]) -> Insights:
         recommendations=[RECOMMENDATION.load(r) for r in d.get("recommendations", ())],
         timeline={rule: [(c["day"], int(c["approved"]), int(c["decided"])) for c in days]
                   for rule, days in (d.get("timeline") or {}).items()},
+        shadow=comparison_from_dict(d["shadow"]) if d.get("shadow") else None,
     )
 
 

@@ -14,6 +14,7 @@ import os
 import secrets
 import socket
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
@@ -32,6 +33,7 @@ from signoff._gate_deadlines import Deadlines, deadline_before
 from signoff._gate_doors import ServerDoors
 from signoff._gate_sync import SyncTwins
 from signoff._model import Action, Decision, Level, Outcome, Ticket, utcnow
+from signoff._shadow import ShadowRecorder, flush, run_flusher, shadow_report
 from signoff._via import current_via
 from signoff.audit import VerifyResult, verify_chain
 from signoff.client import RemoteGate
@@ -78,8 +80,9 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
     """The approval gate. Open with ``Gate.open(policy=..., store=...)``; close with ``close()``."""
 
     def __init__(self, policy: Policy, store: Store, *, sweep: bool = True, poll_interval: float = 0.02,
-                 instance: str | None = None) -> None:
+                 instance: str | None = None, shadow: ShadowRecorder | None = None) -> None:
         self.policy = policy
+        self._shadow = shadow  # a candidate policy evaluated beside this one (signoff._shadow)
         self.store = store
         self.instance = instance or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._known: set[str] = set()
@@ -98,11 +101,19 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
     @classmethod
     def open(cls, policy: Policy | PolicySpec | Mapping[str, Any] | str | Path,
              store: Store | str | None = "sqlite:///signoff.db", *, sweep: bool = True,
-             poll_interval: float = 0.02) -> Gate:
-        """Load the policy, open the store, start the sweeper; usable as ``async with`` too."""
+             poll_interval: float = 0.02,
+             shadow_policy: Policy | PolicySpec | Mapping[str, Any] | str | Path | None = None) -> Gate:
+        """Load the policy, open the store, start the sweeper; usable as ``async with`` too.
+
+        ``shadow_policy``: a candidate evaluated beside ``policy`` on every action, with no effect
+        on any decision; where it disagrees is recorded for ``insights`` (``signoff._shadow``).
+
+        .. versionchanged:: 0.3.0 ``shadow_policy``.
+        """
         pol = Policy.coerce(policy)
+        shadow = ShadowRecorder(Policy.coerce(shadow_policy)) if shadow_policy is not None else None
         st = open_store(store or "sqlite://") if isinstance(store, str) or store is None else store
-        gate = cls(pol, st, sweep=sweep, poll_interval=poll_interval)
+        gate = cls(pol, st, sweep=sweep, poll_interval=poll_interval, shadow=shadow)
         try:
             gate._engine.run_sync(gate._start())
         except BaseException:
@@ -131,6 +142,8 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
         self._tasks.append(loop.create_task(self._poller()))
         if self._sweep:
             self._tasks.append(loop.create_task(self._sweeper()))
+        if self._shadow is not None:
+            self._tasks.append(loop.create_task(run_flusher(self._shadow, self.store)))
 
     def close(self) -> None:
         """Stop the sweeper and close the store. Safe to call twice."""
@@ -155,6 +168,11 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._shadow is not None:
+            try:
+                await flush(self._shadow, self.store)
+            except Exception:  # closing goes on: shadow figures are best effort
+                pass
         await self.store.close()
 
     async def __aenter__(self) -> Gate:
@@ -193,7 +211,21 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
 
     def evaluate(self, action: Action) -> Outcome:
         """Pure and fast: the level, reasons, matched rules and reviewers needed for ``action``."""
+        outcome = self.policy.evaluate(action, mode=self._mode, is_known=self._known.__contains__)
+        if self._shadow is not None and outcome.level in _NO_TICKET:
+            self._shadow.untracked(action, outcome, mode=self._mode, is_known=self._known.__contains__)
+        return outcome
+
+    def _judge(self, action: Action) -> Outcome:
+        """``evaluate`` without the shadow's count: for actions that make a ticket (counted by id)
+        and for a reviewer's edited arguments (not a new action)."""
         return self.policy.evaluate(action, mode=self._mode, is_known=self._known.__contains__)
+
+    def _shadow_tickets(self, made: Sequence[tuple[Ticket, bool]], outcomes: Sequence[Outcome]) -> None:
+        if self._shadow is not None:
+            for (ticket, created), outcome in zip(made, outcomes, strict=True):
+                if created:
+                    self._shadow.ticket(ticket, outcome, mode=self._mode, is_known=self._known.__contains__)
 
     async def evaluate_async(self, action: Action) -> Outcome:
         """``evaluate`` for code written against ``GateLike`` (a RemoteGate asks its server)."""
@@ -245,8 +277,10 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
         now = utcnow()
         batch_id = ("bt_" + secrets.token_hex(6)) if batch else None
         rows = []
+        judged = []
         for action, state, key, ask in zip(actions, states, keys, review, strict=True):
-            outcome = self.evaluate(action)
+            outcome = self._judge(action)
+            judged.append(outcome)
             self._check_submission(action, outcome)
             if outcome.level is Level.AUTO or (ask and outcome.level is Level.NOTIFY):
                 outcome = _force_approval(outcome)  # an explicit submit always asks a human
@@ -255,6 +289,7 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
                                           state=stored), stored))
         results = await self._engine.run(self.store.insert_tickets(
             rows, max_pending=self.policy.spec.defaults.max_pending_per_agent))
+        self._shadow_tickets(results, judged)
         return [t for t, _ in results]
 
     async def guard(self, action: Action, *, state: Any = None, idempotency_key: str | None = None,
@@ -274,8 +309,10 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
         stored = encode_state(state)
         ticket = self._ticket_for(action, outcome, now=utcnow(), idempotency_key=idempotency_key,
                                   batch_id=None, state=stored)
-        [(ticket, _)] = await self._engine.run(self.store.insert_tickets(
+        made = await self._engine.run(self.store.insert_tickets(
             [(ticket, stored)], max_pending=self.policy.spec.defaults.max_pending_per_agent))
+        self._shadow_tickets(made, [outcome])
+        [(ticket, _)] = made
         if ticket.kind != "approval":
             return decision_of(ticket)
         return await self.wait(ticket.id, timeout=timeout)
@@ -404,7 +441,7 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
         tiers = self.policy.tiers
 
         def change(t: Ticket) -> Any:
-            c = tr.approve(t, rv, tiers=tiers, now=utcnow(), args=args, evaluate=self.evaluate, comment=comment,
+            c = tr.approve(t, rv, tiers=tiers, now=utcnow(), args=args, evaluate=self._judge, comment=comment,
                            via=via)
             if c.learn_fingerprint:
                 c = _with_fingerprint(c)
@@ -508,7 +545,10 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
     async def insights(self, *, min_volume: int = 20) -> Insights:
         """Approval rates per rule and action, time to decision, and recommendations."""
         tickets = await self.list_tickets(kind="approval", status=_DECIDED_STATUSES, limit=1_000_000)
-        return compute_insights(tickets, min_volume=min_volume)
+        if self._shadow is not None:
+            await self._engine.run(flush(self._shadow, self.store))
+        entries = await self._engine.run(self.store.audit_entries())
+        return replace(compute_insights(tickets, min_volume=min_volume), shadow=shadow_report(entries, tickets))
 
     async def replay(self, policy: Policy | PolicySpec | Mapping[str, Any] | str | Path) -> ReplayReport:
         """What ``policy`` would have done with the decided requests in the store."""
@@ -538,6 +578,7 @@ async def _in_engine(coro: Awaitable[R]) -> R:
     return await coro
 
 
+_NO_TICKET = frozenset((Level.AUTO, Level.DENY))  # outcomes the shadow counts at evaluation
 _NEED_REVIEWER = "a local gate needs reviewer=NAME (a RemoteGate decides as its token's reviewer)"
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from signoff._model import Level, Ticket
+from signoff._shadow import PolicyComparison
 
 __all__ = ["Insights", "Recommendation", "ReplayReport", "Stat", "compute_insights", "replay"]
 
@@ -51,6 +52,8 @@ class Insights:
     timeline: dict[str, list[tuple[str, int, int]]] = field(default_factory=dict)
     """Per rule: (day, approved, decided) in date order, for the approval-rate chart."""
     total: int = 0
+    shadow: PolicyComparison | None = None
+    """Where the shadow policy (``signoff serve --shadow-policy``) disagreed, when one ran."""
 
 
 def _times(n: int) -> str:

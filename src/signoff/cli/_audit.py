@@ -98,6 +98,8 @@ def list_entries(db: str, ticket_id: str | None, kind: str | None, after: int, l
 @click.option("--json", "as_json", is_flag=True)
 def insights(db: str, policy: str | None, min_volume: int, as_json: bool) -> None:
     """Approval rates, time to decision, timeouts and edits per rule and per action, and what to change."""
+    from signoff._shadow import shadow_report
+    from signoff.cli._comparison import comparison_json, print_comparison
     from signoff.insights import compute_insights
 
     if policy is not None:
@@ -107,11 +109,13 @@ def insights(db: str, policy: str | None, min_volume: int, as_json: bool) -> Non
             Policy.load(policy)  # a bad policy is reported even though the figures do not need it
 
     async def read(store: Store) -> Any:
-        return await store.list_tickets(TicketQuery(kind="approval", status=_DECIDED, limit=10_000_000))
+        return (await store.list_tickets(TicketQuery(kind="approval", status=_DECIDED, limit=10_000_000)),
+                await store.audit_entries())
 
     with signoff_errors():
-        decided = run_store(db, read)
+        decided, entries = run_store(db, read)
     report = compute_insights(decided, min_volume=min_volume)
+    shadow = shadow_report(entries, decided)
     if as_json:
         click.echo(json.dumps({
             "total": report.total,
@@ -119,8 +123,12 @@ def insights(db: str, policy: str | None, min_volume: int, as_json: bool) -> Non
             "actions": [_stat_json(s) for s in report.actions],
             "recommendations": [{"rule": r.rule, "action": r.action, "level": r.suggest_level.value,
                                  "message": r.message} for r in report.recommendations],
+            "shadow": comparison_json(shadow) if shadow is not None else None,
         }, indent=2))
         return
+    if shadow is not None:
+        print_comparison(shadow, title=f"shadow policy {shadow.candidate}")
+        click.echo()
     if not report.total:
         click.echo("no decided tickets yet")
         return

@@ -208,12 +208,44 @@ class TimelinePoint(BaseModel):
     decided: int
 
 
+class LevelChange(BaseModel):
+    from_: str = Field(alias="from", description="The level under the policy in force.")
+    to: str = Field(description="The level under the candidate.")
+    count: int
+
+
+class RuleChange(BaseModel):
+    action: str = Field(description="The action's name (the agent's words).")
+    from_: str = Field(alias="from", description="Rules matched under the policy in force, comma-separated.")
+    to: str = Field(description="Rules matched under the candidate.")
+    count: int
+
+
+class ShadowOut(BaseModel):
+    """Where a shadow policy (``signoff serve --shadow-policy``) disagreed with the policy in force."""
+
+    candidate: str = Field(description="The candidate policy's file.")
+    evaluated: int = Field(description="Actions evaluated under both.")
+    disagreed: int = Field(description="Actions whose level or matched rules differed.")
+    would_auto: int = Field(description="Requests that waited for a reviewer the candidate would have let run.")
+    would_auto_approved: int
+    would_auto_rejected: int
+    rejected_ids: list[str] = Field(description="Up to 50 of those reviewers rejected.")
+    would_ask: int = Field(description="Actions that ran without a human where the candidate asks one.")
+    would_deny: int
+    dropped: int = Field(description="Disagreements counted but not itemised (the shadow buffer was full).")
+    transitions: list[LevelChange]
+    rule_changes: list[RuleChange]
+    headline: str
+
+
 class InsightsOut(BaseModel):
     total: int
     rules: list[StatOut]
     actions: list[StatOut]
     recommendations: list[RecommendationOut]
     timeline: dict[str, list[TimelinePoint]]
+    shadow: ShadowOut | None = Field(None, description="Present while a shadow policy has recorded figures.")
 
 
 class AuditPage(BaseModel):
