@@ -63,3 +63,16 @@ print(v("opentelemetry-semantic-conventions"))' 2>/dev/null || true)"
   fi
   rm -f "$constraints"
 fi
+
+# --- OIDC (issue 16): a real OpenID Provider (npm oidc-provider) for tests/ui/test_oidc_browser.py -------
+# Installed into the tests' own directory from its package-lock.json (~2 s); nothing global.
+if [ ! -d tests/ui/oidc_provider/node_modules/oidc-provider ]; then
+  if command -v npm >/dev/null 2>&1; then
+    echo "test-setup: installing the test OIDC provider (npm ci in tests/ui/oidc_provider)"
+    (cd tests/ui/oidc_provider && npm ci --no-audit --no-fund --silent </dev/null) \
+      || { [ "${CI:-}" = true ] && { echo "test-setup: npm ci failed and CI=true" >&2; exit 1; }; \
+           echo "test-setup: the test OIDC provider could not be installed; the OIDC tests install it or skip" >&2; }
+  else
+    echo "test-setup: npm is missing; the OIDC browser tests will be skipped" >&2
+  fi
+fi

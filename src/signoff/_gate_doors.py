@@ -25,6 +25,7 @@ from signoff.store._records import AuditEntry, Event, Reviewer, TicketQuery, Tok
 if TYPE_CHECKING:
     from signoff._engine import Engine
     from signoff.notify._routing import Router
+    from signoff.policy import Policy
     from signoff.store import Store
 
 __all__ = ["ServerDoors"]
@@ -39,6 +40,7 @@ class ServerDoors:
         _engine: Engine
         store: Store
         instance: str
+        policy: Policy
 
         async def _submit(self, actions: list[Action], *, states: list[Any], keys: list[str | None],
                           batch: bool, review: list[bool] | None = None) -> list[Ticket]: ...
@@ -101,6 +103,14 @@ class ServerDoors:
     async def find_reviewer(self, *, slack_id: str | None = None, email: str | None = None) -> Reviewer | None:
         """The reviewer a Slack user id or an email address belongs to, or None (notification channels)."""
         return await self._engine.run(self.store.find_reviewer(slack_id=slack_id, email=email))
+
+    async def put_reviewer(self, reviewer: Reviewer, *, actor: str) -> None:
+        """Create or update a reviewer account as given (audited as ``actor``); single sign-on keeps a
+        reviewer's tier in step with the identity provider through it. An unknown tier is a UserError."""
+        tiers = self.policy.tiers
+        if reviewer.tier is not None and reviewer.tier not in tiers:
+            raise UserError(f"unknown tier {reviewer.tier!r}; the policy's tiers are {list(tiers) or 'none'}")
+        await self._engine.run(self.store.put_reviewer(reviewer, actor=actor))
 
     async def find_token(self, token: str) -> TokenRecord | None:
         """The stored record of API token ``token`` (looked up by its SHA-256), revoked ones included;

@@ -189,6 +189,16 @@ def _cross_check(spec: PolicySpec, filename: str, loc: Located) -> list[Problem]
                 check_tier(("modes", mname, "rules", rname, "reviewers"), override.reviewers.tier)
     if spec.notifications is not None:
         _check_routes(spec, names, add)
+    if spec.oidc is not None:
+        for tier, values in spec.oidc.tiers.items():
+            if tier not in tiers:
+                known = ", ".join(tiers) if tiers else "none are declared (add a 'tiers:' list)"
+                hint = difflib.get_close_matches(tier, tiers, n=1)
+                add(("oidc", "tiers", tier), f"oidc.tiers: unknown tier {tier!r}"
+                    f"{f'; did you mean {hint[0]!r}?' if hint else ''} (tiers: {known})", key=True)
+            elif not values:
+                add(("oidc", "tiers", tier),
+                    f"oidc.tiers.{tier}: list the values of the {spec.oidc.claim!r} claim that earn it")
     return problems
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "Match",
     "Mode",
     "Novelty",
+    "OidcLogin",
     "PolicySpec",
     "Reviewers",
     "Rule",
@@ -123,6 +124,31 @@ class Defaults(_Model):
     max_pending_per_agent: int = Field(default=1000, ge=1)
 
 
+class OidcLogin(_Model):
+    """How an identity provider's people become reviewers (``signoff serve --oidc-issuer``).
+
+    The provider says who someone is and which groups they are in; this section says which
+    tier each group earns here, so tiers stay in the policy beside the rules that ask for them.
+    Someone whose groups earn no tier is refused at login.
+    """
+
+    claim: str = Field(default="groups", min_length=1)
+    """The ID token (or userinfo) claim listing the person's groups or roles: a list of strings or one string."""
+    tiers: dict[str, list[str]] = Field(default_factory=dict)
+    """Tier -> the claim values that earn it; someone with values for several tiers gets the highest."""
+    name_claim: str = Field(default="preferred_username", min_length=1)
+    """The claim whose value is the reviewer's name in signoff (audit entries, tickets, four eyes)."""
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "profile", "email"])
+    """The scopes asked for; add the one your provider needs to release ``claim`` (often ``groups``)."""
+
+    @field_validator("scopes")
+    @classmethod
+    def _check_scopes(cls, value: list[str]) -> list[str]:
+        if "openid" not in value:
+            raise ValueError("must include 'openid' (without it the provider sends no ID token)")
+        return value
+
+
 class PolicySpec(_Model):
     """A whole policy document, as in DESIGN.md."""
 
@@ -136,3 +162,5 @@ class PolicySpec(_Model):
     modes: dict[str, Mode] = Field(default_factory=dict)
     notifications: Notifications | None = None
     """Where tickets reach reviewers (Slack, email, webhooks, the console)."""
+    oidc: OidcLogin | None = None
+    """Single sign-on: the claim that maps people to tiers (used when serving with ``--oidc-issuer``)."""

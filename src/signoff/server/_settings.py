@@ -75,5 +75,22 @@ class ServerSettings:
     login_window_seconds: float = 300.0
     """The window of the login rate limit."""
 
+    # -- single sign-on (server/ui/_oidc.py; the policy's ``oidc:`` maps the claim to tiers) ---
+    oidc_issuer: str | None = None
+    """The OpenID Provider's issuer URL (``--oidc-issuer``); its discovery document is read from
+    ``ISSUER/.well-known/openid-configuration``. None: no single sign-on."""
+
+    oidc_client_id: str = ""
+    """This server's client id at the provider (``SIGNOFF_OIDC_CLIENT_ID``)."""
+
+    oidc_client_secret: str = field(default="", repr=False)
+    """Its client secret (``SIGNOFF_OIDC_CLIENT_SECRET``)."""
+
+    oidc_leeway_seconds: int = 60
+    """Clock skew allowed when checking an ID token's ``exp``/``iat`` against this server's clock."""
+
+    password_login: bool = True
+    """Whether the inbox accepts names and passwords (``--no-password-login`` leaves only single sign-on)."""
+
     def evolve(self, **changes: Any) -> ServerSettings:
         return dataclasses.replace(self, **changes)

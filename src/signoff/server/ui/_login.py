@@ -1,10 +1,12 @@
-"""Login and logout: the password form (rate-limited, CSRF-checked without a session) and the session cookie."""
+"""Login and logout: the password form (rate-limited, CSRF-checked without a session), the single sign-on
+button when ``--oidc-issuer`` is set (``_oidc``), and the session cookie."""
 
 from __future__ import annotations
 
 import asyncio
 import secrets
 from collections.abc import Mapping
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -16,7 +18,7 @@ from signoff.server.ui._base import HTTPProblem, InboxUI, Viewer, local_path
 from signoff.server.ui._session import password_fingerprint
 from signoff.store._records import Reviewer
 
-__all__ = ["login", "login_page", "logout"]
+__all__ = ["doors", "login", "login_page", "logout"]
 
 _DUMMY_HASH: str | None = None
 
@@ -31,7 +33,7 @@ async def login_page(ui: InboxUI, request: Request) -> Response:
     except SignoffError as exc:
         return ui.problem(request, None, exc)
     token = ui.login_tokens.read(request) or ui.login_tokens.new()
-    response = ui.render(request, "login.html", None, csrf=token,
+    response = ui.render(request, "login.html", None, csrf=token, **doors(ui),
                          next=local_path(request.query_params.get("next")), error="", name="")
     ui.login_tokens.write(response, token)
     return response
@@ -45,6 +47,10 @@ async def login(ui: InboxUI, request: Request) -> Response:
 
 
 async def _login(ui: InboxUI, request: Request) -> Response:
+    if not getattr(ui.settings, "password_login", True):
+        return ui.problem(request, None, HTTPProblem(
+            403, "Password login is switched off on this server: use single sign-on on the login page.",
+            title="Refused"))
     token = ui.login_tokens.read(request)
     form = await ui.form(request)
     name = form.get("name", "").strip()
@@ -60,7 +66,7 @@ async def _login(ui: InboxUI, request: Request) -> Response:
     wait = ui.limiter.reserve(address, name)
     if wait is not None:
         response = ui.render(
-            request, "login.html", None, status=429, csrf=token, next=nxt, name=name,
+            request, "login.html", None, status=429, csrf=token, next=nxt, name=name, **doors(ui),
             error=f"Too many failed logins for this name or from this address. Try again in "
                   f"{int(wait) + 1} seconds.")
         response.headers["Retry-After"] = str(int(wait) + 1)
@@ -68,7 +74,7 @@ async def _login(ui: InboxUI, request: Request) -> Response:
     reviewer = await ui.gate.get_reviewer(name) if name else None
     ok = await asyncio.to_thread(_check_password, reviewer, form.get("password", ""))
     if not ok or reviewer is None:
-        return ui.render(request, "login.html", None, status=401, csrf=token, next=nxt, name=name,
+        return ui.render(request, "login.html", None, status=401, csrf=token, next=nxt, name=name, **doors(ui),
                          error="Wrong name or password (or the account is disabled).")
     ui.limiter.success(name, address)
     fresh = ui.sessions.new(name=reviewer.name, pw=password_fingerprint(reviewer.password_hash))
@@ -76,6 +82,12 @@ async def _login(ui: InboxUI, request: Request) -> Response:
     ui.sessions.write(redirect, fresh)
     ui.login_tokens.clear(redirect)
     return redirect
+
+
+def doors(ui: InboxUI) -> dict[str, Any]:
+    """Which ways in the login page offers: single sign-on (shown with the provider's address) and passwords."""
+    return {"sso": getattr(ui.settings, "oidc_issuer", None) or "",
+            "password_login": bool(getattr(ui.settings, "password_login", True))}
 
 
 async def logout(ui: InboxUI, request: Request, viewer: Viewer, form: Mapping[str, str]) -> Response:

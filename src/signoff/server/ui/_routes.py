@@ -39,4 +39,15 @@ def routes(ui: InboxUI) -> list[tuple[str, Endpoint, list[str]]]:
         ("/ui/events", partial(_live.events, ui), ["GET"]),
         ("/decide/{token}", partial(_decide.confirm, ui), ["GET"]),  # the token authenticates: no session
         ("/decide/{token}", partial(_decide.decide, ui), ["POST"]),
+        *_oidc_routes(ui),
     ]
+
+
+def _oidc_routes(ui: InboxUI) -> list[tuple[str, Endpoint, list[str]]]:
+    """Single sign-on's two pages, when the server has an issuer (``signoff serve --oidc-issuer``)."""
+    if not getattr(ui.settings, "oidc_issuer", None):
+        return []
+    from signoff.server.ui._oidc import CALLBACK, OidcLogin
+
+    oidc = OidcLogin(ui)
+    return [("/login/oidc", oidc.start, ["GET"]), (CALLBACK, oidc.callback, ["GET"])]
