@@ -285,19 +285,22 @@ def profile(fn: Callable[[Any], Any], items: Sequence[Any]) -> dict[str, float]:
     prof.disable()
     stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
     total = sum(v[2] for v in stats.values()) or 1.0
-    groups = {"CEL library (Program.execute)": 0.0, "compiled closures (_cel_fast)": 0.0,
-              "plain-value checks (is_plain)": 0.0, "rule walk and Outcome (_compiled)": 0.0}
+    groups = {"CEL library (Program.execute)": 0.0, "generated deciders (_decide)": 0.0,
+              "compiled closures (_cel_fast)": 0.0, "plain-value checks (is_plain)": 0.0,
+              "rule walk, memo and Outcome (_compiled)": 0.0}
     calls = 0
     for (filename, _, func), v in stats.items():
         if "execute" in func and "Program" in func:
             groups["CEL library (Program.execute)"] += v[2]
             calls += v[1]
-        elif func == "is_plain":
+        elif filename.startswith("<signoff rules"):
+            groups["generated deciders (_decide)"] += v[2]
+        elif func in ("is_plain", "action_plain"):
             groups["plain-value checks (is_plain)"] += v[2]
-        elif "_cel_fast.py" in filename or filename.endswith("_cel.py"):
+        elif "_cel_fast.py" in filename or filename.endswith(("_cel.py", "_cel_source.py")):
             groups["compiled closures (_cel_fast)"] += v[2]
-        elif filename.endswith("_compiled.py"):
-            groups["rule walk and Outcome (_compiled)"] += v[2]
+        elif filename.endswith(("_compiled.py", "_decide.py")):
+            groups["rule walk, memo and Outcome (_compiled)"] += v[2]
     out = {k: round(100 * v / total, 1) for k, v in groups.items()}
     out["CEL library calls per decision"] = round(calls / len(items), 1)
     return out

@@ -46,6 +46,14 @@ CONDITIONS = [
     "action.external || args.flag == true",
     "context.env == 'prod'",
     "has(args.amount) && args.amount >= 10",
+    # the action variable read straight from the Action by the generated deciders (_decide)
+    "action.name.endsWith('_data') || action.name == 'iam.grant'",
+    "'pii' in action.tags && action.confidence < 0.7",
+    "action.has_confidence && has(action.confidence) && !has(action.other)",
+    "size(action.tags) > 1 || action.agent in ['ops-bot', 'ops-2']",
+    "context.env in ['prod', 'staging'] ? args.note != 'x' : args.amount * 2 > 300",
+    "[1, 2, 3].exists(i, i > args.amount)",  # a comprehension: the closure, not inlined
+    "args.note.matches('^x')",  # outside the compiled subset: the library
 ]
 
 
@@ -169,7 +177,7 @@ def actions(draw: st.DrawFn) -> Action:
     if draw(st.integers(0, 3)):
         args["flag"] = draw(st.one_of(st.booleans(), st.sampled_from([0, 1, "yes"])))
     if draw(st.booleans()):
-        args["note"] = draw(st.sampled_from(["x", "y", ""]))
+        args["note"] = draw(st.sampled_from(["x", "y", "", "é"]))
     if draw(st.booleans()):
         args["div"] = draw(st.sampled_from([0, 1, 2, 0.5]))
     context = {"env": draw(st.sampled_from(["prod", "dev"]))} if draw(st.booleans()) else {}

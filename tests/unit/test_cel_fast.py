@@ -22,6 +22,7 @@ from signoff._model import Action, Level
 from signoff.policy import Policy
 from signoff.policy._cel import ConditionSyntaxError, compile_condition
 from signoff.policy._cel_fast import Fallback, compile_fast, is_plain
+from signoff.policy._cel_source import compile_source
 
 FIELDS = ["i", "j", "f", "s", "t", "b", "n", "l", "m", "missing"]
 
@@ -345,3 +346,112 @@ def test_a_policy_says_why_a_compiled_condition_failed() -> None:
 def test_fallback_is_an_exception() -> None:
     assert issubclass(Fallback, Exception)
     assert json.dumps(is_plain({"a": [1, 2.5, "x", None, True]})) == "true"
+
+
+# ------------------------------------------------------------------ the generated source (_cel_source)
+# A policy's generated decider inlines each condition as one Python expression; the same
+# properties hold for it as for the closures, against the library.
+
+
+def emitted(source: str, *, condition: bool = False) -> Any:
+    compiled_source(source)  # in the closures' subset, which the library compiles
+    return compile_source(source, condition=condition)
+
+
+@PROPERTY
+@given(expressions, activations)
+def test_generated_source_that_answers_gives_the_library_value(source: str, activation: dict[str, Any]) -> None:
+    fn = emitted(source)
+    assume(fn is not None)  # a comprehension: the closure runs it (tested above)
+    assume(all(is_plain(v) for v in activation.values()))  # the decider checks this first
+    try:
+        got = fn(activation)
+    except Exception:
+        return  # off the happy path: the full walk asks the library
+    kind, want = library(source, activation)
+    assert kind == "value", f"{source} on {activation!r}: source gave {got!r}, library raised {want!r}"
+    assert same_value(got, want), f"{source} on {activation!r}: source {got!r}, library {want!r}"
+
+
+@PROPERTY
+@given(bools, typed_activations)
+def test_generated_conditions_give_the_library_value(source: str, activation: dict[str, Any]) -> None:
+    fn = emitted(source, condition=True)
+    assume(fn is not None)
+    try:
+        got: tuple[str, Any] = ("value", fn(activation))
+    except Exception:
+        got = ("fallback", None)
+    kind, want = library(source, activation)
+    if got[0] == "value":
+        assert kind == "value", f"{source} on {activation!r}: source gave {got[1]!r}, library raised {want!r}"
+        assert got[1] is want, f"{source} on {activation!r}: source {got[1]!r}, library {want!r}"
+
+
+@pytest.mark.parametrize("source", sorted(s for s in COMMON if "exists" not in s and "all(" not in s))
+def test_common_conditions_are_inlined(source: str) -> None:
+    args, want = COMMON[source]
+    fn = compile_source(source, condition=True)
+    assert fn is not None
+    assert fn({"args": args}) is want
+
+
+@pytest.mark.parametrize("source,args", [
+    ("args.flag", {"flag": "yes"}),           # not a bool: a condition raises, the library says what it gave
+    ("args.amount > 200", {}),                 # missing field
+    ("args.amount > 200", {"amount": "250"}),  # wrong type
+    ("args.missing > 1 || true", {}),          # an error || might absorb: the library decides
+    ("args.l[3] == 1", {"l": [1]}),
+])
+def test_generated_conditions_raise_off_the_happy_path(source: str, args: dict[str, Any]) -> None:
+    fn = compile_source(source, condition=True)
+    assert fn is not None
+    with pytest.raises(Exception):  # noqa: B017 - any exception: the caller asks the library
+        fn({"args": args})
+
+
+class TestDecider:
+    POLICY = {"version": 1, "defaults": {"level": "notify", "confidence_threshold": 0.0}, "rules": [
+        {"name": "big", "level": "approve", "match": {"action": "refund.*"}, "when": "args.amount > 200"},
+        {"name": "pii", "level": "approve", "when": "'pii' in action.tags && action.confidence < 0.9"},
+        {"name": "prod", "level": "suggest", "match": {"tags": ["production"]}, "when": "context.env == 'prod'"},
+        {"name": "ops", "level": "auto", "match": {"agent": ["ops-*", "cron"]}},
+        {"name": "many", "level": "approve", "when": "[1, 2].exists(i, i > args.amount)"},
+        {"name": "rx", "level": "approve", "when": "action.name.matches('^x')"},
+    ]}
+
+    def test_conditions_are_inlined_and_the_rest_run_their_own_path(self) -> None:
+        """The subset is pasted in as source; a comprehension and a library-only condition are called."""
+        policy = Policy.from_dict(self.POLICY)
+        policy.evaluate(Action(name="refund.create", args={"amount": 5}))
+        table = policy._compiled._tables[None][0]
+        source = table.entries["refund.create"].source
+        assert "A['amount']" in source and "'pii' in _a_tags" in source and "C['env']" in source
+        assert source.count("_run(") == 2
+
+    def test_the_outcome_says_which_rules_matched_and_nearly_matched(self) -> None:
+        """Matched rules and near misses come from the decider's answer, memoised or not."""
+        policy = Policy.from_dict(self.POLICY)
+        action = Action(name="refund.create", args={"amount": 500}, tags=frozenset({"pii", "production"}),
+                        confidence=0.95, agent="ops-1", context={"env": "prod"})
+        for _ in range(2):
+            outcome = policy.evaluate(action)
+            assert outcome.matched_rules == ("big", "prod", "ops")
+            assert outcome.near_misses == ("pii", "many", "rx")
+            assert outcome.level is Level.SUGGEST
+
+    def test_a_value_the_library_cannot_convert_fails_closed_with_the_library_error(self) -> None:
+        """A non-plain value anywhere in a variable sends the decision down the full walk."""
+        policy = Policy.from_dict(self.POLICY)
+        outcome = policy.evaluate(Action(name="refund.create", args={"amount": 5, "other": {1, 2}}))
+        assert outcome.level is Level.APPROVE
+        assert "big" in outcome.matched_rules
+        assert "could not be evaluated" in next(r.message for r in outcome.reasons if r.rule == "big")
+
+    def test_a_non_ascii_value_stays_on_the_happy_path(self) -> None:
+        """Non-ASCII strings are plain; the inline check hands them to is_plain, which agrees."""
+        policy = Policy.from_dict(self.POLICY)
+        outcome = policy.evaluate(Action(name="refund.create", args={"amount": 500, "note": "é"},
+                                         reasoning="déjà vu"))
+        assert outcome.matched_rules == ("big",)
+        assert all("could not be evaluated" not in r.message for r in outcome.reasons)

@@ -254,68 +254,66 @@ def _in(left: Fn, right: Fn) -> Fn:
 
 
 def _in_general(left: Fn, right: Fn) -> Fn:
-    def run(env: dict[str, Any]) -> Any:
-        x, coll = left(env), right(env)
-        tc = type(coll)
-        if tc is list:
-            tx = type(x)
-            if tx is str:
-                for e in coll:
-                    if type(e) is not str:
-                        raise Fallback
-                return x in coll
-            return any(_eq(x, e) for e in coll)
-        if tc is dict and type(x) is str:
-            if x in coll:
-                return True
-            for k in coll:
-                if type(k) is not str:
+    return lambda env: member(left(env), right(env))
+
+
+def member(x: Any, coll: Any) -> bool:
+    """CEL ``x in coll`` on the happy path (raises Fallback otherwise); shared with ``_cel_source``."""
+    tc = type(coll)
+    if tc is list:
+        if type(x) is str:
+            for e in coll:
+                if type(e) is not str:
                     raise Fallback
-            return False
-        raise Fallback
-    return run
+            return x in coll
+        return any(_eq(x, e) for e in coll)
+    if tc is dict and type(x) is str:
+        if x in coll:
+            return True
+        for k in coll:
+            if type(k) is not str:
+                raise Fallback
+        return False
+    raise Fallback
 
 
 def _arith(op: str, left: Fn, right: Fn) -> Fn:
-    def run(env: dict[str, Any]) -> Any:
-        a, b = left(env), right(env)
-        ta, tb = type(a), type(b)
-        if ta is int and tb is int and _INT_MIN <= a <= _INT_MAX and _INT_MIN <= b <= _INT_MAX:
-            if op == "+":
-                return _checked(a + b)
-            if op == "-":
-                return _checked(a - b)
-            if op == "*":
-                return _checked(a * b)
-            if b == 0:
-                raise Fallback
-            q, r = abs(a) // abs(b), abs(a) % abs(b)
-            if op == "/":
-                return _checked(q if (a < 0) == (b < 0) else -q)
-            return r if a >= 0 else -r
-        if ta is float and tb is float:
-            if op == "+":
-                return a + b
-            if op == "-":
-                return a - b
-            if op == "*":
-                return a * b
-            if op == "/" and b != 0.0:
-                return a / b
+    return lambda env: arith(op, left(env), right(env))
+
+
+def arith(op: str, a: Any, b: Any) -> Any:
+    """``a op b`` for ``+ - * / %`` on the happy path (raises Fallback otherwise); shared with ``_cel_source``."""
+    ta, tb = type(a), type(b)
+    if ta is int and tb is int and _INT_MIN <= a <= _INT_MAX and _INT_MIN <= b <= _INT_MAX:
+        if op == "+":
+            return _checked(a + b)
+        if op == "-":
+            return _checked(a - b)
+        if op == "*":
+            return _checked(a * b)
+        if b == 0:
             raise Fallback
-        if op == "+" and ta is tb and (ta is str or ta is list):
+        q, r = abs(a) // abs(b), abs(a) % abs(b)
+        if op == "/":
+            return _checked(q if (a < 0) == (b < 0) else -q)
+        return r if a >= 0 else -r
+    if ta is float and tb is float:
+        if op == "+":
             return a + b
+        if op == "-":
+            return a - b
+        if op == "*":
+            return a * b
+        if op == "/" and b != 0.0:
+            return a / b
         raise Fallback
-    return run
+    if op == "+" and ta is tb and (ta is str or ta is list):
+        return a + b
+    raise Fallback
 
 
 def _field(target: Fn, name: str) -> Fn:
-    def run(env: dict[str, Any]) -> Any:
-        o = target(env)
-        if type(o) is dict:
-            return o[name]  # KeyError: missing field, the library says which
-        raise Fallback
-    return run
+    return lambda env: field(target(env), name)
 
 
 def _var_field(var: str, name: str) -> Fn:
@@ -382,37 +380,52 @@ def _leaf(path: tuple[str, str], op: str, const: Any) -> Fn | None:
 
 
 def _index(target: Fn, key: Fn) -> Fn:
-    def run(env: dict[str, Any]) -> Any:
-        o, k = target(env), key(env)
-        if type(o) is list and type(k) is int and 0 <= k < len(o):
-            return o[k]
-        if type(o) is dict and type(k) is str:
-            return o[k]
-        raise Fallback
-    return run
+    return lambda env: index(target(env), key(env))
+
+
+def index(o: Any, k: Any) -> Any:
+    """``o[k]`` on the happy path; the functions below too are shared with ``_cel_source``."""
+    if type(o) is list and type(k) is int and 0 <= k < len(o):
+        return o[k]
+    if type(o) is dict and type(k) is str:
+        return o[k]
+    raise Fallback
+
+
+def field(o: Any, name: str) -> Any:
+    if type(o) is dict:
+        return o[name]  # KeyError: missing field, the library says which
+    raise Fallback
+
+
+def has(o: Any, name: str) -> bool:
+    if type(o) is dict:
+        return name in o
+    raise Fallback
+
+
+def size(o: Any) -> int:
+    t = type(o)
+    if t is list or t is dict or (t is str and o.isascii()):
+        return len(o)
+    raise Fallback
 
 
 def _has(target: Fn, name: str) -> Fn:
-    def run(env: dict[str, Any]) -> Any:
-        o = target(env)
-        if type(o) is dict:
-            return name in o
-        raise Fallback
-    return run
+    return lambda env: has(target(env), name)
 
 
 def _size(target: Fn) -> Fn:
-    def run(env: dict[str, Any]) -> Any:
-        o = target(env)
-        t = type(o)
-        if t is list or t is dict or (t is str and o.isascii()):
-            return len(o)
-        raise Fallback
-    return run
+    return lambda env: size(target(env))
+
+
+STRING_METHODS: dict[str, Callable[[str, str], bool]] = {
+    "startsWith": str.startswith, "endsWith": str.endswith, "contains": str.__contains__,
+}
 
 
 def _string_method(name: str, target: Fn, arg: Fn) -> Fn:
-    method = {"startsWith": str.startswith, "endsWith": str.endswith, "contains": str.__contains__}[name]
+    method = STRING_METHODS[name]
 
     def run(env: dict[str, Any]) -> Any:
         s, a = target(env), arg(env)

@@ -24,6 +24,7 @@ from signoff._errors import UserError
 from signoff._model import Action, Level, Outcome, Reason, ReviewersRequired, canonical_json
 from signoff.policy._cel import Condition, compile_condition, describe_failure
 from signoff.policy._cel_fast import is_plain
+from signoff.policy._decide import Decider, build
 from signoff.policy._fields import OnTimeout
 from signoff.policy._spec import PolicySpec, Reviewers, Rule
 
@@ -56,6 +57,7 @@ class _CRule:
     code: str
     tags: frozenset[str]
     agent_re: re.Pattern[str] | None
+    agents: tuple[str, ...]
     external: bool | None
     cond: Condition | None
     reviewers: Reviewers | None
@@ -95,8 +97,27 @@ class _Table:
         self.any_glob = _glob_regex([p for n in matchers.values() if n for p in n if _is_glob(p)]) \
             if self.globs else None
         self.cache: dict[str, tuple[tuple[_CRule, ...], bool]] = {}
-        self.memo: dict[tuple[Any, ...], list[Any]] = {}
-        """Outcomes of condition-free evaluations: see ``CompiledPolicy.evaluate``."""
+        self.entries: dict[str, Decider] = {}
+        """The generated decider for each action name seen (``_decide``)."""
+        self.deciders: dict[tuple[int, ...], Decider] = {}
+        """The deciders by candidate rules: names with the same candidates share one."""
+        self.memo = _Memos(self.deciders)
+        """Memoised outcomes (each decider holds its own): see ``CompiledPolicy.evaluate``."""
+
+    def decider(self, name: str) -> Decider:
+        """The decider for ``name``'s candidate rules, generated the first time that set is seen."""
+        rules = self.lookup(name)[0]
+        key = tuple(r.index for r in rules)
+        found = self.deciders.get(key)
+        if found is None:
+            if len(self.deciders) >= _CACHE_MAX:
+                self.deciders.clear()
+                self.entries.clear()
+            found = self.deciders[key] = build(rules, _run_one, _action_variable)
+        if len(self.entries) >= _CACHE_MAX:
+            self.entries.clear()
+        self.entries[name] = found
+        return found
 
     def lookup(self, name: str) -> tuple[tuple[_CRule, ...], bool]:
         """The rules whose name matcher accepts ``name``, in policy order, and whether any has a condition."""
@@ -117,6 +138,20 @@ class _Table:
 
     def candidates(self, name: str) -> tuple[_CRule, ...]:
         return self.lookup(name)[0]
+
+
+class _Memos:
+    """The outcome memos of one table's deciders; ``clear()`` forgets them all (tests, benchmarks)."""
+
+    def __init__(self, deciders: dict[tuple[int, ...], Decider]) -> None:
+        self._deciders = deciders
+
+    def clear(self) -> None:
+        for decider in self._deciders.values():
+            decider.memo.clear()
+
+    def __len__(self) -> int:
+        return sum(len(d.memo) for d in self._deciders.values())
 
 
 @dataclass(slots=True)
@@ -182,6 +217,7 @@ class CompiledPolicy:
                 index=i, name=rule.name, level=level, code=code,
                 tags=frozenset(rule.match.tags),
                 agent_re=_glob_regex(rule.match.agent) if rule.match.agent else None,
+                agents=tuple(rule.match.agent or ()),
                 external=rule.match.external,
                 cond=self._condition(rule.when) if rule.when else None,
                 reviewers=reviewers, timeout=timeout, on_timeout=on_timeout, retries=rule.retries,
@@ -231,24 +267,30 @@ class CompiledPolicy:
         except KeyError:
             known = sorted(self.spec.modes) or "no modes"
             raise UserError(f"unknown mode {mode!r}; the policy defines {known}") from None
-        rules, conditional = table.lookup(action.name)
+        decider = table.entries.get(action.name)
+        if decider is None:
+            decider = table.decider(action.name)
         conf = action.confidence
         if conf is not None and conf < info.confidence_floor:
-            return self._evaluate(action, table, info, rules, is_known)
-        results: tuple[bool, ...] = ()
-        if conditional:
-            found = _condition_results(action, rules)
-            if found is None:  # a condition failed: the full path says why, and fails closed
-                return self._evaluate(action, table, info, rules, is_known)
-            results = found
-        # A confidence that cannot matter: the outcome depends only on the name, tags, agent,
-        # external flag, fingerprint and what the conditions answered, so it is computed once and
+            return self._evaluate(action, table, info, decider.rules, is_known)
+        # The generated decider says which candidate rules match and which miss only on their
+        # condition, or -1 off the happy path (a condition that raised or gave a non-bool, a value
+        # the library might convert differently): the full walk then asks the library and says why.
+        answer = decider.decide(action)
+        if answer < 0:
+            return self._evaluate(action, table, info, decider.rules, is_known)
+        # A confidence that cannot matter: the outcome depends only on which rules matched or
+        # nearly matched (the decider's answer) and the fingerprint, so it is computed once and
         # shared (Outcome is frozen). Building an Outcome costs more than the whole rule walk, and
         # most agent steps are such repeats. ``is_known`` is still asked exactly when the uncached
         # path would ask it: the first computation records whether novelty could raise the level.
-        fingerprint = self.fingerprint(action) if self._novelty_level is not None else ""
-        key = (action.name, action.tags, action.agent, action.external, fingerprint, results)
-        memo = table.memo.get(key)
+        if self._novelty_level is None:
+            fingerprint = ""
+            key: Any = answer
+        else:
+            fingerprint = self.fingerprint(action)
+            key = (answer, fingerprint)
+        memo = decider.memo.get(key)
         if memo is None:
             asked: list[str] = []
 
@@ -256,15 +298,16 @@ class CompiledPolicy:
                 asked.append(fp)
                 return True
 
-            plain = self._evaluate(action, table, info, rules, known_and_record, results)
-            memo = [plain, bool(asked), None]
-            if len(table.memo) >= _CACHE_MAX:
-                table.memo.clear()
-            table.memo[key] = memo
+            results = decider.results(answer)
+            plain = self._evaluate(action, table, info, decider.rules, known_and_record, results)
+            memo = [plain, bool(asked), None, results]
+            if len(decider.memo) >= _CACHE_MAX:
+                decider.memo.clear()
+            decider.memo[key] = memo
         if is_known is None or not memo[1] or is_known(fingerprint):
             return memo[0]  # type: ignore[no-any-return]
         if memo[2] is None:
-            memo[2] = self._evaluate(action, table, info, rules, lambda fp: False, results)
+            memo[2] = self._evaluate(action, table, info, decider.rules, lambda fp: False, memo[3])
         return memo[2]  # type: ignore[no-any-return]
 
     def _evaluate(self, action: Action, table: _Table, info: _ModeInfo, candidates: tuple[_CRule, ...],
@@ -449,43 +492,13 @@ def _run_condition(cond: Condition, action: Action, activation: dict[str, Any], 
         return exc
 
 
-def _condition_results(action: Action, candidates: tuple[_CRule, ...]) -> tuple[bool, ...] | None:
-    """What each condition the rule walk would run answers, in order; None if one is not true or false."""
-    activation: dict[str, Any] = {}
-    env: dict[str, Any] = {}
-    plain: dict[str, bool] = {}
-    out: list[bool] = []
-    for rule in candidates:
-        cond = rule.cond
-        if cond is None:
-            continue
-        if rule.tags and not rule.tags <= action.tags:
-            continue
-        if rule.agent_re is not None and not rule.agent_re.match(action.agent):
-            continue
-        if rule.external is not None and rule.external != action.external:
-            continue
-        fast = cond.fast
-        if fast is not None:  # _run_condition's first half, inlined: this loop is the hot path
-            for var in cond.variables:
-                ok = plain.get(var)
-                if ok is None:
-                    ok = plain[var] = is_plain(env.setdefault(var, _variable(var, action, activation)))
-                if not ok:
-                    break
-            else:
-                try:
-                    result = fast(env)
-                except Exception:
-                    result = None
-                if result is True or result is False:
-                    out.append(result)
-                    continue
-        result = _run_condition(cond, action, activation, env, plain)
-        if result is not True and result is not False:
-            return None
-        out.append(result)
-    return tuple(out)
+def _run_one(cond: Condition, action: Action) -> Any:
+    """One condition on its own, as the full walk runs it (for what a decider does not inline)."""
+    return _run_condition(cond, action, {}, {}, {})
+
+
+def _action_variable(action: Action) -> dict[str, Any]:
+    return _variable("action", action, {})  # type: ignore[no-any-return]
 
 
 def _variable(name: str, action: Action, cache: dict[str, Any]) -> Any:

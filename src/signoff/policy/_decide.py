@@ -1,0 +1,181 @@
+"""One generated Python function per set of candidate rules: which of them match an action.
+
+``CompiledPolicy`` finds the rules whose name matcher accepts an action's name once per name
+(a dict lookup after the first time). What is left per decision is the rest of each rule:
+its tags, agent and external checks, then its condition. Walking rule objects and calling a
+closure tree per condition costs several times a hand-written loop, so for each distinct
+set of candidate rules this module writes the loop out as source, with the cheap checks
+first and each condition inlined as a Python expression (``_cel_source``), and compiles it
+once. The function allocates nothing per call but the int it returns.
+
+The int says, per rule, whether it matched, missed only on its condition (a near miss), or
+was not reached; ``Decider.results`` turns it back into what the rule walk in
+``_compiled`` needs. ``-1`` means "not the happy path" (a condition that raised, a value
+the CEL library might convert differently, a condition that did not give true or false):
+the caller then runs the full walk, which asks the library and says why, so errors and
+explanations are exactly as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from signoff._model import Action
+from signoff.policy._cel_fast import _INT_MAX, _INT_MIN, is_plain
+from signoff.policy._cel_source import HELPERS, Emitter
+
+if TYPE_CHECKING:
+    from signoff.policy._compiled import _CRule
+
+RunCondition = Callable[[Any, Action], Any]
+"""``(condition, action) -> value or exception``: the full path for one condition."""
+
+_ATTRS = ("name", "confidence", "reasoning", "alternatives", "tags", "external", "agent")
+ACTION_FIELDS = {
+    "name": "_a_name",
+    "confidence": "_a_confidence",
+    "has_confidence": "(_a_confidence is not None)",
+    "reasoning": "_a_reasoning",
+    "alternatives": "list(_a_alternatives)",
+    "tags": "sorted(_a_tags)",
+    "external": "_a_external",
+    "agent": "_a_agent",
+}
+"""The ``action`` variable of a condition, field by field, read from the Action itself (into
+locals ``_a_<attribute>``); the same fields and values as the dict ``_compiled._variable``
+builds for the library."""
+_ACTION_SETS = {"tags": "_a_tags", "alternatives": "_a_alternatives"}
+
+
+def action_plain(action: Action, as_dict: Callable[[Action], dict[str, Any]]) -> bool:
+    """Whether the ``action`` variable is plain (``is_plain``) without building it, in the common case."""
+    if action.name.isascii() and action.reasoning.isascii() and action.agent.isascii():
+        for t in action.tags:
+            if type(t) is not str or not t.isascii():
+                break
+        else:
+            for t in action.alternatives:
+                if type(t) is not str or not t.isascii():
+                    break
+            else:
+                return True
+    try:
+        return is_plain(as_dict(action))
+    except Exception:  # tags that do not sort: the full path raises as it always did
+        return False
+
+
+# A dict variable is checked plain once per decision; JSON-like flat values are checked here
+# inline, anything nested or non-ASCII by is_plain itself.
+_PLAIN_CHECK = """\
+        {var} = action.{attr}
+        for _k, _x in {var}.items():
+            _t = type(_x)
+            if type(_k) is not str or not _k.isascii() or (
+                    not _x.isascii() if _t is str
+                    else (_x < {lo} or _x > {hi}) if _t is int
+                    else (_t is not float and _t is not bool and _x is not None)):
+                if not _is_plain({var}):
+                    return -1
+                break
+"""
+
+
+@dataclass(slots=True)
+class Decider:
+    """The generated function for one set of candidate rules, and how to read its answer."""
+
+    rules: tuple[_CRule, ...]
+    decide: Callable[[Action], int]
+    conditional: tuple[tuple[int, int], ...]
+    """(matched bit, near-miss bit) of each rule with a condition, in rule order."""
+    source: str
+    memo: dict[Any, list[Any]] = field(default_factory=dict)
+    """Outcomes by answer (see ``CompiledPolicy.evaluate``)."""
+
+    def results(self, key: int) -> tuple[bool, ...]:
+        """What each condition the rule walk reaches answered, in order."""
+        return tuple(bool(key & m) for m, n in self.conditional if key & (m | n))
+
+
+def build(rules: Sequence[_CRule], run_condition: RunCondition,
+          as_dict: Callable[[Action], dict[str, Any]]) -> Decider:
+    """Generate, compile and return the decider for ``rules`` (policy order)."""
+    em = Emitter({"args": "A", "context": "C"}, ACTION_FIELDS, _ACTION_SETS)
+    namespace: dict[str, Any] = {**HELPERS, "_is_plain": is_plain, "_action_plain": action_plain,
+                                 "_as_dict": as_dict}
+    body: list[str] = []
+    reads: set[str] = set()
+    base = 0
+    bit = 1
+    conditional: list[tuple[int, int]] = []
+    for n, rule in enumerate(rules):
+        guards: list[str] = []
+        if rule.tags:
+            if len(rule.tags) == 1:
+                guards.append(f"{next(iter(rule.tags))!r} in _a_tags")
+            else:
+                namespace[f"_T{n}"] = rule.tags
+                guards.append(f"_a_tags >= _T{n}")
+        if rule.agents:
+            exact = [a for a in rule.agents if not any(c in a for c in "*?[")]
+            parts = []
+            if exact:
+                namespace[f"_AE{n}"] = frozenset(exact)
+                parts.append(f"_a_agent in _AE{n}")
+            if len(exact) < len(rule.agents):
+                namespace[f"_AG{n}"] = rule.agent_re.match if rule.agent_re is not None else None
+                parts.append(f"_AG{n}(_a_agent) is not None")
+            guards.append("(" + " or ".join(parts) + ")")
+        if rule.external is not None:
+            guards.append(f"_a_external is {rule.external!r}")
+        cond = rule.cond
+        if cond is None and not guards:
+            base |= bit  # always matches once its name does
+            bit <<= 1
+            continue
+        body.append(f"        # rule {rule.name!r}")
+        indent = "        "
+        if guards:
+            body.append(f"{indent}if {' and '.join(guards)}:")
+            indent += "    "
+        if cond is None:
+            body.append(f"{indent}k |= {bit}")
+            bit <<= 1
+            continue
+        m, miss = bit, bit << 1
+        bit <<= 2
+        conditional.append((m, miss))
+        # Only what the closures compile (``cond.fast``) is inlined: the emitter's subset is narrower.
+        expr = em.emit(cond.source, condition=True) if cond.fast is not None else None
+        if expr is not None:
+            reads.update(cond.variables)
+            body.append(f"{indent}k |= {m} if {expr} else {miss}")
+        else:  # outside what the source emitter inlines: the condition's own path, closure first
+            namespace[f"_COND{n}"] = cond
+            body.append(f"{indent}_r = _run(_COND{n}, action)")
+            body.append(f"{indent}if _r is True:")
+            body.append(f"{indent}    k |= {m}")
+            body.append(f"{indent}elif _r is False:")
+            body.append(f"{indent}    k |= {miss}")
+            body.append(f"{indent}else:")
+            body.append(f"{indent}    return -1")
+    namespace["_run"] = run_condition
+    namespace.update(em.consts)
+    head = ["def decide(action):", "    try:", f"        k = {base}"]
+    text = "\n".join(body)
+    head.extend(f"        _a_{attr} = action.{attr}" for attr in _ATTRS if f"_a_{attr}" in text)
+    if "args" in reads:
+        head.append(_PLAIN_CHECK.format(var="A", attr="args", lo=_INT_MIN, hi=_INT_MAX).rstrip("\n"))
+    if "context" in reads:
+        head.append(_PLAIN_CHECK.format(var="C", attr="context", lo=_INT_MIN, hi=_INT_MAX).rstrip("\n"))
+    if "action" in reads:
+        head.append("        if not _action_plain(action, _as_dict):\n            return -1")
+    tail = ["        return k", "    except Exception:  # off the happy path: the full walk decides and says why",
+            "        return -1", ""]
+    source = "\n".join(head + body + tail)
+    names = ", ".join(r.name for r in rules[:3]) + (", ..." if len(rules) > 3 else "")
+    exec(compile(source, f"<signoff rules: {names}>", "exec"), namespace)
+    return Decider(rules=tuple(rules), decide=namespace["decide"], conditional=tuple(conditional), source=source)
