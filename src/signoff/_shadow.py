@@ -36,9 +36,9 @@ from signoff._model import Action, Level, Outcome, Ticket, utcnow
 from signoff.policy import Policy
 from signoff.store._records import AuditDraft, AuditEntry
 
-__all__ = ["AUDIT_KIND", "Observation", "PolicyComparison", "ShadowRecorder", "compare", "comparison_from_dict",
-           "comparison_to_dict", "flush",
-           "observations_from_audit", "observations_from_replay", "run_flusher", "shadow_report"]
+__all__ = ["AUDIT_KIND", "Change", "Observation", "PolicyComparison", "ShadowRecorder", "compare",
+           "comparison_from_dict", "comparison_to_dict", "flush", "observations_from_audit",
+           "observations_from_replay", "run_flusher", "shadow_report"]
 
 AUDIT_KIND = "shadow"
 MAX_TICKETS = 5_000
@@ -147,6 +147,19 @@ class Observation:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Change:
+    """Where the two policies disagree: an action, each policy's level and matched rules, how often."""
+
+    action: str
+    old_level: str
+    old_rules: str
+    """The rules matched under the policy in force, comma-separated ("-": none, the default)."""
+    new_level: str
+    new_rules: str
+    count: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class PolicyComparison:
     """What a candidate policy would have done differently, and how reviewers decided those cases."""
 
@@ -166,8 +179,8 @@ class PolicyComparison:
     """The candidate refuses outright (deny) what the policy in force did not."""
     transitions: list[tuple[str, str, int]] = field(default_factory=list)
     """(old level, new level, count), most frequent first."""
-    rule_changes: list[tuple[str, str, str, int]] = field(default_factory=list)
-    """(action, old rules, new rules, count): the biggest disagreements, at most 20."""
+    changes: list[Change] = field(default_factory=list)
+    """The most frequent disagreements by action, levels and rules, at most 20."""
     dropped: int = 0
     """Disagreements the shadow buffer could not hold (counted, not itemised)."""
 
@@ -191,7 +204,8 @@ def comparison_to_dict(c: PolicyComparison) -> dict[str, Any]:
         "would_auto_rejected": c.would_auto_rejected, "rejected_ids": list(c.rejected_ids),
         "would_ask": c.would_ask, "would_deny": c.would_deny, "dropped": c.dropped,
         "transitions": [{"from": a, "to": b, "count": n} for a, b, n in c.transitions],
-        "rule_changes": [{"action": a, "from": o, "to": n, "count": k} for a, o, n, k in c.rule_changes],
+        "changes": [{"action": x.action, "from_level": x.old_level, "from_rules": x.old_rules,
+                     "to_level": x.new_level, "to_rules": x.new_rules, "count": x.count} for x in c.changes],
         "headline": c.headline(),
     }
 
@@ -203,8 +217,9 @@ def comparison_from_dict(d: Mapping[str, Any]) -> PolicyComparison:
         would_auto_rejected=int(d["would_auto_rejected"]), rejected_ids=[str(i) for i in d["rejected_ids"]],
         would_ask=int(d["would_ask"]), would_deny=int(d["would_deny"]), dropped=int(d.get("dropped", 0)),
         transitions=[(str(t["from"]), str(t["to"]), int(t["count"])) for t in d.get("transitions", ())],
-        rule_changes=[(str(r["action"]), str(r["from"]), str(r["to"]), int(r["count"]))
-                      for r in d.get("rule_changes", ())])
+        changes=[Change(action=str(x["action"]), old_level=str(x["from_level"]), old_rules=str(x["from_rules"]),
+                        new_level=str(x["to_level"]), new_rules=str(x["to_rules"]), count=int(x["count"]))
+                 for x in d.get("changes", ())])
 
 
 def _s(n: int) -> str:
@@ -217,12 +232,13 @@ def compare(observations: Iterable[Observation], *, candidate: str, evaluated: i
     disagreed = auto = auto_ok = auto_no = ask = deny = 0
     rejected: list[str] = []
     trans: Counter[tuple[str, str]] = Counter()
-    rules: Counter[tuple[str, str, str]] = Counter()
+    where: Counter[tuple[str, str, str, str, str]] = Counter()
     for o in observations:
         disagreed += o.count
         if o.old is not o.new:
             trans[(o.old.value, o.new.value)] += o.count
-        rules[(o.action, ", ".join(o.old_rules) or "-", ", ".join(o.new_rules) or "-")] += o.count
+        where[(o.action, o.old.value, ", ".join(o.old_rules) or "-", o.new.value,
+               ", ".join(o.new_rules) or "-")] += o.count
         if o.old >= Level.APPROVE and o.new <= Level.NOTIFY:
             auto += o.count
             if o.status == "approved":
@@ -239,7 +255,8 @@ def compare(observations: Iterable[Observation], *, candidate: str, evaluated: i
         candidate=candidate, evaluated=max(evaluated, disagreed), disagreed=disagreed, would_auto=auto,
         would_auto_approved=auto_ok, would_auto_rejected=auto_no, rejected_ids=rejected, would_ask=ask,
         would_deny=deny, transitions=[(a, b, n) for (a, b), n in trans.most_common()],
-        rule_changes=[(a, o, n_, c) for (a, o, n_), c in rules.most_common(20)], dropped=dropped)
+        changes=[Change(action=a, old_level=ol, old_rules=orr, new_level=nl, new_rules=nr, count=c)
+                 for (a, ol, orr, nl, nr), c in where.most_common(20)], dropped=dropped)
 
 
 def observations_from_audit(entries: Iterable[AuditEntry], tickets: Mapping[str, Ticket],

@@ -31,8 +31,8 @@ def print_comparison(c: PolicyComparison, *, title: str) -> None:
     if c.transitions:
         click.echo()
         print_table(["FROM", "TO", "COUNT"], [[a, b, str(n)] for a, b, n in c.transitions])
-    if c.rule_changes:
+    if c.changes:
         click.echo()
         # Action names are the agent's words: print_table reveals every cell.
-        print_table(["ACTION", "RULES NOW", "RULES IN CANDIDATE", "COUNT"],
-                    [[a, o, n, str(k)] for a, o, n, k in c.rule_changes])
+        print_table(["ACTION", "NOW", "RULES NOW", "CANDIDATE", "RULES IN CANDIDATE", "COUNT"],
+                    [[x.action, x.old_level, x.old_rules, x.new_level, x.new_rules, str(x.count)] for x in c.changes])

@@ -214,10 +214,12 @@ class LevelChange(BaseModel):
     count: int
 
 
-class RuleChange(BaseModel):
+class Change(BaseModel):
     action: str = Field(description="The action's name (the agent's words).")
-    from_: str = Field(alias="from", description="Rules matched under the policy in force, comma-separated.")
-    to: str = Field(description="Rules matched under the candidate.")
+    from_level: str = Field(description="The level under the policy in force.")
+    from_rules: str = Field(description="Rules matched under the policy in force, comma-separated; - for none.")
+    to_level: str = Field(description="The level under the candidate.")
+    to_rules: str = Field(description="Rules matched under the candidate.")
     count: int
 
 
@@ -235,7 +237,7 @@ class ShadowOut(BaseModel):
     would_deny: int
     dropped: int = Field(description="Disagreements counted but not itemised (the shadow buffer was full).")
     transitions: list[LevelChange]
-    rule_changes: list[RuleChange]
+    changes: list[Change]
     headline: str
 
 
