@@ -286,3 +286,43 @@ def test_password_login_can_be_switched_off(browser: Any, provider_ready: Path,
     finally:
         ctx.close()
         setup.stop()
+
+
+def _inbox_app(tmp_path: Path, issuer: str) -> Any:
+    """The server's app in this process, pointed at ``issuer`` (the provider is only asked at login)."""
+    from signoff.server import ServerSettings, create_app
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(OIDC_POLICY)
+    gate = Gate.open(policy=policy, store=f"sqlite:///{tmp_path}/app.db", sweep=False)
+    settings = ServerSettings(public_url="http://127.0.0.1:9", oidc_issuer=issuer, oidc_client_id="signoff",
+                              oidc_client_secret="signoff-test-secret")
+    return gate, create_app(gate, settings=settings)
+
+
+async def _start_login(app: Any) -> Any:
+    import httpx
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:9") as client:
+        return await client.get("/login/oidc")
+
+
+class TestProviderTrouble:
+    def test_a_discovery_document_naming_another_issuer_is_refused(self, sso: SSO, tmp_path: Path) -> None:
+        """The provider calls itself http://localhost:P; configured as http://127.0.0.1:P, signoff refuses to
+        send anyone there (OIDC Discovery: the issuer must match exactly)."""
+        gate, app = _inbox_app(tmp_path, sso.issuer.replace("localhost", "127.0.0.1"))
+        try:
+            r = sso.server.run(_start_login(app))
+        finally:
+            gate.close()
+        assert (502, True) == (r.status_code, "calls itself" in r.text and "must match" in r.text)
+
+    def test_an_unreachable_provider_gets_a_page_not_a_crash(self, sso: SSO, tmp_path: Path) -> None:
+        """Nothing listens at the issuer: the login page says the provider could not be used."""
+        gate, app = _inbox_app(tmp_path, f"http://127.0.0.1:{_free_port()}")
+        try:
+            r = sso.server.run(_start_login(app))
+        finally:
+            gate.close()
+        assert (502, True) == (r.status_code, "Identity provider unavailable" in r.text)

@@ -27,24 +27,20 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
 
-from signoff._errors import SignoffError
+from signoff._errors import SignoffError, UserError
 from signoff.policy._spec import OidcLogin as OidcSpec
 from signoff.server.ui._base import HTTPProblem, InboxUI, local_path
 from signoff.server.ui._oidc_claims import identity
 from signoff.server.ui._session import password_fingerprint
 from signoff.store._records import Reviewer
 
-__all__ = ["FLOW_COOKIE", "OidcLogin", "OidcUnavailable"]
+__all__ = ["CALLBACK", "FLOW_COOKIE", "OidcLogin"]
 
 FLOW_COOKIE = "signoff_oidc"
 CALLBACK = "/login/oidc/callback"
 FLOW_SECONDS = 600
 """How long a reviewer may take at the provider before the started login is void."""
 _log = logging.getLogger("signoff.server.oidc")
-
-
-class OidcUnavailable(Exception):
-    """authlib (the ``oidc`` extra) is not installed."""
 
 
 class OidcLogin:
@@ -55,7 +51,7 @@ class OidcLogin:
         try:
             from authlib.integrations.starlette_client import OAuth
         except ImportError as exc:  # pragma: no cover - the extra is installed with the tests
-            raise OidcUnavailable("single sign-on needs the oidc extra: pip install 'signoff[oidc]'") from exc
+            raise UserError(f"single sign-on needs the oidc extra: pip install 'signoff[oidc]' ({exc})") from exc
         settings = ui.settings
         self.ui = ui
         self.issuer = str(settings.oidc_issuer)
