@@ -9,7 +9,13 @@ Each action is put in a category by what its evaluation has to do:
   b. one condition: exactly one CEL condition has to run,
   c. the whole mix (also actions that run two conditions, and low confidences),
   d. the naive reference evaluator (every rule, full CEL activation) on the same mix,
-  e. the whole mix with the ``incident`` mode switched on.
+  e. the whole mix with the ``incident`` mode switched on,
+  f. the whole mix through ``Gate.evaluate`` (a memory store; no shadow policy: its cost when
+     unset is one ``is not None`` test),
+  g. the same with a shadow policy (``Gate.open(..., shadow_policy=...)``, five levels changed):
+     an ``auto``/``deny`` outcome also evaluates the candidate and, where they disagree, counts it
+     under a lock. Outcomes that make a ticket pay their candidate evaluation at submission,
+     beside a durable commit.
 
 Figures are microseconds per ``evaluate`` call: the median and p99 of individually timed
 calls (timer overhead subtracted), and the mean of whole batches timed at once. The
@@ -239,7 +245,31 @@ CATEGORIES = [
     ("c", "c. whole mix", "compiled"),
     ("d", "d. whole mix, naive reference evaluator", "naive"),
     ("e", "e. whole mix, incident mode", "compiled"),
+    ("f", "f. whole mix, Gate.evaluate, no shadow policy", "gate"),
+    ("g", "g. whole mix, Gate.evaluate with a shadow policy", "gate"),
 ]
+
+
+def candidate_policy() -> dict[str, Any]:
+    """The shadow candidate: the same policy with five levels changed (so it disagrees now and then)."""
+    doc = build_policy()
+    flips = {"auto-file.read": "notify", "auto-restart_pod": "approve", "glob-*.list": "notify",
+             "glob-db.drop*": "approve", "notify-deploy_staging": "auto"}
+    for rule in doc["rules"]:
+        if rule["name"] in flips:
+            rule["level"] = flips[rule["name"]]
+    return doc
+
+
+def open_gates(policy: Policy, actions: Sequence[Action]) -> tuple[Any, Any]:
+    """Two gates on memory stores, one with the candidate in the shadow; every action already known."""
+    from signoff import Gate
+
+    plain = Gate.open(build_policy(), "memory://bench-plain", sweep=False)
+    shadowed = Gate.open(build_policy(), "memory://bench-shadow", sweep=False, shadow_policy=candidate_policy())
+    for g in (plain, shadowed):
+        g._known = {policy.fingerprint(a) for a in actions}  # steady state, as ``is_known`` below
+    return plain, shadowed
 
 
 def main(*, n_actions: int = 4000, repeats: int = 7, naive_repeats: int = 3, write: bool = True) -> dict[str, Any]:
@@ -282,11 +312,14 @@ def main(*, n_actions: int = 4000, repeats: int = 7, naive_repeats: int = 3, wri
             memo.clear()
         return policy.evaluate(a, is_known=is_known)
 
-    fns = {"a": compiled, "a0": first_sight, "b": compiled, "c": compiled, "d": reference, "e": incident}
+    plain, shadowed = open_gates(policy, actions)
+    mixes.update(f=actions, g=actions)
+    fns = {"a": compiled, "a0": first_sight, "b": compiled, "c": compiled, "d": reference, "e": incident,
+           "f": plain.evaluate, "g": shadowed.evaluate}
     overhead = _timer_overhead()
     results: dict[str, Any] = {}
     for key, label, engine in CATEGORIES:
-        r = repeats if engine == "compiled" else naive_repeats
+        r = naive_repeats if engine == "naive" else repeats
         figures = measure(fns[key], mixes[key], r, overhead)
         figures.update(label=label, engine=engine, actions=len(mixes[key]))
         if key in TARGETS_US:
@@ -321,8 +354,16 @@ def main(*, n_actions: int = 4000, repeats: int = 7, naive_repeats: int = 3, wri
             "naive / compiled, median (d / c)": round(results["d"]["median_us"] / results["c"]["median_us"], 1),
             "naive / compiled, mean (d / c)": round(results["d"]["mean_us"] / results["c"]["mean_us"], 1),
             "incident mode / normal, median (e / c)": round(results["e"]["median_us"] / results["c"]["median_us"], 2),
+            "Gate.evaluate / Policy.evaluate, median (f / c)": round(results["f"]["median_us"]
+                                                                     / results["c"]["median_us"], 2),
+            "with a shadow policy / without, median (g / f)": round(results["g"]["median_us"]
+                                                                    / results["f"]["median_us"], 2),
+            "with a shadow policy / without, mean (g / f)": round(results["g"]["mean_us"]
+                                                                  / results["f"]["mean_us"], 2),
         },
     }
+    plain.close()
+    shadowed.close()
     doc["table"] = {
         "columns": ["category", "actions", "median µs", "p99 µs", "mean µs", "target (median)"],
         "rows": [
