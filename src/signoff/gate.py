@@ -23,6 +23,7 @@ from signoff import _execution as execution
 from signoff._decisions import BatchResult, decision_of, gated, intent, raise_for
 from signoff._engine import Engine, check_no_running_loop
 from signoff._errors import (
+    Conflict,
     NotAuthorized,
     SignoffError,
     StillPending,
@@ -39,8 +40,10 @@ from signoff.audit import VerifyResult, verify_chain
 from signoff.client import RemoteGate
 from signoff.insights import Insights, ReplayReport, compute_insights, replay
 from signoff.policy import Policy, PolicySpec
+from signoff.review import _flood as flood
 from signoff.review import _submission as submission
 from signoff.review import _transitions as tr
+from signoff.review._flood import Surge, held_back
 from signoff.review._grouping import shown_ids
 from signoff.store import Store, open_store
 from signoff.store._records import (
@@ -58,6 +61,8 @@ P = ParamSpec("P")
 R = TypeVar("R")
 _GRACE = timedelta(milliseconds=250)
 _DECIDED_STATUSES = ("approved", "rejected", "expired", "aborted", "cancelled")
+_SURGE_CACHE = timedelta(seconds=5)
+"""How long the flood guard's counts are reused (a read of the store's recent tickets)."""
 
 
 def _new_id() -> str:
@@ -95,6 +100,7 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
         self._closed = False
         self._wake_sweeper: asyncio.Event | None = None
         self._next_sweep = 0.0  # when the sweeper wakes next (unix time); 0 while it sweeps
+        self._surges: tuple[datetime, dict[str, Surge]] | None = None  # the flood guard's last count
         self.store.notifier.add_callback(self._on_event)
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -436,11 +442,18 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
         """Approve (optionally with edited arguments, which the policy checks again).
 
         The audit records the door it came through (``signoff._via``: the inbox, Slack... set it)."""
+        return await self._approve(ticket_id, reviewer=reviewer, args=args, comment=comment)
+
+    async def _approve(self, ticket_id: str, *, reviewer: str | None, args: Mapping[str, Any] | None = None,
+                       comment: str = "", hold: Mapping[str, Surge] | None = None) -> Ticket:
+        """``approve``; a ticket of an agent in ``hold`` (approved with others while it surges) is refused."""
         via = current_via()
         rv = await self._reviewer(reviewer)
         tiers = self.policy.tiers
 
         def change(t: Ticket) -> Any:
+            if hold and t.action.agent in hold:
+                raise Conflict(held_back(hold[t.action.agent]))
             c = tr.approve(t, rv, tiers=tiers, now=utcnow(), args=args, evaluate=self._judge, comment=comment,
                            via=via)
             if c.learn_fingerprint:
@@ -460,15 +473,20 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
 
     async def decide_many(self, ticket_ids: Iterable[str], *, reviewer: str | None = None, approve: bool,
                           feedback: str = "") -> BatchResult:
-        """Approve or reject several tickets; each is decided on its own (a failure skips only it)."""
+        """Approve or reject several tickets; each is decided on its own (a failure skips only it).
+
+        Approving several at once leaves out the tickets of agents the flood guard flags (``surges``):
+        they are listed in ``failed`` with the reason, to be decided one by one."""
         if not reviewer:
             raise UserError(_NEED_REVIEWER)
+        ids = list(ticket_ids)
+        hold = await self.surges() if approve and len(ids) > 1 else {}
         decided: list[Ticket] = []
         failed: dict[str, str] = {}
-        for tid in ticket_ids:
+        for tid in ids:
             try:
                 if approve:
-                    decided.append(await self.approve(tid, reviewer=reviewer, comment=feedback))
+                    decided.append(await self._approve(tid, reviewer=reviewer, comment=feedback, hold=hold))
                 else:
                     decided.append(await self.reject(tid, reviewer=reviewer, feedback=feedback))
             except SignoffError as exc:
@@ -499,6 +517,22 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
         result = await self.decide_many(members, reviewer=reviewer, approve=approve, feedback=feedback)
         failed.update(result.failed)
         return BatchResult(decided=result.decided, failed={tid: failed[tid] for tid in ids if tid in failed})
+
+    async def surges(self) -> dict[str, Surge]:
+        """Agents submitting far above their own usual rate (the policy's ``defaults.flood_guard``), by name.
+
+        Counted from the store (every server's tickets) at most every few seconds."""
+        guard = self.policy.spec.defaults.flood_guard
+        if not guard.enabled:
+            return {}
+        now = utcnow()
+        cached = self._surges
+        if cached is not None and now - cached[0] < _SURGE_CACHE:
+            return cached[1]
+        since, recent = flood.windows(guard, now)
+        found = flood.surges(await self._engine.run(self.store.agent_activity(since, recent)), guard)
+        self._surges = (now, found)
+        return found
 
     async def decide_batch(self, batch: str, *, reviewer: str | None = None, approve: bool,
                            feedback: str = "") -> BatchResult:

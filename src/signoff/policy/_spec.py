@@ -19,6 +19,7 @@ from signoff.policy._notifications import Notifications
 
 __all__ = [
     "Defaults",
+    "FloodGuard",
     "Match",
     "Mode",
     "Novelty",
@@ -107,6 +108,22 @@ class Novelty(_Model):
         return value
 
 
+class FloodGuard(_Model):
+    """An agent submitting far above its own usual rate (a runaway loop, or one bad request buried
+    among many) is flagged to reviewers and its tickets are held back from group approval.
+
+    Flagged when, in the last ``window``, it made at least ``min_tickets`` tickets and more than
+    ``factor`` times its usual count per window over the ``history`` before (so an agent that is
+    always busy is not flagged for being busy). ``defaults.max_pending_per_agent`` stays the hard limit.
+    """
+
+    enabled: bool = True
+    window: Duration = timedelta(minutes=10)
+    history: Duration = timedelta(days=1)
+    factor: float = Field(default=5.0, ge=1.0)
+    min_tickets: int = Field(default=20, ge=1)
+
+
 class Defaults(_Model):
     """What applies when no rule says otherwise."""
 
@@ -122,6 +139,8 @@ class Defaults(_Model):
     require_reasoning: bool = False
     """Refuse approval tickets whose action has no reasoning."""
     max_pending_per_agent: int = Field(default=1000, ge=1)
+    flood_guard: FloodGuard = Field(default_factory=FloodGuard)
+    """When an agent's tickets surge far above its own history (see FloodGuard)."""
 
 
 class OidcLogin(_Model):

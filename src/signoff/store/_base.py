@@ -227,6 +227,11 @@ class BaseStore(ABC):
         row = await self._one(Query("count_tickets", filters=_filters(query)))
         return int(row[0]) if row else 0
 
+    async def agent_activity(self, since: datetime, recent: datetime) -> dict[str, tuple[int, int]]:
+        """Each agent's approval tickets created since ``since``: (from ``recent`` on, before it)."""
+        rows = await self._fetch(Query("agent_activity", {"since": since, "recent": recent}))
+        return {str(r[0]): (int(r[1] or 0), int(r[2] or 0)) for r in rows}
+
     async def update_ticket(self, ticket_id: str, change: Callable[[Ticket], Change | None]) -> Ticket:
         def decide(rows: list[list[Row]]) -> Writes[Ticket]:
             # Under the ticket's lock: a second decision sees the first (and ``change`` raises Conflict).

@@ -210,6 +210,14 @@ class MemoryStore(BaseStore, OutboxMixin, ArchiveMixin):
     def _q_count_tickets(self, p: Params, f: Any) -> list[Row]:
         return [(len(self._listed(f, False)),)]
 
+    def _q_agent_activity(self, p: Params, f: Any) -> list[Row]:
+        counts: dict[str, list[int]] = {}
+        for r in self.db.tickets.values():
+            at = _ts(r["created_at"])
+            if r["kind"] == "approval" and at >= _ts(p["since"]):
+                counts.setdefault(r["agent"], [0, 0])[0 if at >= _ts(p["recent"]) else 1] += 1
+        return [(agent, n[0], n[1]) for agent, n in counts.items()]
+
     def _pending(self) -> list[dict[str, Any]]:
         return [r for r in self.db.tickets.values() if r["status"] == "pending" and r["deadline"] is not None]
 

@@ -42,6 +42,7 @@ async def inbox(ui: InboxUI, request: Request, viewer: Viewer) -> Response:
                              group=f["group"], limit=WINDOW, offset=(page - 1) * WINDOW),
     )
     all_pending = await ui.pending_count() if filtered else total
+    surges = await ui.gate.surges()
     tiers = ui.gate.policy.tiers
     blocks = group_rows((make_row(t, viewer.reviewer, tiers) for t in tickets),
                         limit=None if f["group"] else GROUP_PREVIEW)
@@ -55,7 +56,8 @@ async def inbox(ui: InboxUI, request: Request, viewer: Viewer) -> Response:
                                last=(page - 1) * WINDOW + len(tickets), filters=f, note=ui.read_note(request),
                                agents=sorted({t.action.agent for t in tickets}),
                                actions=sorted({t.action.name for t in tickets}),
-                               has_next=page * WINDOW < total, page_url=lambda p: _page_url(f, p))
+                               has_next=page * WINDOW < total, page_url=lambda p: _page_url(f, p),
+                               surges=list(surges.values()), surging=set(surges))
     return ui.render(request, "inbox.html", viewer, pending=all_pending, **ctx)
 
 
@@ -67,7 +69,8 @@ async def row_fragment(ui: InboxUI, request: Request, viewer: Viewer) -> Respons
             or (f["action"] and t.action.name != f["action"]) or (f["group"] and t.group_key != f["group"])):
         return Response(status_code=204)
     row = make_row(t, viewer.reviewer, ui.gate.policy.tiers)
-    html = ui.env.get_template("_row.html").render(row=row, csrf=viewer.csrf, now=utcnow(), grouped=False)
+    html = ui.env.get_template("_row.html").render(row=row, csrf=viewer.csrf, now=utcnow(), grouped=False,
+                                                   surging=set(await ui.gate.surges()))
     return ui.secure_headers(HTMLResponse(html))
 
 

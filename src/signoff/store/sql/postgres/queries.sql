@@ -225,3 +225,8 @@ DELETE FROM notifications WHERE ticket_id = ANY(%(id)s::text[]);
 
 -- delete_audit_upto: the archived prefix of the chain (settings.audit_base records where it ended)
 DELETE FROM audit WHERE seq <= %(seq)s;
+
+-- agent_activity: each agent's approval tickets since since, split at recent (the flood guard;
+-- the (kind, created_at) index finds them)
+SELECT agent, count(*) FILTER (WHERE created_at >= %(recent)s), count(*) FILTER (WHERE created_at < %(recent)s)
+FROM tickets WHERE kind = 'approval' AND created_at >= %(since)s GROUP BY agent;

@@ -192,3 +192,8 @@ DELETE FROM notifications WHERE ticket_id = :id;
 
 -- delete_audit_upto: the archived prefix of the chain (settings.audit_base records where it ended)
 DELETE FROM audit WHERE seq <= :seq;
+
+-- agent_activity: each agent's approval tickets since :since, split at :recent (the flood guard;
+-- the (kind, created_at) index finds them)
+SELECT agent, SUM(created_at >= :recent), SUM(created_at < :recent) FROM tickets
+WHERE kind = 'approval' AND created_at >= :since GROUP BY agent;
