@@ -105,6 +105,9 @@ class _Field:
     """Whether null is a value of the field (otherwise a null reads as the default)."""
     wire_type: Callable[[], Any]
     """The JSON shape as a Python type, for the OpenAPI document (made only when a document is)."""
+    omit_none: bool = False
+    """Left out of the JSON while None (``field(metadata={"omit_none": True})``): a field added after
+    records were stored leaves the bodies of the records that never use it byte for byte as they were."""
 
 
 def _field(name: str, tp: Any) -> _Field:
@@ -167,7 +170,9 @@ class RecordCodec(Generic[R]):
         self._model_name = model_name or f"{cls.__name__}Out"
         _CODECS[cls] = self
         hints = typing.get_type_hints(cls)
-        self.fields = tuple(_field(f.name, hints[f.name]) for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+        self.fields = tuple(
+            dataclasses.replace(_field(f.name, hints[f.name]), omit_none=bool(f.metadata.get("omit_none")))
+            for f in dataclasses.fields(cls))  # type: ignore[arg-type]
         # A computed value is made afresh by its property: bounded as it is, not copied once more.
         self.computed = tuple(
             dataclasses.replace(f, wire=bounded) if f.wire is _bounded_copy else f
@@ -192,7 +197,8 @@ class RecordCodec(Generic[R]):
             docs = _field_docs(self.cls)
             self._model = create_model(  # type: ignore[call-overload]
                 self._model_name, __doc__=doc,
-                **{f.key: (f.wire_type(), Field(description=docs.get(f.name))) for f in self.fields + self.computed})
+                **{f.key: (f.wire_type(), Field(None, description=docs.get(f.name)) if f.omit_none
+                           else Field(description=docs.get(f.name))) for f in self.fields + self.computed})
         return self._model
 
 
@@ -226,18 +232,23 @@ _INLINE: dict[Any, str] = {_value: "{}.value", _seconds: "{}.total_seconds()"}
 def _compile_dump(fields: tuple[_Field, ...], which: Literal["store", "wire"]) -> Callable[[Any], dict[str, Any]]:
     namespace: dict[str, Any] = {}
     items = []
+    omitted = []
     for i, f in enumerate(fields):
         convert = f.store if which == "store" else f.wire
-        if convert is None:
+        if convert is not None:
+            namespace[f"c{i}"] = convert
+        call = "{}" if convert is None else _INLINE.get(convert, f"c{i}({{}})")
+        if f.omit_none:
+            omitted += [f"if (v{i} := r.{f.name}) is not None: d[{f.key!r}] = {call.format(f'v{i}')}"]
+        elif convert is None:
             items.append(f"{f.key!r}: r.{f.name}")
-            continue
-        namespace[f"c{i}"] = convert
-        call = _INLINE.get(convert, f"c{i}({{}})")
-        if f.optional:
+        elif f.optional:
             items.append(f"{f.key!r}: None if (v{i} := r.{f.name}) is None else {call.format(f'v{i}')}")
         else:
             items.append(f"{f.key!r}: {call.format(f'r.{f.name}')}")
-    dump: Callable[[Any], dict[str, Any]] = _define("dump", "r", ["return {" + ", ".join(items) + "}"], namespace)
+    body = ["d = {" + ", ".join(items) + "}", *omitted, "return d"] if omitted else [
+        "return {" + ", ".join(items) + "}"]
+    dump: Callable[[Any], dict[str, Any]] = _define("dump", "r", body, namespace)
     return dump
 
 

@@ -88,17 +88,25 @@ class Deadlines:
                 pass
 
     async def sweep(self) -> int:
-        """Apply ``on_timeout`` to every ticket past its deadline; returns how many due tickets it visited
-        (another sweeper may have handled some of them first: each transition still happens once)."""
+        """Apply ``on_timeout`` to every ticket past its deadline, and mark every claimed run past its
+        lease ``unknown``; returns how many due tickets it visited (another sweeper may have handled
+        some of them first: each transition still happens once)."""
         tiers = self.policy.tiers
         n = 0
         while True:
             now = utcnow()
             due = await self._engine.run(self.store.due_tickets(now))
             if not due:
-                return n
+                break
             for tid in due:
                 await self._expire(tid, tiers)
+                n += 1
+        while True:
+            due = await self._engine.run(self.store.due_leases(utcnow()))
+            if not due:
+                return n
+            for tid in due:
+                await self._engine.run(self.store.update_ticket(tid, lambda t: tr.lease_expired(t, now=utcnow())))
                 n += 1
 
     async def _expire(self, ticket_id: str, tiers: Sequence[str] | None = None) -> Ticket:

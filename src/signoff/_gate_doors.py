@@ -36,6 +36,10 @@ R = TypeVar("R")
 class ServerDoors:
     """Mixed into ``Gate``; relies on its engine, store, instance, ``_submit`` and ``_sync``."""
 
+    execution_lease: timedelta = tr.DEFAULT_LEASE
+    """How long a claimed run may take before it is in doubt (set it on a gate to change it): past it with
+    no finish, the sweeper marks the run ``unknown`` and a reviewer records whether it happened."""
+
     if TYPE_CHECKING:
         _engine: Engine
         store: Store
@@ -71,22 +75,31 @@ class ServerDoors:
         return await self._submit(list(actions), states=list(states or [None] * len(actions)),
                                   keys=list(idempotency_keys or [None] * len(actions)), batch=False)
 
-    async def claim_execution(self, ticket_id: str, *, action: Action, instance: str | None = None) -> Ticket:
+    async def claim_execution(self, ticket_id: str, *, action: Action, instance: str | None = None,
+                              claim_id: str | None = None, lease: float | timedelta | None = None) -> Ticket:
         """Claim the one run of an approved ticket for ``instance`` (default: this gate's own).
 
-        ``action`` must be what the reviewer approved (Conflict otherwise); a second claim raises
-        AlreadyExecuted. A claim left ``executing`` by another instance turns the ticket ``unknown``
-        (returned, not raised): it may or may not have run, a human must check. ``execute`` is
-        claim, run, finish in one call; these two doors serve a runner in another process.
+        ``action`` must be what the reviewer approved (Conflict otherwise). ``claim_id`` is the
+        caller's (one per attempt to run): the same claim again is answered with the same claim, so
+        a caller whose answer was lost may still run; any other claim raises AlreadyExecuted. The
+        run has ``lease`` seconds (default ``execution_lease``) to finish; past it, the sweeper marks
+        it ``unknown`` for a reviewer. A claim left ``executing`` by another instance turns the
+        ticket ``unknown`` (returned, not raised). ``execute`` is claim, run, finish in one call;
+        these two doors serve a runner in another process.
         """
         who = instance or self.instance
+        span = self.execution_lease if lease is None else (
+            lease if isinstance(lease, timedelta) else timedelta(seconds=lease))
         return await self._engine.run(self.store.update_ticket(
-            ticket_id, lambda t: tr.claim_execution(t, action=action, instance=who, now=utcnow())))
+            ticket_id, lambda t: tr.claim_execution(t, action=action, instance=who, now=utcnow(),
+                                                    claim_id=claim_id, lease=span)))
 
-    async def finish_execution(self, ticket_id: str, *, ok: bool, error: str = "") -> Ticket:
-        """Record how the claimed run of ``ticket_id`` ended (``executed`` or ``failed`` with ``error``)."""
+    async def finish_execution(self, ticket_id: str, *, ok: bool, error: str = "",
+                               claim_id: str | None = None) -> Ticket:
+        """Record how the claimed run of ``ticket_id`` ended (``executed`` or ``failed`` with ``error``);
+        with its ``claim_id``, the same finish again is answered, not refused (safe to retry)."""
         return await self._engine.run(self.store.update_ticket(
-            ticket_id, lambda t: tr.finish_execution(t, ok=ok, error=error)))
+            ticket_id, lambda t: tr.finish_execution(t, ok=ok, error=error, claim_id=claim_id)))
 
     async def count_tickets(self, *, status: str | Sequence[str] | None = None, kind: str | None = None,
                             agent: str | None = None, action: str | None = None, group: str | None = None,
@@ -167,11 +180,15 @@ class ServerDoors:
     def submit_together_sync(self, actions: Sequence[Action], **kw: Any) -> list[Ticket]:
         return self._sync("submit_together_sync", self.submit_together(actions, **kw))
 
-    def claim_execution_sync(self, ticket_id: str, *, action: Action, instance: str | None = None) -> Ticket:
-        return self._sync("claim_execution_sync", self.claim_execution(ticket_id, action=action, instance=instance))
+    def claim_execution_sync(self, ticket_id: str, *, action: Action, instance: str | None = None,
+                             claim_id: str | None = None, lease: float | timedelta | None = None) -> Ticket:
+        return self._sync("claim_execution_sync", self.claim_execution(ticket_id, action=action, instance=instance,
+                                                                       claim_id=claim_id, lease=lease))
 
-    def finish_execution_sync(self, ticket_id: str, *, ok: bool, error: str = "") -> Ticket:
-        return self._sync("finish_execution_sync", self.finish_execution(ticket_id, ok=ok, error=error))
+    def finish_execution_sync(self, ticket_id: str, *, ok: bool, error: str = "",
+                              claim_id: str | None = None) -> Ticket:
+        return self._sync("finish_execution_sync", self.finish_execution(ticket_id, ok=ok, error=error,
+                                                                         claim_id=claim_id))
 
     def count_tickets_sync(self, **kw: Any) -> int:
         return self._sync("count_tickets_sync", self.count_tickets(**kw))

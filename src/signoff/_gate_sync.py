@@ -14,7 +14,7 @@ from typing import Any, Protocol, TypeVar
 from signoff import _execution as execution
 from signoff._decisions import BatchResult
 from signoff._gatelike import GateLike
-from signoff._model import Action, Decision, Ticket
+from signoff._model import Action, Decision, Resolution, Ticket
 from signoff.audit import VerifyResult
 from signoff.insights import Insights
 
@@ -28,8 +28,10 @@ class _AsyncGate(GateLike, Protocol):
     the execution claims (``signoff._gate_doors``)."""
 
     def _sync(self, name: str, coro: Awaitable[R]) -> R: ...
-    async def claim_execution(self, ticket_id: str, *, action: Action, instance: str | None = None) -> Ticket: ...
-    async def finish_execution(self, ticket_id: str, *, ok: bool, error: str = "") -> Ticket: ...
+    async def claim_execution(self, ticket_id: str, *, action: Action, instance: str | None = None,
+                              claim_id: str | None = None) -> Ticket: ...
+    async def finish_execution(self, ticket_id: str, *, ok: bool, error: str = "",
+                               claim_id: str | None = None) -> Ticket: ...
 
 
 class SyncTwins:
@@ -103,6 +105,11 @@ class SyncTwins:
         return self._sync("resolve_suggestion_sync", self.resolve_suggestion(ticket_id, reviewer=reviewer,
                                                                               done=done, note=note))
 
+    def record_execution_sync(self: _AsyncGate, ticket_id: str, *, reviewer: str | None = None,
+                              outcome: Resolution, note: str = "") -> Ticket:
+        return self._sync("record_execution_sync", self.record_execution(ticket_id, reviewer=reviewer,
+                                                                          outcome=outcome, note=note))
+
     def insights_sync(self: _AsyncGate, *, min_volume: int = 20) -> Insights:
         return self._sync("insights_sync", self.insights(min_volume=min_volume))
 
@@ -114,5 +121,7 @@ class SyncTwins:
         thread (the tool may be slow or thread-bound)."""
         return execution.drive_sync(
             execution.execution_flow(decision), fn,
-            claim=lambda tid, action: self._sync("execute_sync", self.claim_execution(tid, action=action)),
-            finish=lambda tid, ok, error: self._sync("execute_sync", self.finish_execution(tid, ok=ok, error=error)))
+            claim=lambda tid, action, cid: self._sync("execute_sync", self.claim_execution(
+                tid, action=action, claim_id=cid)),
+            finish=lambda tid, ok, error, cid: self._sync("execute_sync", self.finish_execution(
+                tid, ok=ok, error=error, claim_id=cid)))

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from signoff._decisions import BatchResult
-from signoff._model import Action, Decision, Outcome, Ticket
+from signoff._model import Action, Decision, Outcome, Resolution, Ticket
 
 if TYPE_CHECKING:
     from signoff.audit import VerifyResult
@@ -111,6 +111,10 @@ class GateLike(Protocol):
                                  note: str = "") -> Ticket: ...
     def resolve_suggestion_sync(self, ticket_id: str, *, reviewer: str | None = None, done: bool,
                                 note: str = "") -> Ticket: ...
+    async def record_execution(self, ticket_id: str, *, reviewer: str | None = None, outcome: Resolution,
+                               note: str = "") -> Ticket: ...
+    def record_execution_sync(self, ticket_id: str, *, reviewer: str | None = None, outcome: Resolution,
+                              note: str = "") -> Ticket: ...
 
     # -- learning and audit ---------------------------------------------------------------
     async def insights(self, *, min_volume: int = 20) -> Insights: ...

@@ -337,7 +337,9 @@ TicketStatus = Literal["pending", "approved", "rejected", "expired", "aborted", 
                        "notified", "flagged", "suggested", "done", "dismissed"]
 DecisionStatus = Literal["approved", "rejected", "expired", "aborted", "cancelled",
                          "auto", "notified", "suggested", "denied"]
-ExecutionStatus = Literal["none", "executing", "executed", "failed", "unknown"]
+ExecutionStatus = Literal["none", "executing", "executed", "failed", "unknown", "not_run"]
+Resolution = Literal["ran", "not_run", "reapprove"]
+"""What a reviewer records about a run in doubt: it ran, it did not, or it did not and may run again."""
 TicketKind = Literal["approval", "notification", "suggestion"]
 
 
@@ -411,10 +413,15 @@ class Ticket:
     execution: ExecutionStatus = "none"
     executor: str | None = None
     """The gate instance that claimed the execution (to tell a crash from a concurrent run)."""
+    claim_id: str | None = field(default=None, metadata={"omit_none": True})
+    """The caller's id for the claim holding the run (one per execute attempt): a retry with the same
+    id is answered with the same claim, so a caller whose answer was lost still runs the action."""
+    lease_until: datetime | None = field(default=None, metadata={"omit_none": True})
+    """When the claimed run's budget ends: still ``executing`` then, the run becomes ``unknown``."""
     has_state: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("created_at", "decided_at", "deadline"):
+        for name in ("created_at", "decided_at", "deadline", "lease_until"):
             value = getattr(self, name)
             if value is not None and value.tzinfo is None:
                 raise ValueError(f"Ticket.{name} must be timezone-aware")

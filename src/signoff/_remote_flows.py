@@ -151,13 +151,17 @@ class RemoteFlows(RemoteTransport):
             return BatchResult(decided=[], failed={})
         return (yield from self._f_batch("/tickets/decide", {"decisions": decisions, "reviewer": reviewer}))
 
-    def _f_claim(self, ticket_id: str, action: Action) -> Flow[Ticket]:
-        return (yield from self._f_ticket("POST", f"/tickets/{_q(ticket_id)}/execution/claim",
-                                          {"action": _action(action), "instance": self.instance}))
+    def _f_claim(self, ticket_id: str, action: Action, claim_id: str = "") -> Flow[Ticket]:
+        body = {"action": _action(action), "instance": self.instance, "claim_id": claim_id or None}
+        return (yield from self._f_ticket("POST", f"/tickets/{_q(ticket_id)}/execution/claim", body))
 
-    def _f_finish(self, ticket_id: str, ok: bool, error: str) -> Flow[Ticket]:
+    def _f_finish(self, ticket_id: str, ok: bool, error: str, claim_id: str = "") -> Flow[Ticket]:
         return (yield from self._f_ticket("POST", f"/tickets/{_q(ticket_id)}/execution/finish",
-                                          {"ok": ok, "error": error}))
+                                          {"ok": ok, "error": error, "claim_id": claim_id or None}))
+
+    def _f_record_execution(self, ticket_id: str, reviewer: str | None, outcome: str, note: str) -> Flow[Ticket]:
+        return (yield from self._f_ticket("POST", f"/tickets/{_q(ticket_id)}/execution/record",
+                                          {"outcome": outcome, "note": note, "reviewer": reviewer}))
 
     def _f_get(self, ticket_id: str) -> Flow[Ticket]:
         return (yield from self._f_ticket("GET", f"/tickets/{_q(ticket_id)}"))

@@ -132,8 +132,14 @@ class RemoteTransport:
         raise error_from_problem(resp.status_code, body, fallback=fallback)
 
     def _unreachable(self, call: _Call, exc: httpx.TransportError) -> StoreUnavailable:
+        if call.method == "GET" or isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+            # Never connected, or only read: nothing can have been applied.
+            said = "nothing was done"
+        else:
+            said = ("the server did not answer; the request may or may not have been applied; retrying with "
+                    "the same idempotency key or claim id is safe")
         return StoreUnavailable(f"cannot reach the signoff server at {self.url} ({call.method} {call.path}): "
-                                f"{type(exc).__name__}: {exc}; nothing was done")
+                                f"{type(exc).__name__}: {exc}; {said}")
 
     async def _drive(self, flow: Flow[T]) -> T:
         client = self._async_client()

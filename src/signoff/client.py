@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from signoff import _execution as execution
 from signoff._decisions import BatchResult, gated
 from signoff._errors import UserError
-from signoff._model import Action, Decision, Outcome, Ticket
+from signoff._model import Action, Decision, Outcome, Resolution, Ticket
 from signoff._remote_flows import RemoteFlows
 from signoff.audit import VerifyResult
 from signoff.insights import Insights
@@ -133,8 +133,8 @@ class RemoteGate(RemoteFlows):
         (claim, run, finish: ``signoff._execution``, shared with the local Gate)."""
         return await execution.drive(
             execution.execution_flow(decision), fn,
-            claim=lambda tid, action: self._drive(self._f_claim(tid, action)),
-            finish=lambda tid, ok, error: self._drive(self._f_finish(tid, ok, error)))
+            claim=lambda tid, action, cid: self._drive(self._f_claim(tid, action, cid)),
+            finish=lambda tid, ok, error, cid: self._drive(self._f_finish(tid, ok, error, cid)))
 
     def gated(self, name: str | None = None, *, agent: str = "", tags: Iterable[str] = (),
               external: bool = False, timeout: float | None = None) -> Callable[[Callable[..., R]], Callable[..., R]]:
@@ -170,6 +170,11 @@ class RemoteGate(RemoteFlows):
     async def resolve_suggestion(self, ticket_id: str, *, reviewer: str | None = None, done: bool,
                                  note: str = "") -> Ticket:
         return await self._drive(self._f_resolve(ticket_id, reviewer, done, note))
+
+    async def record_execution(self, ticket_id: str, *, reviewer: str | None = None, outcome: Resolution,
+                               note: str = "") -> Ticket:
+        """Record what happened to a run in doubt (``Gate.record_execution``)."""
+        return await self._drive(self._f_record_execution(ticket_id, reviewer, outcome, note))
 
     async def set_mode_async(self, mode: str | None, *, actor: str = "operator", reviewer: str | None = None) -> None:
         """Switch a mode on (``None``: off). The token's reviewer is the actor and must be of the policy's
@@ -256,6 +261,10 @@ class RemoteGate(RemoteFlows):
                                 note: str = "") -> Ticket:
         return self._twin("resolve_suggestion_sync", self._f_resolve(ticket_id, reviewer, done, note))
 
+    def record_execution_sync(self, ticket_id: str, *, reviewer: str | None = None, outcome: Resolution,
+                              note: str = "") -> Ticket:
+        return self._twin("record_execution_sync", self._f_record_execution(ticket_id, reviewer, outcome, note))
+
     def insights_sync(self, *, min_volume: int = 20) -> Insights:
         return self._twin("insights_sync", self._f_insights(min_volume))
 
@@ -266,5 +275,5 @@ class RemoteGate(RemoteFlows):
         """Sync twin of ``execute``: ``fn`` runs in the calling thread."""
         return execution.drive_sync(
             execution.execution_flow(decision), fn,
-            claim=lambda tid, action: self._twin("execute_sync", self._f_claim(tid, action)),
-            finish=lambda tid, ok, error: self._twin("execute_sync", self._f_finish(tid, ok, error)))
+            claim=lambda tid, action, cid: self._twin("execute_sync", self._f_claim(tid, action, cid)),
+            finish=lambda tid, ok, error, cid: self._twin("execute_sync", self._f_finish(tid, ok, error, cid)))

@@ -33,12 +33,13 @@ from signoff._errors import (
 from signoff._gate_deadlines import Deadlines, deadline_before
 from signoff._gate_doors import ServerDoors
 from signoff._gate_sync import SyncTwins
-from signoff._model import Action, Decision, Level, Outcome, Ticket, utcnow
+from signoff._model import Action, Decision, Level, Outcome, Resolution, Ticket, utcnow
+from signoff._seen import current_seen, with_seen
 from signoff._shadow import ShadowRecorder, flush, run_flusher, shadow_report
 from signoff._via import current_via
 from signoff.audit import VerifyResult, verify_chain
 from signoff.client import RemoteGate
-from signoff.insights import Insights, ReplayReport, compute_insights, replay
+from signoff.insights import Insights, ReplayReport, compute_insights, replay, reviewer_stats
 from signoff.policy import Policy, PolicySpec
 from signoff.review import _flood as flood
 from signoff.review import _submission as submission
@@ -404,8 +405,8 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
         (claim, run, finish: ``signoff._execution``, shared with ``RemoteGate``)."""
         return await execution.drive(
             execution.execution_flow(decision), fn,
-            claim=lambda tid, action: self.claim_execution(tid, action=action),
-            finish=lambda tid, ok, error: self.finish_execution(tid, ok=ok, error=error))
+            claim=lambda tid, action, cid: self.claim_execution(tid, action=action, claim_id=cid),
+            finish=lambda tid, ok, error, cid: self.finish_execution(tid, ok=ok, error=error, claim_id=cid))
 
     def gated(self, name: str | None = None, *, agent: str = "", tags: Iterable[str] = (),
               external: bool = False, timeout: float | None = None) -> Callable[[Callable[P, R]], Callable[P, R]]:
@@ -448,6 +449,7 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
                        comment: str = "", hold: Mapping[str, Surge] | None = None) -> Ticket:
         """``approve``; a ticket of an agent in ``hold`` (approved with others while it surges) is refused."""
         via = current_via()
+        seen = current_seen()  # signoff._seen: how long the reviewer had it open
         rv = await self._reviewer(reviewer)
         tiers = self.policy.tiers
 
@@ -458,7 +460,7 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
                            via=via)
             if c.learn_fingerprint:
                 c = _with_fingerprint(c)
-            return c
+            return with_seen(c, seen)
 
         return await self._engine.run(self.store.update_ticket(ticket_id, change))
 
@@ -468,8 +470,9 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
         via = current_via()
         rv = await self._reviewer(reviewer)
         tiers = self.policy.tiers
-        return await self._engine.run(self.store.update_ticket(
-            ticket_id, lambda t: tr.reject(t, rv, tiers=tiers, now=utcnow(), feedback=feedback, via=via)))
+        seen = current_seen()
+        return await self._engine.run(self.store.update_ticket(ticket_id, lambda t: with_seen(
+            tr.reject(t, rv, tiers=tiers, now=utcnow(), feedback=feedback, via=via), seen)))
 
     async def decide_many(self, ticket_ids: Iterable[str], *, reviewer: str | None = None, approve: bool,
                           feedback: str = "") -> BatchResult:
@@ -555,6 +558,18 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
         return await self._engine.run(self.store.update_ticket(
             ticket_id, lambda t: tr.resolve_suggestion(t, rv, tiers=tiers, now=utcnow(), done=done, note=note)))
 
+    async def record_execution(self, ticket_id: str, *, reviewer: str | None = None, outcome: Resolution,
+                               note: str = "") -> Ticket:
+        """Record what happened to a run in doubt (``execution == "unknown"``): it ``ran``, it did
+        ``not_run``, or ``reapprove``: a new approval (the ticket's tier, as ``approve``) that the agent
+        must execute again; nothing re-runs by itself."""
+        rv = await self._reviewer(reviewer)
+        tiers = self.policy.tiers
+        via = current_via()
+        return await self._engine.run(self.store.update_ticket(
+            ticket_id, lambda t: tr.resolve_unknown(t, rv, tiers=tiers, now=utcnow(), outcome=outcome, note=note,
+                                                    via=via)))
+
     def set_mode(self, mode: str | None, *, actor: str = "operator", reviewer: str | None = None) -> None:
         """Switch a mode on (``None``: off). Audited; every gate on the store follows.
 
@@ -582,7 +597,8 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
         if self._shadow is not None:
             await self._engine.run(flush(self._shadow, self.store))
         entries = await self._engine.run(self.store.audit_entries())
-        return replace(compute_insights(tickets, min_volume=min_volume), shadow=shadow_report(entries, tickets))
+        return replace(compute_insights(tickets, min_volume=min_volume), shadow=shadow_report(entries, tickets),
+                       reviewers=reviewer_stats(entries))
 
     async def replay(self, policy: Policy | PolicySpec | Mapping[str, Any] | str | Path) -> ReplayReport:
         """What ``policy`` would have done with the decided requests in the store."""

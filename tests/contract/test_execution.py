@@ -8,11 +8,15 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from signoff import Action, AlreadyExecuted, Conflict, Expired, Gate
-from tests.contract.conftest import POLICY, audit_kinds
+from signoff import Action, AlreadyExecuted, Conflict, Expired, Gate, NotAuthorized, StoreUnavailable
+from tests.contract.conftest import POLICY, REVIEWERS, audit_kinds
+from tests.dropping_proxy import dropping_proxy
+from tests.remote import RemoteTeam, serve
 
 HANG = 15
 
@@ -197,6 +201,163 @@ class TestBinding:
         d = await asyncio.wait_for(gate.guard(Action(name="slow_abort", args={}, agent="bot")), HANG)
         with pytest.raises(Expired):
             await gate.execute(d, lambda **kw: None)
+
+
+@pytest.mark.local_only("claims with a chosen id and lease are the local gate's doors")
+class TestClaimIds:
+    async def test_the_same_claim_id_is_answered_with_the_same_claim(self, gate: Gate, store_url: str) -> None:
+        """A claim or a finish sent again with its claim id (its answer was lost) changes nothing and
+        is answered as the first was: one 'executing' and one 'executed' in the audit."""
+        tid, decision = await approved_decision(gate)
+        first = await gate.claim_execution(tid, action=decision.action, claim_id="cl_a")  # type: ignore[attr-defined]
+        again = await gate.claim_execution(tid, action=decision.action, claim_id="cl_a")  # type: ignore[attr-defined]
+        done = await gate.finish_execution(tid, ok=True, claim_id="cl_a")
+        done_again = await gate.finish_execution(tid, ok=True, claim_id="cl_a")
+        assert (("executing", "cl_a"), first) == ((again.execution, again.claim_id), again)
+        assert ("executed", "executed") == (done.execution, done_again.execution)
+        assert ["submitted", "approved", "executing", "executed"] == audit_kinds(store_url, tid)
+
+    async def test_another_claim_id_is_refused(self, gate: Gate) -> None:
+        """Another attempt (another claim id), even from the same gate, gets AlreadyExecuted; the run goes on."""
+        tid, decision = await approved_decision(gate)
+        await gate.claim_execution(tid, action=decision.action, claim_id="cl_a")  # type: ignore[attr-defined]
+        with pytest.raises(AlreadyExecuted):
+            await gate.claim_execution(tid, action=decision.action, claim_id="cl_b")  # type: ignore[attr-defined]
+        with pytest.raises(Conflict, match="another claim"):
+            await gate.finish_execution(tid, ok=True, claim_id="cl_b")
+        assert ("executing", "cl_a") == ((t := await gate.get_ticket(tid)).execution, t.claim_id)
+
+
+async def _in_doubt(gate: Gate) -> tuple[str, object]:
+    """An approved refund whose run was claimed with a tiny lease and swept past it: ``unknown``."""
+    tid, decision = await approved_decision(gate)
+    await gate.claim_execution(tid, action=decision.action, claim_id="cl_a", lease=0.01)  # type: ignore[attr-defined]
+    await asyncio.sleep(0.05)
+    await gate.sweep()
+    return tid, decision
+
+
+@pytest.mark.local_only("claims with a chosen lease are the local gate's doors")
+class TestLeases:
+    async def test_a_run_past_its_lease_becomes_unknown_and_never_runs_again(self, gate: Gate, store_url: str) -> None:
+        """No finish within the lease: the sweeper marks the run 'unknown' (audited); executing it again
+        is refused and runs nothing; the same claim id retried late is refused too."""
+        tid, decision = await _in_doubt(gate)
+        ran: list[int] = []
+        with pytest.raises(AlreadyExecuted):
+            await gate.execute(decision, lambda **kw: ran.append(1))  # type: ignore[arg-type]
+        with pytest.raises(AlreadyExecuted, match="no longer running"):
+            await gate.claim_execution(tid, action=decision.action, claim_id="cl_a")  # type: ignore[attr-defined]
+        t = await gate.get_ticket(tid)
+        assert ([], "unknown", "approved") == (ran, t.execution, t.status)
+        assert "did not report back within its lease" in t.explanation
+        assert ["submitted", "approved", "executing", "execution_unknown"] == audit_kinds(store_url, tid)
+
+    @pytest.mark.parametrize(("outcome", "execution"), [("ran", "executed"), ("not_run", "not_run")])
+    async def test_a_reviewer_records_what_happened(self, gate: Gate, store_url: str, outcome: str,
+                                                     execution: str) -> None:
+        """'ran' or 'not_run', recorded by a reviewer of the ticket's tier, ends the doubt (audited); nothing runs."""
+        tid, decision = await _in_doubt(gate)
+        t = await gate.record_execution(tid, reviewer="alice", outcome=outcome, note="checked the bank")  # type: ignore[arg-type]
+        assert (execution, "approved") == (t.execution, t.status)
+        assert "execution_resolved" == audit_kinds(store_url, tid)[-1]
+        with pytest.raises(AlreadyExecuted):
+            await gate.execute(decision, lambda **kw: None)  # type: ignore[arg-type]
+        with pytest.raises(Conflict, match="not in doubt"):
+            await gate.record_execution(tid, reviewer="alice", outcome="ran")
+
+    async def test_reapprove_is_a_new_approval_that_the_agent_runs_once(self, gate: Gate, store_url: str) -> None:
+        """'reapprove' approves the action anew (never runs it by itself); the agent's next execute runs it once."""
+        tid, _ = await _in_doubt(gate)
+        t = await gate.record_execution(tid, reviewer="alice", outcome="reapprove")
+        assert ("approved", "none", None) == (t.status, t.execution, t.claim_id)
+        assert ["execution_resolved", "approved"] == audit_kinds(store_url, tid)[-2:]
+        ran: list[int] = []
+        decision = await gate.wait(tid, timeout=HANG)
+        await gate.execute(decision, lambda **kw: ran.append(1))  # type: ignore[arg-type]
+        with pytest.raises(AlreadyExecuted):
+            await gate.execute(decision, lambda **kw: ran.append(1))  # type: ignore[arg-type]
+        assert ([1], "executed") == (ran, (await gate.get_ticket(tid)).execution)
+
+    async def test_recording_needs_the_tickets_tier(self, gate: Gate) -> None:
+        """A big refund needs a senior: a junior may not record what happened to its run."""
+        t = await gate.submit(refund(5000.0))
+        await gate.approve(t.id, reviewer="bob")
+        decision = await gate.wait(t.id, timeout=HANG)
+        await gate.claim_execution(t.id, action=decision.action, lease=0.01)  # type: ignore[attr-defined]
+        await asyncio.sleep(0.05)
+        await gate.sweep()
+        with pytest.raises(NotAuthorized, match="senior"):
+            await gate.record_execution(t.id, reviewer="alice", outcome="ran")
+        assert "executed" == (await gate.record_execution(t.id, reviewer="carol", outcome="ran")).execution
+
+    async def test_a_late_finish_replaces_the_doubt(self, gate: Gate, store_url: str) -> None:
+        """The run outlived its lease but reports back: its real outcome is recorded."""
+        tid, _ = await _in_doubt(gate)
+        t = await gate.finish_execution(tid, ok=True, claim_id="cl_a")
+        assert "executed" == t.execution
+        assert ["execution_unknown", "executed"] == audit_kinds(store_url, tid)[-2:]
+
+
+class TestLostAnswers:
+    """The server commits and its answer is lost (a proxy drops it): the retry is safe and says so."""
+
+    @pytest.fixture
+    def served(self, store_kind: str, store_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+        if store_kind == "memory":
+            pytest.skip("an in-memory store lives in one process")
+        (tmp_path / "served").mkdir()
+        with serve(tmp_path / "served", POLICY, db=store_url, reviewers=REVIEWERS) as served:
+            team = RemoteTeam(served, operator="dave")
+            with dropping_proxy(served.url) as proxy:
+                agent = Gate.remote(proxy.url, token=team.token("agent", "support-bot"))
+                try:
+                    yield served, proxy, agent
+                finally:
+                    agent.close()
+                    team.close()
+
+    @pytest.mark.parametrize("step", ["claim", "finish"])
+    def test_the_action_runs_exactly_once(self, served: Any, store_url: str, step: str) -> None:
+        """The claim's (or the finish's) answer is lost after the commit: the client retries with the
+        same claim id, the tool runs once, the ticket ends 'executed' with one claim and one finish."""
+        srv, proxy, agent = served
+        t = agent.submit_sync(refund())
+        srv.setup.approve_sync(t.id, reviewer="alice")
+        decision = agent.wait_sync(t.id, timeout=HANG)
+        marker = f"POST /api/v1/tickets/{t.id}/execution/{step}"
+        proxy.drop(marker)
+        ran: list[int] = []
+        assert "ok" == agent.execute_sync(decision, lambda **kw: ran.append(1) or "ok")
+        kinds = audit_kinds(store_url, t.id)
+        assert ([1], "executed", 2, 1) == (ran, srv.setup.get_ticket_sync(t.id).execution, proxy.seen[marker],
+                                          proxy.dropped[marker])
+        assert (1, 1) == (kinds.count("executing"), kinds.count("executed"))
+
+    def test_an_unanswered_write_says_it_may_have_been_applied(self, served: Any) -> None:
+        """A submission whose answer is lost: the error says it may have been applied (it was) and that
+        retrying with the same idempotency key is safe (it is: the same ticket comes back)."""
+        _, proxy, agent = served
+        proxy.drop("POST /api/v1/tickets HTTP")
+        with pytest.raises(StoreUnavailable, match=r"may or may not have been applied.*idempotency key"):
+            agent.submit_sync(refund(), idempotency_key="k-1")
+        found = agent.find_ticket_sync(idempotency_key="k-1", agent="support-bot")
+        again = agent.submit_sync(refund(), idempotency_key="k-1")
+        assert found is not None and found.id == again.id
+
+    def test_a_finish_never_answered_says_the_tool_ran(self, served: Any, store_url: str) -> None:
+        """Every answer to the finish lost: the error says the tool ran (the server did record it, the
+        caller could not know; retries of the same finish changed nothing)."""
+        srv, proxy, agent = served
+        t = agent.submit_sync(refund())
+        srv.setup.approve_sync(t.id, reviewer="alice")
+        decision = agent.wait_sync(t.id, timeout=HANG)
+        proxy.drop(f"POST /api/v1/tickets/{t.id}/execution/finish", times=99)
+        with pytest.raises(StoreUnavailable, match="the tool RAN and completed"):
+            agent.execute_sync(decision, lambda **kw: None)
+        kinds = audit_kinds(store_url, t.id)
+        assert ("executed", 1, 5) == (srv.setup.get_ticket_sync(t.id).execution, kinds.count("executed"),
+                                      proxy.seen[f"POST /api/v1/tickets/{t.id}/execution/finish"])
 
 
 async def _pending(gate: Gate) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import signoff
+from signoff import _execution
 from signoff._execution import drive, drive_sync, execution_flow
 
 ACTION = signoff.Action(name="issue_refund", args={"amount": 90.0})
@@ -24,17 +25,30 @@ def approved(ticket_id: str | None = "tk_1", status: str = "approved") -> signof
 
 
 class Recorder:
-    """Claims and finishes recorded in order; the claim answers a ticket in state ``execution``."""
+    """Claims and finishes recorded in order; the claim answers a ticket in state ``execution``.
 
-    def __init__(self, execution: str = "executing") -> None:
+    ``lose_claims``/``lose_finishes``: that many answers are lost after the write (StoreUnavailable),
+    as when a server commits and dies before answering."""
+
+    def __init__(self, execution: str = "executing", lose_claims: int = 0, lose_finishes: int = 0) -> None:
         self.steps: list[tuple[Any, ...]] = []
+        self.claim_ids: list[str] = []
         self.execution = execution
+        self.lose_claims, self.lose_finishes = lose_claims, lose_finishes
 
-    def claim(self, tid: str, action: signoff.Action) -> Any:
+    def claim(self, tid: str, action: signoff.Action, claim_id: str = "") -> Any:
+        self.claim_ids.append(claim_id)
+        if self.lose_claims:
+            self.lose_claims -= 1
+            raise signoff.StoreUnavailable("the server did not answer")
         self.steps.append(("claim", tid, action.name))
         return SimpleNamespace(execution=self.execution, explanation="claimed by another instance")
 
-    def finish(self, tid: str, ok: bool, error: str) -> Any:
+    def finish(self, tid: str, ok: bool, error: str, claim_id: str = "") -> Any:
+        self.claim_ids.append(claim_id)
+        if self.lose_finishes:
+            self.lose_finishes -= 1
+            raise signoff.StoreUnavailable("the server did not answer")
         self.steps.append(("finish", tid, ok, error))
         return SimpleNamespace(execution="executed" if ok else "failed")
 
@@ -53,11 +67,11 @@ def run(driver: str, decision: signoff.Decision, rec: Recorder, fn: Any) -> Any:
     if driver == "sync":
         return drive_sync(execution_flow(decision), fn, claim=rec.claim, finish=rec.finish)
 
-    async def claim(tid: str, action: signoff.Action) -> Any:
-        return rec.claim(tid, action)
+    async def claim(tid: str, action: signoff.Action, claim_id: str) -> Any:
+        return rec.claim(tid, action, claim_id)
 
-    async def finish(tid: str, ok: bool, error: str) -> Any:
-        return rec.finish(tid, ok, error)
+    async def finish(tid: str, ok: bool, error: str, claim_id: str) -> Any:
+        return rec.finish(tid, ok, error, claim_id)
 
     return asyncio.run(drive(execution_flow(decision), fn, claim=claim, finish=finish))
 
@@ -99,6 +113,43 @@ class TestExecutionFlow:
         with pytest.raises(signoff.Rejected):
             run(driver, approved(status="rejected"), rec, rec.tool())
         assert [] == rec.steps
+
+
+@pytest.fixture
+def no_pause(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_execution, "RETRY_DELAYS", (0.0, 0.0))
+
+
+@pytest.mark.usefixtures("no_pause")
+@pytest.mark.parametrize("driver", ["sync", "async"])
+class TestLostAnswers:
+    def test_a_lost_claim_answer_is_retried_with_the_same_claim_id_and_the_tool_runs_once(self, driver: str) -> None:
+        """The claim committed but its answer was lost: the retry carries the same claim id, the tool runs once."""
+        rec = Recorder(lose_claims=1)
+        assert "refunded 90.0" == run(driver, approved(), rec, rec.tool())
+        assert [("claim", "tk_1", "issue_refund"), ("run", 90.0), ("finish", "tk_1", True, "")] == rec.steps
+        assert 1 == len(set(rec.claim_ids)) and rec.claim_ids[0].startswith("cl_")
+
+    def test_a_lost_finish_is_sent_again(self, driver: str) -> None:
+        """The tool ran and the finish's answer was lost: it is sent again with the claim's id."""
+        rec = Recorder(lose_finishes=2)
+        assert "refunded 90.0" == run(driver, approved(), rec, rec.tool())
+        assert [("claim", "tk_1", "issue_refund"), ("run", 90.0), ("finish", "tk_1", True, "")] == rec.steps
+        assert 1 == len(set(rec.claim_ids))
+
+    def test_a_claim_never_answered_says_the_tool_did_not_run(self, driver: str) -> None:
+        """Every try of the claim unanswered: StoreUnavailable says the tool was not run; it was not."""
+        rec = Recorder(lose_claims=99)
+        with pytest.raises(signoff.StoreUnavailable, match="The tool was NOT run") as err:
+            run(driver, approved(), rec, rec.tool())
+        assert ([], 3, rec.claim_ids[0]) == (rec.steps, len(rec.claim_ids), err.value.claim_id)  # type: ignore[attr-defined]
+
+    def test_a_finish_never_answered_says_the_tool_ran(self, driver: str) -> None:
+        """Every try of the finish unanswered: StoreUnavailable says the tool ran and how to finish again."""
+        rec = Recorder(lose_finishes=99)
+        with pytest.raises(signoff.StoreUnavailable, match=r"the tool RAN and completed.*Finishing again"):
+            run(driver, approved(), rec, rec.tool())
+        assert [("claim", "tk_1", "issue_refund"), ("run", 90.0)] == rec.steps
 
 
 class TestAsyncTools:

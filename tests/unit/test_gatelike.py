@@ -21,6 +21,7 @@ LOCAL_ONLY = {
     "find_token", "find_token_sync", "create_token", "create_token_sync", "count_tickets",
     "count_tickets_sync", "audit_entries", "audit_entries_sync", "audit_head",
     "revoke_session", "session_revoked", "find_reviewer", "find_reviewer_sync",
+    "execution_lease",  # the server's lease for claimed runs; a remote caller asks its own per claim
     # the notification outbox, delivered by the server's deliverer
     "init_outbox", "expand_outbox", "claim_notifications", "finish_notifications", "list_notifications",
     "next_notification", "message_ref", "message_tickets",

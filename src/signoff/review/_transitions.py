@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from signoff._errors import AlreadyExecuted, Conflict, InvalidAction, NotAllowed, NotAuthorized, UserError
-from signoff._model import Action, Level, Outcome, Ticket
+from signoff._model import Action, Level, Outcome, Resolution, Ticket
 from signoff._records import AuditDraft, Change, Reviewer
 
 Evaluate = Callable[[Action], Outcome]
@@ -225,8 +225,19 @@ def resolve_suggestion(ticket: Ticket, reviewer: Reviewer, *, tiers: Sequence[st
                                               data={"status": status, "note": note}),))
 
 
-def claim_execution(ticket: Ticket, *, action: Action, instance: str, now: datetime) -> Change:
-    """Mark an approved ticket as executing, once. A claim found half-done elsewhere becomes 'unknown'."""
+DEFAULT_LEASE = timedelta(minutes=15)
+"""How long a claimed run may go without a finish before it is in doubt (``Gate.open(execution_lease=)``
+or the caller's ``lease`` change it)."""
+
+
+def claim_execution(ticket: Ticket, *, action: Action, instance: str, now: datetime, claim_id: str | None = None,
+                    lease: timedelta = DEFAULT_LEASE) -> Change | None:
+    """Mark an approved ticket as executing, once, until ``now + lease``.
+
+    A retry of the same claim (``claim_id`` already holding the run) changes nothing and is answered
+    with the ticket as claimed (None): the caller whose answer was lost may run the action. Any other
+    claim raises AlreadyExecuted; one from another instance while the run is still going turns it
+    ``unknown`` first (a crash or a concurrent run: a human must check)."""
     if ticket.status != "approved":
         raise NotAllowed(f"ticket {ticket.id} is {ticket.status}, not approved")
     if action.digest() != ticket.approved_digest:
@@ -234,34 +245,97 @@ def claim_execution(ticket: Ticket, *, action: Action, instance: str, now: datet
             f"ticket {ticket.id}: the action to run differs from what the reviewer approved "
             "(name, arguments or agent changed); refusing to run it"
         )
+    same = claim_id is not None and claim_id == ticket.claim_id
+    if ticket.execution == "executing" and same:
+        return None
+    if lease <= timedelta(0):
+        raise UserError(f"an execution lease must be positive, got {lease}")
     if ticket.execution == "none":
-        t = ticket.evolve(execution="executing", executor=instance)
+        t = ticket.evolve(execution="executing", executor=instance, claim_id=claim_id, lease_until=now + lease)
+        data: dict[str, Any] = {"instance": instance, "lease_until": (now + lease).isoformat()}
+        if claim_id is not None:
+            data["claim_id"] = claim_id
         return Change(ticket=t, audit=(AuditDraft(kind="executing", actor=ticket.action.agent or "agent",
-                                                  ticket_id=t.id, data={"instance": instance}),))
+                                                  ticket_id=t.id, data=data),))
     if ticket.execution == "executing" and ticket.executor != instance:
         t = ticket.evolve(execution="unknown",
                           explanation="A run of this approval started elsewhere and never reported back "
                                       "(a crash?). It may or may not have happened: a human must check.")
         return Change(ticket=t, audit=(AuditDraft(kind="execution_unknown", actor="signoff", ticket_id=t.id,
                                                   data={"previous_instance": ticket.executor}),))
+    if same:
+        raise AlreadyExecuted(
+            f"ticket {ticket.id}: this claim is no longer running (the run is {ticket.execution}); "
+            "the action was not run by this call. " + (ticket.explanation if ticket.execution == "unknown" else "")
+        )
     raise AlreadyExecuted(
         f"ticket {ticket.id} was already run ({ticket.execution}); an approval runs at most once"
     )
 
 
-def finish_execution(ticket: Ticket, *, ok: bool, error: str = "") -> Change:
+def finish_execution(ticket: Ticket, *, ok: bool, error: str = "", claim_id: str | None = None) -> Change | None:
     """Record how the run that claimed the ticket ended. Only that run calls this, so a ticket found
-    ``unknown`` was marked so by another instance while this run was still going: the run did
-    happen, and its real outcome replaces the doubt."""
+    ``unknown`` was marked so by another instance (or the lease sweep) while this run was still going:
+    the run did happen, and its real outcome replaces the doubt.
+
+    Idempotent for a claim id: the same finish again (its answer was lost) changes nothing."""
+    status = "executed" if ok else "failed"
+    if claim_id is not None and ticket.claim_id == claim_id and ticket.execution == status:
+        return None
     if ticket.execution not in ("executing", "unknown"):
         raise Conflict(f"ticket {ticket.id} is not executing (it is {ticket.execution})")
-    status = "executed" if ok else "failed"
+    if claim_id is not None and ticket.claim_id is not None and claim_id != ticket.claim_id:
+        raise Conflict(f"ticket {ticket.id} is held by another claim; this run cannot report its end")
     data: dict[str, Any] = {"error": error} if error else {}
     if ticket.execution == "unknown":
         data["resolved_unknown"] = True
-    t = ticket.evolve(execution=status)
+    t = ticket.evolve(execution=status, lease_until=None)
     return Change(ticket=t, audit=(AuditDraft(kind=status, actor=ticket.action.agent or "agent", ticket_id=t.id,
                                               data=data),))
+
+
+def lease_expired(ticket: Ticket, *, now: datetime) -> Change | None:
+    """A run still ``executing`` past its lease becomes ``unknown``: a reviewer records whether it ran.
+    None when nothing is due (finished meanwhile, or the lease not over)."""
+    if ticket.execution != "executing" or ticket.lease_until is None or ticket.lease_until > now:
+        return None
+    t = ticket.evolve(execution="unknown",
+                      explanation="The run claimed for this approval did not report back within its lease "
+                                  f"(until {ticket.lease_until.isoformat(timespec='seconds')}). It may or may not "
+                                  "have happened: a reviewer must check and record what happened.")
+    return Change(ticket=t, audit=(AuditDraft(kind="execution_unknown", actor="signoff", ticket_id=t.id,
+                                              data={"reason": "lease", "instance": ticket.executor,
+                                                    "claim_id": ticket.claim_id,
+                                                    "lease_until": ticket.lease_until.isoformat()}),))
+
+
+def resolve_unknown(ticket: Ticket, reviewer: Reviewer, *, tiers: Sequence[str], now: datetime,
+                    outcome: Resolution, note: str = "", via: str = "") -> Change:
+    """A reviewer records what happened to a run in doubt: it ``ran``, it did ``not_run``, or
+    ``reapprove``: it did not run and may run again, which is a new approval (the tier and the number
+    of approvers the ticket asks for, as ``approve``) that the agent must execute anew."""
+    if ticket.execution != "unknown":
+        raise Conflict(f"ticket {ticket.id}: its run is {ticket.execution}, not in doubt")
+    if outcome not in ("ran", "not_run", "reapprove"):
+        raise UserError(f"outcome must be ran, not_run or reapprove, got {outcome!r}")
+    _check_reviewer(ticket, reviewer, tiers)
+    data: dict[str, Any] = {"reviewer": reviewer.name, "outcome": outcome}
+    if note:
+        data["note"] = note
+    if via:
+        data["via"] = via
+    resolved = AuditDraft(kind="execution_resolved", actor=reviewer.name, ticket_id=ticket.id, data=data)
+    if outcome != "reapprove":
+        t = ticket.evolve(execution="executed" if outcome == "ran" else "not_run", lease_until=None,
+                          explanation=f"{reviewer.name} recorded that the run "
+                                      f"{'happened' if outcome == 'ran' else 'did not happen'}.")
+        return Change(ticket=t, audit=(resolved,))
+    span = timedelta(seconds=ticket.timeout_seconds or 1800)
+    reopened = ticket.evolve(status="pending", approvals=(), decided_at=None, decided_by=(), approved_digest=None,
+                             execution="none", executor=None, claim_id=None, lease_until=None,
+                             deadline=now + span, explanation="")
+    again = approve(reopened, reviewer, tiers=tiers, now=now, comment=note, via=via)
+    return Change(ticket=again.ticket, audit=(resolved, *again.audit), learn_fingerprint=None)
 
 
 def _fmt(td: timedelta) -> str:

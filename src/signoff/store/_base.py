@@ -100,11 +100,19 @@ def when(value: Any) -> datetime | None:
     return datetime.fromtimestamp(float(value), UTC)
 
 
+def indexed_deadline(t: Ticket) -> datetime | None:
+    """The deadline column, what the sweeper reads: a pending ticket's deadline, or the end of an
+    executing run's lease (the ticket is then 'approved'); None otherwise."""
+    if t.status == "pending":
+        return t.deadline
+    return t.lease_until if t.execution == "executing" else None
+
+
 def ticket_row(t: Ticket, state: StoredState | None = None) -> dict[str, Any]:
-    """A ticket's columns; the deadline is indexed for pending tickets only (what the sweeper reads)."""
+    """A ticket's columns; the deadline is indexed for the sweeper only (``indexed_deadline``)."""
     return {"id": t.id, "kind": t.kind, "status": t.status, "agent": t.action.agent, "action": t.action.name,
             "group_key": t.group_key, "batch_id": t.batch_id, "idempotency_key": t.idempotency_key,
-            "tier": t.tier, "deadline": t.deadline if t.status == "pending" else None,
+            "tier": t.tier, "deadline": indexed_deadline(t),
             "created_at": t.created_at, "decided_at": t.decided_at, "body": ticket_to_json(t),
             "state_kind": state.kind if state else None, "state": state.data if state else None}
 
@@ -244,7 +252,7 @@ class BaseStore(ABC):
             t = result.ticket
             # Only the columns a transition can change: fewer index entries rewritten per decision.
             writes = [Query("update_ticket", {"id": t.id, "status": t.status, "tier": t.tier,
-                                              "deadline": t.deadline if t.status == "pending" else None,
+                                              "deadline": indexed_deadline(t),
                                               "decided_at": t.decided_at, "body": ticket_to_json(t)})]
             if result.learn_fingerprint:
                 writes.append(Query("learn_fingerprint", {"fingerprint": result.learn_fingerprint,
@@ -255,6 +263,10 @@ class BaseStore(ABC):
 
     async def due_tickets(self, now: datetime, limit: int = 100) -> list[str]:
         return [str(r[0]) for r in await self._fetch(Query("due_tickets", {"now": now, "limit": limit}))]
+
+    async def due_leases(self, now: datetime, limit: int = 100) -> list[str]:
+        """Tickets whose claimed run is past its lease (``indexed_deadline``)."""
+        return [str(r[0]) for r in await self._fetch(Query("due_leases", {"now": now, "limit": limit}))]
 
     async def next_deadline(self) -> datetime | None:
         row = await self._one(Query("next_deadline"))

@@ -226,6 +226,11 @@ class MemoryStore(BaseStore, OutboxMixin, ArchiveMixin):
                      key=lambda r: _ts(r["deadline"]))
         return [(r["id"],) for r in due[:p["limit"]]]
 
+    def _q_due_leases(self, p: Params, f: Any) -> list[Row]:
+        due = sorted((r for r in self.db.tickets.values() if r["status"] == "approved" and r["deadline"] is not None
+                      and _ts(r["deadline"]) <= _ts(p["now"])), key=lambda r: _ts(r["deadline"]))
+        return [(r["id"],) for r in due[:p["limit"]]]
+
     def _q_next_deadline(self, p: Params, f: Any) -> list[Row]:
         return [(min((r["deadline"] for r in self._pending()), key=_ts, default=None),)]
 

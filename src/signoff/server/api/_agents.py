@@ -181,12 +181,14 @@ async def cancel(ticket_id: TicketId, principal: AgentPrincipal, ctx: Ctx, body:
 @router.post("/tickets/{ticket_id}/execution/claim", response_model=TicketOut,
              summary="Claim the one run of an approved action")
 async def claim(ticket_id: TicketId, body: ClaimIn, principal: AgentPrincipal, ctx: Ctx) -> Response:
-    """An approval runs at most once: the first claim wins, a second gets 409. ``action`` must be what the
+    """An approval runs at most once: the first claim wins, a second gets 409. The same ``claim_id`` again
+    (a retry whose answer was lost) is answered with the same claim, 200. ``action`` must be what the
     reviewer approved (name, arguments, agent), or 409. ``execution: unknown`` in the answer means a
     claim by another instance never reported back: a human must check."""
     await load_ticket(ctx, principal, ticket_id)
     action = to_action(principal, body.action)
-    ticket = await ctx.gate.offload(ctx.gate.claim_execution(ticket_id, action=action, instance=body.instance))
+    ticket = await ctx.gate.offload(ctx.gate.claim_execution(ticket_id, action=action, instance=body.instance,
+                                                             claim_id=body.claim_id, lease=body.lease))
     return json_response(ticket_to_dict(ticket))
 
 
@@ -194,5 +196,6 @@ async def claim(ticket_id: TicketId, body: ClaimIn, principal: AgentPrincipal, c
              summary="Report how the run of an approved action ended")
 async def finish(ticket_id: TicketId, body: FinishIn, principal: AgentPrincipal, ctx: Ctx) -> Response:
     await load_ticket(ctx, principal, ticket_id)
-    ticket = await ctx.gate.offload(ctx.gate.finish_execution(ticket_id, ok=body.ok, error=body.error))
+    ticket = await ctx.gate.offload(ctx.gate.finish_execution(ticket_id, ok=body.ok, error=body.error,
+                                                              claim_id=body.claim_id))
     return json_response(ticket_to_dict(ticket))

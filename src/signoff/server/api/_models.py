@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from signoff._codec import ACTION, AUDIT_ENTRY, DECISION, OUTCOME, REASON, REVIEWERS, TICKET
 from signoff._model import DecisionStatus, TicketKind, TicketStatus
-from signoff._wire import RECOMMENDATION, STAT
+from signoff._wire import RECOMMENDATION, REVIEWER_STAT, STAT
 
 TicketStatusName: TypeAlias = TicketStatus
 DecisionStatusName: TypeAlias = DecisionStatus
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     DecisionOut: TypeAlias = BaseModel
     AuditEntryOut: TypeAlias = BaseModel
     StatOut: TypeAlias = BaseModel
+    ReviewerStatOut: TypeAlias = BaseModel
     RecommendationOut: TypeAlias = BaseModel
 else:
     ActionOut = ACTION.model
@@ -66,6 +67,7 @@ else:
     DecisionOut = DECISION.model
     AuditEntryOut = AUDIT_ENTRY.model
     StatOut = STAT.model
+    ReviewerStatOut = REVIEWER_STAT.model
     RecommendationOut = RECOMMENDATION.model
 
 
@@ -134,11 +136,24 @@ class CancelIn(_In):
 class ClaimIn(_In):
     action: ActionIn
     instance: str = Field(min_length=1, max_length=_SHORT)
+    claim_id: str | None = Field(default=None, min_length=1, max_length=_SHORT)
+    """The caller's id for this attempt to run: the same claim again is answered with the same claim."""
+    lease: float | None = Field(default=None, gt=0, le=7 * 86400)
+    """Seconds the run may take before it is in doubt (default: the server's execution lease)."""
 
 
 class FinishIn(_In):
     ok: bool
     error: str = Field(default="", max_length=_TEXT)
+    claim_id: str | None = Field(default=None, min_length=1, max_length=_SHORT)
+    """The claim's id: the same finish again is answered, not refused."""
+
+
+class RecordExecutionIn(_In):
+    outcome: Literal["ran", "not_run", "reapprove"]
+    """What happened to a run in doubt; ``reapprove`` is a new approval to run it again."""
+    note: str = Field(default="", max_length=_TEXT)
+    reviewer: str | None = Field(default=None, max_length=_SHORT)
 
 
 # -- reviewers -----------------------------------------------------------------------------------
@@ -248,6 +263,8 @@ class InsightsOut(BaseModel):
     recommendations: list[RecommendationOut]
     timeline: dict[str, list[TimelinePoint]]
     shadow: ShadowOut | None = Field(None, description="Present while a shadow policy has recorded figures.")
+    reviewers: list[ReviewerStatOut] = Field(
+        default_factory=list, description="Per reviewer: your own figures; everyone's for the policy's top tier.")
 
 
 class AuditPage(BaseModel):

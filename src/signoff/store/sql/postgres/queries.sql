@@ -101,6 +101,10 @@ SELECT COUNT(*) FROM tickets {where};
 SELECT id FROM tickets WHERE status = 'pending' AND deadline <= %(now)s ORDER BY deadline LIMIT %(limit)s
 FOR UPDATE SKIP LOCKED;
 
+-- due_leases: claimed runs past their lease (an executing ticket keeps its lease's end in deadline)
+SELECT id FROM tickets WHERE status = 'approved' AND deadline <= %(now)s ORDER BY deadline LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED;
+
 -- next_deadline: when the sweeper has work next
 SELECT MIN(deadline) FROM tickets WHERE status = 'pending';
 

@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS tickets (
 );
 -- The sweeper's query: pending tickets by deadline.
 CREATE INDEX IF NOT EXISTS tickets_pending_deadline ON tickets (deadline) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS tickets_lease_deadline ON tickets (deadline) WHERE status = 'approved' AND deadline IS NOT NULL;
 CREATE INDEX IF NOT EXISTS tickets_status_created ON tickets (status, created_at, pos);
 CREATE INDEX IF NOT EXISTS tickets_agent_status ON tickets (agent, status);
 CREATE INDEX IF NOT EXISTS tickets_group_status ON tickets (group_key, status);

@@ -1,0 +1,6 @@
+-- signoff schema for PostgreSQL, version 4 -> 5: execution leases (issue 17).
+-- A claimed run keeps its ticket 'approved' with the lease's end in the deadline column, so the
+-- sweeper finds runs past their lease (and marks them 'unknown' for a reviewer) through this
+-- index instead of reading every approved ticket.
+
+CREATE INDEX IF NOT EXISTS tickets_lease_deadline ON tickets (deadline) WHERE status = 'approved' AND deadline IS NOT NULL;
