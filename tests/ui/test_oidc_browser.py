@@ -232,6 +232,16 @@ class TestSingleSignOn:
         assert "expired" in text
         assert (None, None) == (sso.reviewer(name), session_cookie(context))
 
+    def test_an_id_token_signed_by_a_key_not_in_the_jwks_is_refused(self, page: Any, context: Any,
+                                                                      sso: SSO) -> None:
+        """A token signed by another key under the provider's kid fails the signature check against the JWKS."""
+        name = f"senior-{secrets.token_hex(3)}"
+        sso.next_id_token(foreign_key=True)
+        at_provider(page, sso, name)
+        text = refused(page, sso)
+        assert "signature does not verify" in text
+        assert (None, None) == (sso.reviewer(name), session_cookie(context))
+
     def test_an_answer_for_another_browsers_login_is_refused(self, browser: Any, sso: SSO) -> None:
         """The provider's answer to a login started in one browser, opened in another that started its
         own login, fails the state check: login CSRF and stolen codes get nowhere."""

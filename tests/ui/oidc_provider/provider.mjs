@@ -3,9 +3,11 @@
 // Usage: node provider.mjs ISSUER REDIRECT_URI   (prints "ready ISSUER" once listening)
 // Logins use the package's devInteractions form (any password); a login name's groups follow from
 // its prefix (groupsOf below), so each test logs in as a fresh person. One test hook,
-// POST /__test__/next-id-token {"aud": "...", "expired": true},
-// makes the NEXT ID token this provider signs carry another audience or an expiry in the past,
-// signed with its real key (what a misconfigured or replayed token looks like to the client).
+// POST /__test__/next-id-token {"aud": "...", "expired": true, "foreign_key": true},
+// makes the NEXT ID token this provider signs carry another audience or an expiry in the past
+// (signed with its real key: what a misconfigured or replayed token looks like to the client),
+// or be signed by a key that is not in its JWKS under the real key's kid (a forgery).
+import { SignJWT, decodeJwt, decodeProtectedHeader, generateKeyPair } from 'jose';
 import { Provider } from 'oidc-provider';
 
 const [issuer, redirectUri] = process.argv.slice(2);
@@ -44,8 +46,13 @@ const IdToken = provider.IdToken;
 const issue = IdToken.prototype.issue;
 IdToken.prototype.issue = async function (options = {}) {
   if (next && options.use === 'idtoken') {
-    const { aud, expired } = next;
+    const { aud, expired, foreign_key: foreign } = next;
     next = null;
+    if (foreign) {
+      const jwt = await issue.call(this, options);
+      const { privateKey } = await generateKeyPair('RS256');
+      return new SignJWT(decodeJwt(jwt)).setProtectedHeader(decodeProtectedHeader(jwt)).sign(privateKey);
+    }
     if (aud) {
       const real = this.client;
       this.client = new Proxy(real, { get: (t, p) => (p === 'clientId' ? aud : Reflect.get(t, p)) });
