@@ -8,7 +8,7 @@ from functools import partial
 from starlette.requests import Request
 from starlette.responses import Response
 
-from signoff.server.ui import _audit, _decide, _feed, _inbox, _live, _login, _mode, _ticket
+from signoff.server.ui import _audit, _decide, _doubt, _feed, _inbox, _live, _login, _mode, _ticket
 from signoff.server.ui._base import InboxUI
 
 __all__ = ["routes"]
@@ -29,6 +29,7 @@ def routes(ui: InboxUI) -> list[tuple[str, Endpoint, list[str]]]:
         ("/tickets/{ticket_id}/approve", post(partial(_ticket.approve, ui)), ["POST"]),
         ("/tickets/{ticket_id}/reject", post(partial(_ticket.reject, ui)), ["POST"]),
         ("/tickets/{ticket_id}/edit", post(partial(_ticket.preview_edit, ui)), ["POST"]),
+        ("/tickets/{ticket_id}/execution", post(partial(_doubt.record, ui)), ["POST"]),
         ("/feed", page(partial(_feed.feed, ui)), ["GET"]),
         ("/feed/{ticket_id}/flag", post(partial(_feed.flag, ui)), ["POST"]),
         ("/suggestions", page(partial(_feed.suggestions, ui)), ["GET"]),

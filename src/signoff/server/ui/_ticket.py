@@ -15,6 +15,7 @@ from signoff.server.ui._base import HTTPProblem, InboxUI, Viewer, local_path, wa
 from signoff.server.ui._render import args_diff, hidden_counts, pretty_json
 from signoff.server.ui._views import DECIDED, history_of, permission
 
+from signoff.server.ui._doubt import doubt_permission
 __all__ = ["approve", "preview_edit", "reject", "ticket_page"]
 
 HISTORY_CAP = 1000
@@ -45,6 +46,7 @@ async def _ticket_response(ui: InboxUI, request: Request, viewer: Viewer, t: Tic
         history=history, next_id=next_id, hidden=hidden, hidden_total=sum(hidden.values()),
         edit_text=edit_text if edit_text is not None else pretty_json(dict(t.executable_action.args)),
         edit_error=edit_error, diff=diff, diff_changed=diff_changed, pending=await ui.pending_count(),
+        doubt=doubt_permission(t, viewer, ui.gate.policy.tiers),
         note=ui.read_note(request), notifications=notifications,
     )
 
