@@ -242,6 +242,24 @@ class TestSingleSignOn:
         assert "signature does not verify" in text
         assert (None, None) == (sso.reviewer(name), session_cookie(context))
 
+    def test_cancelling_at_the_provider_says_the_provider_refused(self, page: Any, context: Any, sso: SSO) -> None:
+        """The person presses Cancel at the provider: its error comes back and is shown as the provider's words."""
+        page.goto(sso.url + "/login")
+        page.click("a.sso")
+        page.wait_for_url(lambda u: u.startswith(sso.issuer))
+        page.click("text=[ Cancel ]")
+        text = refused(page, sso)
+        assert "Login refused by the identity provider" in text and "access_denied" in text
+        assert session_cookie(context) is None
+
+    def test_a_crafted_error_link_shows_none_of_its_words(self, page: Any, sso: SSO) -> None:
+        """An error answer that no login in this browser asked for is a state mismatch: a link made elsewhere
+        cannot put its text on this site's page."""
+        page.goto(sso.url + "/login/oidc/callback?error=access_denied&state=forged"
+                  "&error_description=Call+0800+123+to+unlock+your+account")
+        text = str(page.inner_text("main"))
+        assert ("state mismatch" in text, "0800" in text) == (True, False)
+
     def test_an_answer_for_another_browsers_login_is_refused(self, browser: Any, sso: SSO) -> None:
         """The provider's answer to a login started in one browser, opened in another that started its
         own login, fails the state check: login CSRF and stolen codes get nowhere."""

@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from signoff._errors import SignoffError, UserError
+from signoff._text import reveal
 from signoff.policy._spec import OidcLogin as OidcSpec
 from signoff.server.ui._base import HTTPProblem, InboxUI, local_path
 from signoff.server.ui._oidc_claims import identity
@@ -41,6 +42,12 @@ CALLBACK = "/login/oidc/callback"
 FLOW_SECONDS = 600
 """How long a reviewer may take at the provider before the started login is void."""
 _log = logging.getLogger("signoff.server.oidc")
+
+
+_STATE_MISMATCH = HTTPProblem(
+    403, "This answer from the identity provider does not belong to a login started in this browser (the "
+         f"state does not match, or the login was started more than {FLOW_SECONDS // 60} minutes ago). Nothing "
+         "was changed: start again from the login page.", title="Login refused: state mismatch")
 
 
 class OidcLogin:
@@ -111,7 +118,13 @@ class OidcLogin:
     async def _finish(self, request: Request, flow: dict[str, Any] | None) -> Response:
         from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
 
-        request.scope["session"] = dict(flow["s"]) if flow and isinstance(flow.get("s"), dict) else {}
+        pending = dict(flow["s"]) if flow and isinstance(flow.get("s"), dict) else {}
+        request.scope["session"] = pending
+        state = request.query_params.get("state") or ""
+        if f"_state_signoff_{state}" not in pending:
+            # Checked before anything else, the provider's error answers included: authlib reads ?error=
+            # first, and a link crafted elsewhere would otherwise put its words on this site's page.
+            raise _STATE_MISMATCH
         try:
             meta = await self.metadata()
             # iss and aud stated outright: authlib's default checks aud only through azp, and a token for
@@ -120,14 +133,12 @@ class OidcLogin:
                        "aud": {"essential": True, "values": [self.client.client_id]}}
             token = await self.client.authorize_access_token(request, leeway=self.leeway, claims_options=options)
         except MismatchingStateError:
-            raise HTTPProblem(403, "This answer from the identity provider does not belong to a login started "
-                                   "in this browser (the state does not match, or the login was started more "
-                                   f"than {FLOW_SECONDS // 60} minutes ago). Nothing was changed: start again "
-                                   "from the login page.", title="Login refused: state mismatch") from None
+            raise _STATE_MISMATCH from None
         except OAuthError as exc:
-            raise HTTPProblem(403, f"The identity provider refused the login: {exc.error}"
-                                   f"{': ' + exc.description if exc.description else ''}. Nothing was changed.",
-                              title="Login refused by the identity provider") from None
+            said = reveal(f"{exc.error}{': ' + exc.description if exc.description else ''}", one_line=True,
+                          max_len=300)
+            raise HTTPProblem(403, f"The identity provider refused the login (in its words: {said}). Nothing was "
+                                   "changed.", title="Login refused by the identity provider") from None
         except HTTPProblem:
             raise
         except Exception as exc:  # token checks raise joserfc/authlib errors; classify them
