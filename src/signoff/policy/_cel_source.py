@@ -19,6 +19,7 @@ library as it does the closures.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -84,6 +85,8 @@ class Emitter:
         self.action_sets = dict(action_sets or {})
         self.consts: dict[str, Any] = {}
         self._n = 0
+        self._emitted: dict[tuple[str, bool], str | None] = {}
+        self._lock = threading.Lock()  # deciders are built lazily, from whichever thread evaluates
 
     def emit(self, source: str, *, condition: bool = False) -> str | None:
         """The expression for ``source``, or None outside the subset (or for a source the library rejects).
@@ -91,6 +94,13 @@ class Emitter:
         ``condition``: the expression is True or False or raises (a condition that gives
         another value fails closed, and the library says what it gave).
         """
+        key = (source, condition)
+        with self._lock:
+            if key not in self._emitted:  # temporaries and constants are unique per emitter: pasted as is
+                self._emitted[key] = self._emit(source, condition)
+            return self._emitted[key]
+
+    def _emit(self, source: str, condition: bool) -> str | None:
         try:
             p = _SourceParser(self, source)
             node = p.expr()
@@ -99,6 +109,11 @@ class Emitter:
         except (Unsupported, ValueError, IndexError, RecursionError):
             return None
         return self.boolean(node) if condition else node.src
+
+    def consts_now(self) -> dict[str, Any]:
+        """A copy of ``consts`` (another thread may be adding to it)."""
+        with self._lock:
+            return dict(self.consts)
 
     # ------------------------------------------------------------------ helpers for the parser
 

@@ -1,10 +1,11 @@
 """The compiled policy: the hot path of every agent step.
 
 Compiled once per mode: exact action names in a dict, all globs behind one combined
-regex, the candidate rules for a name memoised, CEL programs compiled once and only
-run for rules whose match already holds. A decision then costs microseconds; one with
-no condition to run is memoised whole (see ``CompiledPolicy.evaluate``), so a repeat costs
-well under one.
+regex, the candidate rules for a name found once, CEL programs compiled once. For each
+distinct set of candidate rules, ``_decide`` generates one Python function (the rules'
+checks and conditions inlined) that says which rules match; the Outcome for each such
+answer is built once and memoised (see ``CompiledPolicy.evaluate``), so a decision costs
+about a microsecond, and one whose conditions fail takes the full rule walk, which says why.
 
 ``_reference.ReferenceEvaluator`` is the same semantics written as a plain loop; the
 property test in tests/unit/policy proves the two agree, caches included.
@@ -24,7 +25,8 @@ from signoff._errors import UserError
 from signoff._model import Action, Level, Outcome, Reason, ReviewersRequired, canonical_json
 from signoff.policy._cel import Condition, compile_condition, describe_failure
 from signoff.policy._cel_fast import is_plain
-from signoff.policy._decide import Decider, build
+from signoff.policy._cel_source import Emitter
+from signoff.policy._decide import Decider, build, new_emitter
 from signoff.policy._fields import OnTimeout
 from signoff.policy._spec import PolicySpec, Reviewers, Rule
 
@@ -79,7 +81,8 @@ def _is_glob(name: str) -> bool:
 class _Table:
     """The rules in force in one mode, indexed for lookup by action name."""
 
-    def __init__(self, rules: list[_CRule], matchers: dict[int, list[str] | None]) -> None:
+    def __init__(self, rules: list[_CRule], matchers: dict[int, list[str] | None], emitter: Emitter) -> None:
+        self.emitter = emitter
         self.exact: dict[str, list[_CRule]] = {}
         self.globs: list[tuple[re.Pattern[str], _CRule]] = []
         self.wildcard: list[_CRule] = []
@@ -101,8 +104,8 @@ class _Table:
         """The generated decider for each action name seen (``_decide``)."""
         self.deciders: dict[tuple[int, ...], Decider] = {}
         """The deciders by candidate rules: names with the same candidates share one."""
-        self.memo = _Memos(self.deciders)
-        """Memoised outcomes (each decider holds its own): see ``CompiledPolicy.evaluate``."""
+        self.memo: dict[Any, list[Any]] = {}
+        """Memoised outcomes by decider answer: see ``CompiledPolicy.evaluate``."""
 
     def decider(self, name: str) -> Decider:
         """The decider for ``name``'s candidate rules, generated the first time that set is seen."""
@@ -110,10 +113,12 @@ class _Table:
         key = tuple(r.index for r in rules)
         found = self.deciders.get(key)
         if found is None:
-            if len(self.deciders) >= _CACHE_MAX:
+            if len(self.deciders) >= _CACHE_MAX:  # answers name their decider by number: start afresh
                 self.deciders.clear()
                 self.entries.clear()
-            found = self.deciders[key] = build(rules, _run_one, _action_variable)
+                self.memo.clear()
+            found = self.deciders[key] = build(rules, _run_one, _action_variable, len(self.deciders),
+                                                       self.emitter)
         if len(self.entries) >= _CACHE_MAX:
             self.entries.clear()
         self.entries[name] = found
@@ -140,20 +145,6 @@ class _Table:
         return self.lookup(name)[0]
 
 
-class _Memos:
-    """The outcome memos of one table's deciders; ``clear()`` forgets them all (tests, benchmarks)."""
-
-    def __init__(self, deciders: dict[tuple[int, ...], Decider]) -> None:
-        self._deciders = deciders
-
-    def clear(self) -> None:
-        for decider in self._deciders.values():
-            decider.memo.clear()
-
-    def __len__(self) -> int:
-        return sum(len(d.memo) for d in self._deciders.values())
-
-
 @dataclass(slots=True)
 class _ModeInfo:
     name: str | None
@@ -172,6 +163,7 @@ class CompiledPolicy:
         self.spec = spec
         self._tier_rank = {t: i for i, t in enumerate(spec.tiers)}
         self._conditions: dict[str, Condition] = {}
+        self._emitter = new_emitter()
         self._tables: dict[str | None, tuple[_Table, _ModeInfo]] = {}
         self._tables[None] = self._build(None)
         for mode in spec.modes:
@@ -235,7 +227,7 @@ class CompiledPolicy:
             default_changed=bool(m and m.default_level is not None and m.default_level != default_level),
         )
         info.confidence_floor = max(info.threshold, threshold)
-        return _Table(rules, matchers), info
+        return _Table(rules, matchers, self._emitter), info
 
     def fingerprint(self, action: Action) -> str:
         """The identity of 'this kind of action' for novelty, from ``novelty.key``."""
@@ -290,7 +282,7 @@ class CompiledPolicy:
         else:
             fingerprint = self.fingerprint(action)
             key = (answer, fingerprint)
-        memo = decider.memo.get(key)
+        memo = table.memo.get(key)
         if memo is None:
             asked: list[str] = []
 
@@ -298,12 +290,11 @@ class CompiledPolicy:
                 asked.append(fp)
                 return True
 
-            results = decider.results(answer)
-            plain = self._evaluate(action, table, info, decider.rules, known_and_record, results)
-            memo = [plain, bool(asked), None, results]
-            if len(decider.memo) >= _CACHE_MAX:
-                decider.memo.clear()
-            decider.memo[key] = memo
+            plain = self._evaluate(action, table, info, decider.rules, known_and_record, (answer, decider.marks))
+            memo = [plain, bool(asked), None, (answer, decider.marks)]
+            if len(table.memo) >= _CACHE_MAX:
+                table.memo.clear()
+            table.memo[key] = memo
         if is_known is None or not memo[1] or is_known(fingerprint):
             return memo[0]  # type: ignore[no-any-return]
         if memo[2] is None:
@@ -311,31 +302,31 @@ class CompiledPolicy:
         return memo[2]  # type: ignore[no-any-return]
 
     def _evaluate(self, action: Action, table: _Table, info: _ModeInfo, candidates: tuple[_CRule, ...],
-                  is_known: IsKnown | None, results: tuple[bool, ...] | None = None) -> Outcome:
-        """``results``: what the conditions answered, from ``_condition_results`` (not run again)."""
+                  is_known: IsKnown | None, decided: tuple[int, tuple[tuple[int, int], ...]] | None = None) -> Outcome:
+        """``decided``: a decider's answer and its ``marks``: which rules matched and which nearly did
+        are read from it, nothing is checked or run again."""
         matched: list[_CRule] = []
         reasons: list[Reason] = []
         near: list[str] = []
         activation: dict[str, Any] | None = None
         env: dict[str, Any] = {}  # the variables compiled conditions read, shared by all of them
         plain: dict[str, bool] = {}
-        answered = 0
-        for rule in candidates:
-            if rule.tags and not rule.tags <= action.tags:
-                continue
-            if rule.agent_re is not None and not rule.agent_re.match(action.agent):
-                continue
-            if rule.external is not None and rule.external != action.external:
+        for i, rule in enumerate(candidates):
+            if decided is not None:
+                answer, (hit, miss) = decided[0], decided[1][i]
+                if hit and not answer & hit:
+                    if answer & miss:
+                        near.append(rule.name)
+                    continue
+            elif (rule.tags and not rule.tags <= action.tags) \
+                    or (rule.agent_re is not None and not rule.agent_re.match(action.agent)) \
+                    or (rule.external is not None and rule.external != action.external):
                 continue
             cond = rule.cond
-            if cond is not None:
+            if cond is not None and decided is None:
                 if activation is None:
                     activation = {}
-                if results is not None:
-                    result = results[answered]
-                    answered += 1
-                else:
-                    result = _run_condition(cond, action, activation, env, plain)
+                result = _run_condition(cond, action, activation, env, plain)
                 if result is False:
                     near.append(rule.name)
                     continue

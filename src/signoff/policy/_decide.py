@@ -9,17 +9,20 @@ first and each condition inlined as a Python expression (``_cel_source``), and c
 once. The function allocates nothing per call but the int it returns.
 
 The int says, per rule, whether it matched, missed only on its condition (a near miss), or
-was not reached; ``Decider.results`` turns it back into what the rule walk in
-``_compiled`` needs. ``-1`` means "not the happy path" (a condition that raised, a value
-the CEL library might convert differently, a condition that did not give true or false):
-the caller then runs the full walk, which asks the library and says why, so errors and
+was not reached; ``Decider.marks`` say which bit is which, so that the rule walk in
+``_compiled`` builds the Outcome from it without checking or running anything again.
+``-1`` means "not the happy path" (a condition that raised, a value the CEL library might
+convert differently, a condition that did not give true or false): the caller then runs
+the full walk, which asks the library and says why, so errors and
 explanations are exactly as before.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from signoff._model import Action
@@ -29,6 +32,8 @@ from signoff.policy._cel_source import HELPERS, Emitter
 if TYPE_CHECKING:
     from signoff.policy._compiled import _CRule
 
+ID_BITS = 14
+"""The low bits of an answer: which decider gave it."""
 RunCondition = Callable[[Any, Action], Any]
 """``(condition, action) -> value or exception``: the full path for one condition."""
 
@@ -83,34 +88,68 @@ _PLAIN_CHECK = """\
 """
 
 
+def _agent_guard(patterns: Sequence[str], n: int, namespace: dict[str, Any]) -> str:
+    """``fnmatch`` of the agent against ``patterns``, pre-split: exact names in a set, ``prefix*``
+    and ``*suffix`` as str methods, only the other globs as one regex."""
+    exact, prefixes, suffixes, other = [], [], [], []
+    for p in patterns:
+        if not any(c in p for c in "*?["):
+            exact.append(p)
+        elif p == "*":
+            return "True"
+        elif p.endswith("*") and not any(c in p[:-1] for c in "*?["):
+            prefixes.append(p[:-1])
+        elif p.startswith("*") and not any(c in p[1:] for c in "*?["):
+            suffixes.append(p[1:])
+        else:
+            other.append(p)
+    parts = []
+    if exact:
+        namespace[f"_AE{n}"] = frozenset(exact)
+        parts.append(f"_a_agent in _AE{n}")
+    if prefixes:
+        parts.append(f"_a_agent.startswith({tuple(prefixes)!r})")
+    if suffixes:
+        parts.append(f"_a_agent.endswith({tuple(suffixes)!r})")
+    if other:
+        namespace[f"_AG{n}"] = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in other)).match
+        parts.append(f"_AG{n}(_a_agent) is not None")
+    return "(" + " or ".join(parts) + ")"
+
+
 @dataclass(slots=True)
 class Decider:
     """The generated function for one set of candidate rules, and how to read its answer."""
 
     rules: tuple[_CRule, ...]
     decide: Callable[[Action], int]
-    conditional: tuple[tuple[int, int], ...]
-    """(matched bit, near-miss bit) of each rule with a condition, in rule order."""
+    marks: tuple[tuple[int, int], ...]
+    """Per rule: (matched bit, near-miss bit) in an answer; a matched bit of 0 means it always
+    matches, a near-miss bit of 0 that it has no condition."""
     source: str
-    memo: dict[Any, list[Any]] = field(default_factory=dict)
-    """Outcomes by answer (see ``CompiledPolicy.evaluate``)."""
 
-    def results(self, key: int) -> tuple[bool, ...]:
-        """What each condition the rule walk reaches answered, in order."""
-        return tuple(bool(key & m) for m, n in self.conditional if key & (m | n))
+
+def new_emitter() -> Emitter:
+    """The emitter the deciders of one policy share (each condition is emitted once)."""
+    return Emitter({"args": "A", "context": "C"}, ACTION_FIELDS, _ACTION_SETS)
 
 
 def build(rules: Sequence[_CRule], run_condition: RunCondition,
-          as_dict: Callable[[Action], dict[str, Any]]) -> Decider:
-    """Generate, compile and return the decider for ``rules`` (policy order)."""
-    em = Emitter({"args": "A", "context": "C"}, ACTION_FIELDS, _ACTION_SETS)
+          as_dict: Callable[[Action], dict[str, Any]], number: int, em: Emitter) -> Decider:
+    """Generate, compile and return the decider for ``rules`` (policy order).
+
+    ``number`` (below ``2**ID_BITS``) is in the low bits of every answer, so that one memo
+    keyed by answers serves all the deciders of a table.
+    """
+    if not 0 <= number < 1 << ID_BITS:
+        raise ValueError(f"decider number {number} out of range")
     namespace: dict[str, Any] = {**HELPERS, "_is_plain": is_plain, "_action_plain": action_plain,
                                  "_as_dict": as_dict}
     body: list[str] = []
     reads: set[str] = set()
-    base = 0
-    bit = 1
-    conditional: list[tuple[int, int]] = []
+    base = number
+    bit = 1 << ID_BITS
+    marks: list[tuple[int, int]] = []
     for n, rule in enumerate(rules):
         guards: list[str] = []
         if rule.tags:
@@ -120,21 +159,12 @@ def build(rules: Sequence[_CRule], run_condition: RunCondition,
                 namespace[f"_T{n}"] = rule.tags
                 guards.append(f"_a_tags >= _T{n}")
         if rule.agents:
-            exact = [a for a in rule.agents if not any(c in a for c in "*?[")]
-            parts = []
-            if exact:
-                namespace[f"_AE{n}"] = frozenset(exact)
-                parts.append(f"_a_agent in _AE{n}")
-            if len(exact) < len(rule.agents):
-                namespace[f"_AG{n}"] = rule.agent_re.match if rule.agent_re is not None else None
-                parts.append(f"_AG{n}(_a_agent) is not None")
-            guards.append("(" + " or ".join(parts) + ")")
+            guards.append(_agent_guard(rule.agents, n, namespace))
         if rule.external is not None:
             guards.append(f"_a_external is {rule.external!r}")
         cond = rule.cond
         if cond is None and not guards:
-            base |= bit  # always matches once its name does
-            bit <<= 1
+            marks.append((0, 0))  # always matches once its name does
             continue
         body.append(f"        # rule {rule.name!r}")
         indent = "        "
@@ -143,11 +173,12 @@ def build(rules: Sequence[_CRule], run_condition: RunCondition,
             indent += "    "
         if cond is None:
             body.append(f"{indent}k |= {bit}")
+            marks.append((bit, 0))
             bit <<= 1
             continue
         m, miss = bit, bit << 1
         bit <<= 2
-        conditional.append((m, miss))
+        marks.append((m, miss))
         # Only what the closures compile (``cond.fast``) is inlined: the emitter's subset is narrower.
         expr = em.emit(cond.source, condition=True) if cond.fast is not None else None
         if expr is not None:
@@ -163,7 +194,7 @@ def build(rules: Sequence[_CRule], run_condition: RunCondition,
             body.append(f"{indent}else:")
             body.append(f"{indent}    return -1")
     namespace["_run"] = run_condition
-    namespace.update(em.consts)
+    namespace.update(em.consts_now())
     head = ["def decide(action):", "    try:", f"        k = {base}"]
     text = "\n".join(body)
     head.extend(f"        _a_{attr} = action.{attr}" for attr in _ATTRS if f"_a_{attr}" in text)
@@ -178,4 +209,4 @@ def build(rules: Sequence[_CRule], run_condition: RunCondition,
     source = "\n".join(head + body + tail)
     names = ", ".join(r.name for r in rules[:3]) + (", ..." if len(rules) > 3 else "")
     exec(compile(source, f"<signoff rules: {names}>", "exec"), namespace)
-    return Decider(rules=tuple(rules), decide=namespace["decide"], conditional=tuple(conditional), source=source)
+    return Decider(rules=tuple(rules), decide=namespace["decide"], marks=tuple(marks), source=source)
