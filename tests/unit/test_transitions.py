@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from signoff import Action
-from signoff._errors import Conflict, InvalidAction, NotAuthorized
+from signoff._errors import AlreadyExecuted, Conflict, InvalidAction, NotAuthorized
 from signoff._model import Level, Outcome, ReviewersRequired, Ticket
 from signoff._records import Reviewer
 from signoff.review import _transitions as tr
@@ -167,3 +167,103 @@ class TestCancel:
         change = tr.cancel(ticket(), actor="bot", now=NOW, reason="not needed")
         assert ("cancelled", "not needed", "cancelled") == (
             change.ticket.status, change.ticket.explanation, change.audit[0].kind)
+
+
+def approved_ticket(**changes: Any) -> Ticket:
+    t = tr.approve(ticket(), ALICE, tiers=TIERS, now=NOW).ticket
+    return t.evolve(**changes)
+
+
+class TestClaims:
+    def test_a_claim_holds_the_run_until_its_lease(self) -> None:
+        """The first claim marks the run executing for its claim id, until now + lease (audited)."""
+        t = approved_ticket()
+        change = tr.claim_execution(t, action=t.action, instance="i1", now=NOW, claim_id="cl_1",
+                                    lease=timedelta(minutes=5))
+        assert change is not None
+        c = change.ticket
+        assert ("executing", "i1", "cl_1", NOW + timedelta(minutes=5)) == (c.execution, c.executor, c.claim_id,
+                                                                         c.lease_until)
+        assert {"instance": "i1", "claim_id": "cl_1", "lease_until": (NOW + timedelta(minutes=5)).isoformat()} \
+            == change.audit[0].data
+
+    def test_the_same_claim_again_changes_nothing(self) -> None:
+        """A retry with the claim id that holds the run is answered with the ticket as it is (None: no write)."""
+        t = approved_ticket(execution="executing", executor="i1", claim_id="cl_1", lease_until=NOW)
+        assert tr.claim_execution(t, action=t.action, instance="i1", now=NOW, claim_id="cl_1") is None
+
+    @pytest.mark.parametrize("claim_id", [None, "cl_2"])
+    def test_another_claim_from_the_same_instance_is_refused(self, claim_id: str | None) -> None:
+        t = approved_ticket(execution="executing", executor="i1", claim_id="cl_1", lease_until=NOW)
+        with pytest.raises(AlreadyExecuted, match="at most once"):
+            tr.claim_execution(t, action=t.action, instance="i1", now=NOW, claim_id=claim_id)
+
+    def test_the_same_claim_after_its_run_ended_is_refused(self) -> None:
+        """The claim's run is no longer going (it finished, or it is in doubt): a late retry runs nothing."""
+        t = approved_ticket(execution="unknown", executor="i1", claim_id="cl_1", explanation="in doubt")
+        with pytest.raises(AlreadyExecuted, match=r"no longer running.*in doubt"):
+            tr.claim_execution(t, action=t.action, instance="i1", now=NOW, claim_id="cl_1")
+
+    def test_the_same_claim_id_for_another_action_is_still_refused(self) -> None:
+        """The digest check comes first: a claim id does not let other arguments through."""
+        t = approved_ticket(execution="executing", executor="i1", claim_id="cl_1", lease_until=NOW)
+        with pytest.raises(Conflict, match="differs"):
+            tr.claim_execution(t, action=t.action.evolve(args={"amount": 99}), instance="i1", now=NOW,
+                               claim_id="cl_1")
+
+    def test_a_finish_sent_again_changes_nothing(self) -> None:
+        t = approved_ticket(execution="executed", claim_id="cl_1")
+        assert tr.finish_execution(t, ok=True, claim_id="cl_1") is None
+        with pytest.raises(Conflict, match="not executing"):
+            tr.finish_execution(t, ok=False, claim_id="cl_1")
+
+
+class TestLeases:
+    def test_a_run_past_its_lease_becomes_unknown(self) -> None:
+        t = approved_ticket(execution="executing", executor="i1", claim_id="cl_1", lease_until=NOW)
+        change = tr.lease_expired(t, now=NOW)
+        assert change is not None
+        assert ("unknown", "execution_unknown", "lease") == (change.ticket.execution, change.audit[0].kind,
+                                                              change.audit[0].data["reason"])
+
+    @pytest.mark.parametrize("changes", [
+        {"execution": "executing", "lease_until": NOW + timedelta(seconds=1)},
+        {"execution": "executed", "lease_until": NOW - timedelta(seconds=1)},
+        {"execution": "executing", "lease_until": None},
+    ])
+    def test_nothing_is_due_otherwise(self, changes: dict[str, Any]) -> None:
+        assert tr.lease_expired(approved_ticket(**changes), now=NOW) is None
+
+
+class TestResolveUnknown:
+    @pytest.mark.parametrize(("outcome", "execution"), [("ran", "executed"), ("not_run", "not_run")])
+    def test_ran_or_not(self, outcome: Any, execution: str) -> None:
+        t = approved_ticket(execution="unknown", claim_id="cl_1")
+        change = tr.resolve_unknown(t, BOB, tiers=TIERS, now=NOW, outcome=outcome, note="checked", via="inbox")
+        assert (execution, "approved") == (change.ticket.execution, change.ticket.status)
+        assert {"reviewer": "bob", "outcome": outcome, "note": "checked", "via": "inbox"} == change.audit[0].data
+
+    def test_reapprove_is_a_fresh_approval(self) -> None:
+        """The run is reset and the ticket approved anew by this reviewer (its digest bound again)."""
+        t = approved_ticket(execution="unknown", executor="i1", claim_id="cl_1", lease_until=NOW)
+        change = tr.resolve_unknown(t, BOB, tiers=TIERS, now=NOW, outcome="reapprove")
+        c = change.ticket
+        assert ("approved", "none", None, None, ("bob",), t.action.digest()) == (
+            c.status, c.execution, c.claim_id, c.lease_until, c.approvals, c.approved_digest)
+        assert ["execution_resolved", "approved"] == [a.kind for a in change.audit]
+
+    def test_reapprove_with_two_approvers_waits_for_the_second(self) -> None:
+        t = approved_ticket(execution="unknown", required_approvals=2)
+        c = tr.resolve_unknown(t, BOB, tiers=TIERS, now=NOW, outcome="reapprove").ticket
+        assert ("pending", ("bob",), NOW + timedelta(seconds=1800)) == (c.status, c.approvals, c.deadline)
+
+    def test_the_rules_of_a_decision_apply(self) -> None:
+        """The requester may not say, nor a reviewer below the ticket's tier; a run not in doubt is a Conflict."""
+        t = approved_ticket(execution="unknown", tier="lead")
+        with pytest.raises(NotAuthorized, match="lead"):
+            tr.resolve_unknown(t, BOB, tiers=TIERS, now=NOW, outcome="ran")
+        with pytest.raises(NotAuthorized, match="requested"):
+            tr.resolve_unknown(approved_ticket(execution="unknown"), Reviewer(name="bot"), tiers=TIERS, now=NOW,
+                               outcome="ran")
+        with pytest.raises(Conflict, match="not in doubt"):
+            tr.resolve_unknown(approved_ticket(execution="executed"), BOB, tiers=TIERS, now=NOW, outcome="ran")
