@@ -21,9 +21,10 @@ from signoff._model import Action, Decision, Outcome, Ticket
 from signoff._records import AuditEntry
 from signoff._shadow import comparison_from_dict, comparison_to_dict
 from signoff.audit import VerifyResult
-from signoff.insights import Insights, Recommendation, Stat
+from signoff.insights import Insights, Recommendation, ReviewerStat, Stat
 
 STAT = RecordCodec(Stat, computed=("approval_rate",))
+REVIEWER_STAT = RecordCodec(ReviewerStat, computed=("approval_rate", "quick_share"))
 RECOMMENDATION = RecordCodec(Recommendation)
 """Insights' records on the wire (here, not in ``_codec``: insights sits above the model the codec serves)."""
 
@@ -120,6 +121,7 @@ def insights_to_dict(ins: Insights) -> dict[str, Any]:
         "timeline": {rule: [{"day": day, "approved": a, "decided": n} for day, a, n in days]
                      for rule, days in ins.timeline.items()},
         "shadow": comparison_to_dict(ins.shadow) if ins.shadow is not None else None,
+        "reviewers": [REVIEWER_STAT.dump_wire(r) for r in ins.reviewers],
     }
 
 
@@ -131,6 +133,7 @@ def insights_from_dict(d: Mapping[str, Any]) -> Insights:
         timeline={rule: [(c["day"], int(c["approved"]), int(c["decided"])) for c in days]
                   for rule, days in (d.get("timeline") or {}).items()},
         shadow=comparison_from_dict(d["shadow"]) if d.get("shadow") else None,
+        reviewers=[REVIEWER_STAT.load(r) for r in d.get("reviewers", ())],
     )
 
 

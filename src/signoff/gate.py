@@ -34,11 +34,12 @@ from signoff._gate_deadlines import Deadlines, deadline_before
 from signoff._gate_doors import ServerDoors
 from signoff._gate_sync import SyncTwins
 from signoff._model import Action, Decision, Level, Outcome, Resolution, Ticket, utcnow
+from signoff._seen import current_seen, with_seen
 from signoff._shadow import ShadowRecorder, flush, run_flusher, shadow_report
 from signoff._via import current_via
 from signoff.audit import VerifyResult, verify_chain
 from signoff.client import RemoteGate
-from signoff.insights import Insights, ReplayReport, compute_insights, replay
+from signoff.insights import Insights, ReplayReport, compute_insights, replay, reviewer_stats
 from signoff.policy import Policy, PolicySpec
 from signoff.review import _flood as flood
 from signoff.review import _submission as submission
@@ -448,6 +449,7 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
                        comment: str = "", hold: Mapping[str, Surge] | None = None) -> Ticket:
         """``approve``; a ticket of an agent in ``hold`` (approved with others while it surges) is refused."""
         via = current_via()
+        seen = current_seen()  # signoff._seen: how long the reviewer had it open
         rv = await self._reviewer(reviewer)
         tiers = self.policy.tiers
 
@@ -458,7 +460,7 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
                            via=via)
             if c.learn_fingerprint:
                 c = _with_fingerprint(c)
-            return c
+            return with_seen(c, seen)
 
         return await self._engine.run(self.store.update_ticket(ticket_id, change))
 
@@ -468,8 +470,9 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
         via = current_via()
         rv = await self._reviewer(reviewer)
         tiers = self.policy.tiers
-        return await self._engine.run(self.store.update_ticket(
-            ticket_id, lambda t: tr.reject(t, rv, tiers=tiers, now=utcnow(), feedback=feedback, via=via)))
+        seen = current_seen()
+        return await self._engine.run(self.store.update_ticket(ticket_id, lambda t: with_seen(
+            tr.reject(t, rv, tiers=tiers, now=utcnow(), feedback=feedback, via=via), seen)))
 
     async def decide_many(self, ticket_ids: Iterable[str], *, reviewer: str | None = None, approve: bool,
                           feedback: str = "") -> BatchResult:
@@ -594,7 +597,8 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
         if self._shadow is not None:
             await self._engine.run(flush(self._shadow, self.store))
         entries = await self._engine.run(self.store.audit_entries())
-        return replace(compute_insights(tickets, min_volume=min_volume), shadow=shadow_report(entries, tickets))
+        return replace(compute_insights(tickets, min_volume=min_volume), shadow=shadow_report(entries, tickets),
+                       reviewers=reviewer_stats(entries))
 
     async def replay(self, policy: Policy | PolicySpec | Mapping[str, Any] | str | Path) -> ReplayReport:
         """What ``policy`` would have done with the decided requests in the store."""

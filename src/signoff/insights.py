@@ -11,9 +11,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from signoff._model import Level, Ticket
+from signoff._records import AuditEntry
 from signoff._shadow import PolicyComparison
 
-__all__ = ["Insights", "Recommendation", "ReplayReport", "Stat", "compute_insights", "replay"]
+__all__ = ["QUICK_SECONDS", "Insights", "Recommendation", "ReplayReport", "ReviewerStat", "Stat", "compute_insights",
+           "replay", "reviewer_stats", "visible_reviewers"]
 
 DECIDED = ("approved", "rejected", "expired", "aborted")
 
@@ -44,6 +46,71 @@ class Recommendation:
     message: str
 
 
+QUICK_SECONDS = 2.0
+"""An approval given within this many seconds of opening the ticket's page counts as a rubber stamp."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewerStat:
+    """One reviewer's side of the loop, from the decisions' audit entries."""
+
+    name: str
+    decisions: int
+    approved: int
+    """Approvals, a first approval of several (four eyes) included."""
+    rejected: int
+    timed: int
+    """Decisions made from the ticket's page, whose time since opening it is known."""
+    timed_approvals: int
+    quick_approvals: int
+    """Approvals given within ``QUICK_SECONDS`` of opening the ticket's page."""
+    median_seconds_open: float | None
+    """Median time from opening the ticket's page to deciding, over the timed decisions."""
+
+    @property
+    def approval_rate(self) -> float:
+        return self.approved / self.decisions if self.decisions else 0.0
+
+    @property
+    def quick_share(self) -> float | None:
+        """Share of timed approvals that were quick (None when none was timed)."""
+        return self.quick_approvals / self.timed_approvals if self.timed_approvals else None
+
+
+def reviewer_stats(entries: Iterable[AuditEntry]) -> list[ReviewerStat]:
+    """Per reviewer figures from the audit log (``approved``, ``approval``, ``rejected`` entries), most
+    decisions first. Pure, like the rest: every store gives the same answer."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # approved, rejected, timed approvals, quick
+    times: dict[str, list[float]] = defaultdict(list)
+    for e in entries:
+        if e.kind not in ("approved", "approval", "rejected"):
+            continue
+        name = str(e.data.get("reviewer") or e.actor)
+        c = counts[name]
+        approve = e.kind != "rejected"
+        c[0 if approve else 1] += 1
+        seen = e.data.get("seen_for")
+        if isinstance(seen, (int, float)) and not isinstance(seen, bool):
+            times[name].append(float(seen))
+            if approve:
+                c[2] += 1
+                c[3] += seen < QUICK_SECONDS
+    stats = [ReviewerStat(name=n, decisions=c[0] + c[1], approved=c[0], rejected=c[1], timed=len(times[n]),
+                          timed_approvals=c[2], quick_approvals=c[3],
+                          median_seconds_open=statistics.median(times[n]) if times[n] else None)
+             for n, c in counts.items()]
+    return sorted(stats, key=lambda s: (-s.decisions, s.name))
+
+
+def visible_reviewers(stats: Sequence[ReviewerStat], viewer: str, viewer_tier: str | None,
+                      tiers: Sequence[str]) -> list[ReviewerStat]:
+    """What ``viewer`` may see of ``stats``: their own figures; everyone's for the policy's top tier
+    (its last; everyone when it names no tiers), as for switching modes. Every door asks this one rule."""
+    if not tiers or viewer_tier == tiers[-1]:
+        return list(stats)
+    return [s for s in stats if s.name == viewer]
+
+
 @dataclass(frozen=True, kw_only=True)
 class Insights:
     rules: list[Stat]
@@ -54,6 +121,8 @@ class Insights:
     total: int = 0
     shadow: PolicyComparison | None = None
     """Where the shadow policy (``signoff serve --shadow-policy``) disagreed, when one ran."""
+    reviewers: list[ReviewerStat] = field(default_factory=list)
+    """Per reviewer: decisions, approval rate, time from opening a ticket to deciding, rubber stamps."""
 
 
 def _times(n: int) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -87,3 +88,49 @@ class TestWire:
             {k: v for k, v in next(s for s in data["rules"] if s["key"] == "payments").items()
              if k != "median_seconds_to_decision"},
             next(r for r in data["recommendations"] if r["rule"] == "payments")["suggest_level"])
+
+
+class TestReviewerStats:
+    @staticmethod
+    def _entry(seq: int, kind: str, reviewer: str, seen: float | None = None) -> Any:
+        from signoff.store import AuditEntry
+
+        data: dict[str, Any] = {"reviewer": reviewer}
+        if seen is not None:
+            data["seen_for"] = seen
+        return AuditEntry(seq=seq, at="2026-11-29T00:00:00+00:00", kind=kind, ticket_id=f"tk_{seq}",
+                          actor=reviewer, data=data, prev_hash="", hash="")
+
+    def test_decisions_rates_time_open_and_quick_approvals(self) -> None:
+        """Approvals (a first of several included) and rejections per reviewer; time open and quick
+        approvals only over the decisions whose time is known."""
+        from signoff.insights import reviewer_stats
+
+        entries = [self._entry(1, "approved", "alice", 0.8), self._entry(2, "approval", "alice", 1.2),
+                   self._entry(3, "approved", "alice", 30.0), self._entry(4, "rejected", "alice", 12.0),
+                   self._entry(5, "approved", "alice"), self._entry(6, "approved", "bob", 45.0),
+                   self._entry(7, "submitted", "bot"), self._entry(8, "flagged", "bob", 0.1)]
+        alice, bob = reviewer_stats(entries)
+        assert ("alice", 5, 4, 1, 4, 3, 2, 6.6) == (alice.name, alice.decisions, alice.approved, alice.rejected,
+                                                     alice.timed, alice.timed_approvals, alice.quick_approvals,
+                                                     alice.median_seconds_open)
+        assert (0.8, round(2 / 3, 4)) == (alice.approval_rate, round(alice.quick_share or 0, 4))
+        assert ("bob", 1, 0.0, 45.0) == (bob.name, bob.decisions, bob.quick_share, bob.median_seconds_open)
+
+    def test_untimed_reviewers_have_no_quick_share(self) -> None:
+        """Decisions made outside a ticket's page (API, CLI, Slack) are counted but not timed."""
+        from signoff.insights import reviewer_stats
+
+        [carol] = reviewer_stats([self._entry(1, "approved", "carol"), self._entry(2, "rejected", "carol")])
+        assert (2, 0, None, None) == (carol.decisions, carol.timed, carol.quick_share, carol.median_seconds_open)
+
+    def test_who_sees_whose_figures(self) -> None:
+        """A reviewer sees their own row; the policy's top tier (or anyone, without tiers) sees all."""
+        from signoff.insights import reviewer_stats, visible_reviewers
+
+        stats = reviewer_stats([self._entry(1, "approved", "alice"), self._entry(2, "approved", "jim")])
+        tiers = ["junior", "senior"]
+        assert ["jim"] == [s.name for s in visible_reviewers(stats, "jim", "junior", tiers)]
+        assert ["alice", "jim"] == [s.name for s in visible_reviewers(stats, "alice", "senior", tiers)]
+        assert ["alice", "jim"] == [s.name for s in visible_reviewers(stats, "jim", None, [])]
+        assert [] == visible_reviewers(stats, "nobody", "junior", tiers)

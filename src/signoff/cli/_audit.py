@@ -100,7 +100,7 @@ def insights(db: str, policy: str | None, min_volume: int, as_json: bool) -> Non
     """Approval rates, time to decision, timeouts and edits per rule and per action, and what to change."""
     from signoff._shadow import shadow_report
     from signoff.cli._comparison import comparison_json, print_comparison
-    from signoff.insights import compute_insights
+    from signoff.insights import QUICK_SECONDS, compute_insights, reviewer_stats
 
     if policy is not None:
         from signoff.policy import Policy
@@ -116,6 +116,7 @@ def insights(db: str, policy: str | None, min_volume: int, as_json: bool) -> Non
         decided, entries = run_store(db, read)
     report = compute_insights(decided, min_volume=min_volume)
     shadow = shadow_report(entries, decided)
+    reviewers = reviewer_stats(entries)
     if as_json:
         click.echo(json.dumps({
             "total": report.total,
@@ -124,6 +125,11 @@ def insights(db: str, policy: str | None, min_volume: int, as_json: bool) -> Non
             "recommendations": [{"rule": r.rule, "action": r.action, "level": r.suggest_level.value,
                                  "message": r.message} for r in report.recommendations],
             "shadow": comparison_json(shadow) if shadow is not None else None,
+            "reviewers": [{"name": r.name, "decisions": r.decisions, "approved": r.approved, "rejected": r.rejected,
+                           "approval_rate": r.approval_rate, "median_seconds_open": r.median_seconds_open,
+                           "timed": r.timed, "quick_approvals": r.quick_approvals,
+                           "timed_approvals": r.timed_approvals, "quick_share": r.quick_share}
+                          for r in reviewers],
         }, indent=2))
         return
     if shadow is not None:
@@ -139,12 +145,25 @@ def insights(db: str, policy: str | None, min_volume: int, as_json: bool) -> Non
         print_table(["NAME", "VOLUME", "APPROVED", "REJECTED", "RATE", "MEDIAN", "TIMEOUTS", "EDITS"],
                     [[s.key, str(s.volume), str(s.approved), str(s.rejected), f"{s.approval_rate:.0%}",
                       _secs(s.median_seconds_to_decision), str(s.timeouts), str(s.edits)] for s in stats])
+    if reviewers:
+        click.echo()
+        click.echo(click.style("per reviewer", bold=True)
+                   + f"  (time open: from opening the ticket's page to deciding; quick: approved within "
+                     f"{QUICK_SECONDS:g} s of opening it)")
+        print_table(["REVIEWER", "DECISIONS", "APPROVED", "REJECTED", "RATE", "TIME OPEN", "TIMED", "QUICK"],
+                    [[r.name, str(r.decisions), str(r.approved), str(r.rejected), f"{r.approval_rate:.0%}",
+                      _secs(r.median_seconds_open), str(r.timed),
+                      _quick(r.quick_share, r.quick_approvals, r.timed_approvals)] for r in reviewers])
     click.echo()
     click.echo(click.style("recommendations", bold=True))
     for r in report.recommendations:
         click.echo(f"  - {reveal(r.message, one_line=True)}")  # names the agent's actions
     if not report.recommendations:
         click.echo(f"  none (a rule needs {min_volume} decisions before signoff suggests a change)")
+
+
+def _quick(share: float | None, quick: int, timed: int) -> str:
+    return "-" if share is None else f"{share:.0%} ({quick}/{timed})"
 
 
 def _secs(value: float | None) -> str:

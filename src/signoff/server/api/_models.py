@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from signoff._codec import ACTION, AUDIT_ENTRY, DECISION, OUTCOME, REASON, REVIEWERS, TICKET
 from signoff._model import DecisionStatus, TicketKind, TicketStatus
-from signoff._wire import RECOMMENDATION, STAT
+from signoff._wire import RECOMMENDATION, REVIEWER_STAT, STAT
 
 TicketStatusName: TypeAlias = TicketStatus
 DecisionStatusName: TypeAlias = DecisionStatus
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     DecisionOut: TypeAlias = BaseModel
     AuditEntryOut: TypeAlias = BaseModel
     StatOut: TypeAlias = BaseModel
+    ReviewerStatOut: TypeAlias = BaseModel
     RecommendationOut: TypeAlias = BaseModel
 else:
     ActionOut = ACTION.model
@@ -66,6 +67,7 @@ else:
     DecisionOut = DECISION.model
     AuditEntryOut = AUDIT_ENTRY.model
     StatOut = STAT.model
+    ReviewerStatOut = REVIEWER_STAT.model
     RecommendationOut = RECOMMENDATION.model
 
 
@@ -261,6 +263,8 @@ class InsightsOut(BaseModel):
     recommendations: list[RecommendationOut]
     timeline: dict[str, list[TimelinePoint]]
     shadow: ShadowOut | None = Field(None, description="Present while a shadow policy has recorded figures.")
+    reviewers: list[ReviewerStatOut] = Field(
+        default_factory=list, description="Per reviewer: your own figures; everyone's for the policy's top tier.")
 
 
 class AuditPage(BaseModel):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -12,6 +14,7 @@ from signoff._decisions import BatchResult
 from signoff._errors import NotAuthorized, SignoffError
 from signoff._model import Ticket
 from signoff._wire import audit_entry_to_dict, insights_to_dict, ticket_to_dict, verify_to_dict
+from signoff.insights import visible_reviewers
 from signoff.review._grouping import MAX_GROUP_DECISION
 from signoff.server._auth import AnyPrincipal, Principal, ReviewerPrincipal
 from signoff.server._context import Ctx, ServerContext
@@ -195,7 +198,10 @@ async def put_mode(body: ModeIn, principal: ReviewerPrincipal, ctx: Ctx) -> Resp
 @router.get("/insights", response_model=InsightsOut, summary="Approval rates and recommendations")
 async def insights(principal: ReviewerPrincipal, ctx: Ctx,
                    min_volume: Annotated[int, Query(ge=1, le=1_000_000)] = 20) -> Response:
-    return json_response(insights_to_dict(await ctx.gate.insights(min_volume=min_volume)))
+    """Per reviewer figures (``reviewers``): your own; everyone's for the policy's top tier."""
+    report, me = await asyncio.gather(ctx.gate.insights(min_volume=min_volume), ctx.gate.get_reviewer(principal.name))
+    shown = visible_reviewers(report.reviewers, principal.name, me.tier if me else None, ctx.gate.policy.tiers)
+    return json_response(insights_to_dict(dataclasses.replace(report, reviewers=shown)))
 
 
 @router.get("/audit", response_model=AuditPage, summary="The audit log, oldest first")

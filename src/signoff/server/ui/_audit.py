@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from signoff.insights import QUICK_SECONDS, visible_reviewers
 from signoff.server.ui._base import HTTPProblem, InboxUI, Viewer
 from signoff.server.ui._chart import day_range
 
@@ -37,5 +38,8 @@ async def insights(ui: InboxUI, request: Request, viewer: Viewer) -> Response:
     except ValueError:
         raise HTTPProblem(400, "min_volume must be a whole number of decisions (e.g. 20)") from None
     report = await ui.gate.insights(min_volume=min_volume)
+    tiers = ui.gate.policy.tiers
+    reviewers = visible_reviewers(report.reviewers, viewer.name, viewer.reviewer.tier, tiers)
     return ui.render(request, "insights.html", viewer, report=report, span=day_range(report.timeline),
-                     pending=await ui.pending_count())
+                     pending=await ui.pending_count(), reviewers=reviewers, quick=QUICK_SECONDS,
+                     sees_all=not tiers or viewer.reviewer.tier == tiers[-1])

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Mapping
 from typing import Any
 
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from signoff._model import Ticket
+from signoff._seen import seen_for
 from signoff.server.ui._base import HTTPProblem, InboxUI, Viewer, local_path, wants_json
+from signoff.server.ui._doubt import doubt_permission
 from signoff.server.ui._render import args_diff, hidden_counts, pretty_json
 from signoff.server.ui._views import DECIDED, history_of, permission
 
-from signoff.server.ui._doubt import doubt_permission
 __all__ = ["approve", "preview_edit", "reject", "ticket_page"]
 
 HISTORY_CAP = 1000
@@ -43,12 +46,34 @@ async def _ticket_response(ui: InboxUI, request: Request, viewer: Viewer, t: Tic
     return ui.render(
         request, "ticket.html", viewer, status=status, t=t, a=a,
         perm=permission(t, viewer.reviewer, ui.gate.policy.tiers),
+        doubt=doubt_permission(t, viewer, ui.gate.policy.tiers),
         history=history, next_id=next_id, hidden=hidden, hidden_total=sum(hidden.values()),
         edit_text=edit_text if edit_text is not None else pretty_json(dict(t.executable_action.args)),
         edit_error=edit_error, diff=diff, diff_changed=diff_changed, pending=await ui.pending_count(),
-        doubt=doubt_permission(t, viewer, ui.gate.policy.tiers),
-        note=ui.read_note(request), notifications=notifications,
+        note=ui.read_note(request), notifications=notifications, opened=opened_token(ui, t.id, viewer.name),
     )
+
+
+def _opened_serializer(ui: InboxUI) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(ui.settings.secret_key, salt="signoff.ui.opened")
+
+
+def opened_token(ui: InboxUI, ticket_id: str, reviewer: str) -> str:
+    """When this reviewer opened this ticket's page, signed: the decision form sends it back, so the
+    time from opening to deciding is the server's own measure (``signoff._seen``)."""
+    return _opened_serializer(ui).dumps([ticket_id, reviewer, time.time()])
+
+
+def seconds_open(ui: InboxUI, form: Mapping[str, str], ticket_id: str, reviewer: str) -> float | None:
+    """Seconds since the page the decision came from was served, or None (no token, another ticket or
+    reviewer, a bad signature, older than a day): unknown, and the decision goes ahead regardless."""
+    try:
+        tid, who, at = _opened_serializer(ui).loads(form.get("opened", ""), max_age=86_400)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    if tid != ticket_id or who != reviewer or not isinstance(at, (int, float)):
+        return None
+    return max(0.0, time.time() - float(at))
 
 
 def parse_args(text: str) -> dict[str, Any]:
@@ -85,7 +110,8 @@ async def preview_edit(ui: InboxUI, request: Request, viewer: Viewer, form: Mapp
 async def approve(ui: InboxUI, request: Request, viewer: Viewer, form: Mapping[str, str]) -> Response:
     tid = request.path_params["ticket_id"]
     args = parse_args(form["args"]) if form.get("args") else None
-    t = await ui.gate.approve(tid, reviewer=viewer.name, args=args, comment=form.get("comment", "").strip())
+    with seen_for(seconds_open(ui, form, tid, viewer.name)):
+        t = await ui.gate.approve(tid, reviewer=viewer.name, args=args, comment=form.get("comment", "").strip())
     edited = " with edited arguments" if args is not None and t.edited_args is not None else ""
     if t.status == "approved":
         msg = f"Approved {t.action.name} ({t.id}){edited}."
@@ -98,6 +124,7 @@ async def approve(ui: InboxUI, request: Request, viewer: Viewer, form: Mapping[s
 async def reject(ui: InboxUI, request: Request, viewer: Viewer, form: Mapping[str, str]) -> Response:
     tid = request.path_params["ticket_id"]
     feedback = form.get("feedback", "").strip()
-    t = await ui.gate.reject(tid, reviewer=viewer.name, feedback=feedback)
+    with seen_for(seconds_open(ui, form, tid, viewer.name)):
+        t = await ui.gate.reject(tid, reviewer=viewer.name, feedback=feedback)
     return ui.done(request, f"Rejected {t.action.name} ({t.id}); the agent receives your feedback.",
                    ticket=t, to=local_path(form.get("back"), "/"))
