@@ -20,7 +20,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import quote, urljoin
 
 import httpx
 import pytest
@@ -286,6 +286,21 @@ class TestSingleSignOn:
         finally:
             victim_ctx.close()
             attacker_ctx.close()
+
+    def test_an_answer_naming_another_issuer_is_refused(self, page: Any, context: Any, sso: SSO) -> None:
+        """The provider's real answer to this browser's login, its iss parameter changed (RFC 9207 mix-up),
+        is refused before its code is redeemed."""
+        name = f"senior-{secrets.token_hex(3)}"
+        at_provider(page, sso, name, consent=False)
+        action = urljoin(page.url, page.get_attribute("form:has(input[value=consent])", "action"))
+        sent = context.request.post(action, form={"prompt": "consent"}, max_redirects=0)
+        resumed = context.request.get(urljoin(action, sent.headers["location"]), max_redirects=0)
+        answer = urljoin(sso.issuer, resumed.headers["location"])
+        assert f"iss={quote(sso.issuer, safe='')}" in answer
+        page.goto(answer.replace(f"iss={quote(sso.issuer, safe='')}", "iss=https%3A%2F%2Fevil.example"))
+        text = str(page.inner_text("main"))
+        assert "answer from another issuer" in text and "evil.example" in text
+        assert (None, None) == (sso.reviewer(name), session_cookie(context))
 
     def test_a_password_account_is_not_taken_over(self, page: Any, context: Any, sso: SSO) -> None:
         """A provider user with the name of a local password account is refused; the account is unchanged."""

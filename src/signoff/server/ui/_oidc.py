@@ -82,12 +82,21 @@ class OidcLogin:
                                    "--oidc-issuer exactly. Nothing was changed.", title="Single sign-on misconfigured")
         return meta
 
+    async def checked_metadata(self) -> dict[str, Any]:
+        """``metadata()``, with a provider that cannot be reached said as such (a page, not a 500)."""
+        try:
+            return await self.metadata()
+        except HTTPProblem:
+            raise
+        except Exception as exc:  # httpx errors, a document that is not JSON, ...
+            raise self._unreachable(exc) from None
+
     # -- GET /login/oidc ---------------------------------------------------------------------
     async def start(self, request: Request) -> Response:
         """Send the browser to the provider, with a fresh state, nonce and PKCE verifier kept in the
         flow cookie."""
         try:
-            await self.metadata()
+            await self.checked_metadata()
             request.scope["session"] = {}
             response: Response = await self.client.authorize_redirect(request, self.redirect_uri)
         except HTTPProblem as exc:
@@ -125,8 +134,14 @@ class OidcLogin:
             # Checked before anything else, the provider's error answers included: authlib reads ?error=
             # first, and a link crafted elsewhere would otherwise put its words on this site's page.
             raise _STATE_MISMATCH
+        meta = await self.checked_metadata()
+        said = request.query_params.get("iss")
+        if said is not None and said != meta["issuer"]:
+            # RFC 9207: the answer names who sent it; another issuer's answer here is a mix-up attack.
+            raise HTTPProblem(403, f"This answer says it comes from {reveal(said, one_line=True, max_len=100)!r}, "
+                                   f"not from {self.issuer}. Nothing was changed.",
+                              title="Login refused: answer from another issuer")
         try:
-            meta = await self.metadata()
             # iss and aud stated outright: authlib's default checks aud only through azp, and a token for
             # another audience that names this client in azp would pass (OIDC Core 3.1.3.7, steps 2-3).
             options = {"iss": {"essential": True, "values": [meta["issuer"]]},
@@ -164,7 +179,7 @@ class OidcLogin:
         the same subject."""
         if self.spec.name_claim in claims and self.spec.claim.split(".")[0] in claims:
             return claims
-        meta = await self.metadata()
+        meta = await self.checked_metadata()
         if not meta.get("userinfo_endpoint") or "access_token" not in token:
             return claims
         try:
