@@ -429,9 +429,16 @@ def main(*, n: int = 20_000, n_engine: int = 4_000, repeats: int = 5, write: boo
             "non-bool, a value the library might convert differently) returns -1 and the full rule walk asks "
             "the library and says why, so values, errors and explanations are the library's.",
             "What is left per decision (profile above): the generated function (about half: ~16 rules' "
-            "checks, 14 conditions, as every rule without an action matcher applies to every name), the plain "
-            "checks of args, context and the action's strings, and the memo lookup and the call into "
+            "checks and 14 conditions, as every rule without an action matcher applies to every name), the "
+            "plain checks of args, context and the action's strings, the memo lookup and the calls into "
             "Policy.evaluate; the loop instead stops at the first match, most severe first.",
+            f"The one-pass row ({n:,} new requests, a fresh policy) pays two one-off costs the repeated row "
+            "does not: generating and compiling a function for each of the ~36 distinct sets of candidate "
+            "rules these 50 names have (~0.5 ms of compile() each, ~17 ms in all, ~0.85 µs "
+            "per request over this pass), and building the Outcome for each new answer (~11% of the requests "
+            "here give an answer not seen before, ~4.6 µs each, ~0.5 µs per request). That is what stands "
+            "between it and 30x cedarpy; both shrink as a stream gets longer (the functions are compiled "
+            "once per policy, and real traffic repeats its answers).",
         ],
     }
     if write:

@@ -138,10 +138,10 @@ def _policy_extras(doc: dict[str, Any], anchor: dict[str, Any]) -> list[str]:
         )
         lines.append("")
     lines.append(
-        "How to read it: the compiled policy memoises the outcome of condition-free decisions (keyed by mode, "
-        "name, tags, agent, external flag and fingerprint), so (a) is mostly a dictionary lookup; the "
+        "How to read it: the compiled policy memoises outcomes by mode, by which rules matched or nearly "
+        "matched (its generated decider's answer) and by fingerprint, so (a) is mostly a dictionary lookup; the "
         "first-sight row is the cost before that, and also that of every action whose confidence is below a "
-        "threshold (their p99 shows in (a) and (c)). (b) pays for one CEL call. The naive evaluator walks all "
+        "threshold (their p99 shows in (a) and (c)). (b) runs one condition, inlined. The naive evaluator walks all "
         "50 rules and hands CEL the full activation each time. Medians and p99 are of individually timed "
         "calls (timer overhead subtracted); the mean is of batches timed whole. GC is off while timing."
     )
