@@ -1,4 +1,4 @@
-"""``signoff tickets list|show|approve|reject``: review the queue from a terminal, without the server.
+"""``signoff tickets list|show|approve|reject|record-run``: review the queue from a terminal, without the server.
 
 Everything an agent wrote (names, arguments, reasoning) goes through ``signoff._text.reveal``
 before it reaches the terminal: escape sequences cannot drive it, and hidden characters
@@ -314,6 +314,30 @@ def reject(db: str, policy: str, reviewer: str, ticket_ids: tuple[str, ...], fee
     """Reject tickets with feedback for the agent. Exit 1 if any could not be rejected."""
     _decide(db, policy, ticket_ids, group, batch, "reject", yes, lambda g, tid: g.reject_sync(
         tid, reviewer=reviewer, feedback=feedback))
+
+
+@tickets.command("record-run")
+@db_option
+@policy_option(required=True)
+@_reviewer_option
+@click.argument("ticket_id")
+@click.option("--outcome", required=True, type=click.Choice(["ran", "not_run", "reapprove"]),
+              help="What happened to the run in doubt; reapprove is a new approval the agent must execute again.")
+@click.option("--note", default="", help="What you checked (kept in the audit log).")
+def record_run(db: str, policy: str, reviewer: str, ticket_id: str, outcome: str, note: str) -> None:
+    """Record what happened to a run in doubt (its execution is 'unknown'). Exit 1 if refused."""
+    from signoff._errors import SignoffError
+
+    with signoff_errors():
+        gate = _open_gate(db, policy)
+    try:
+        with decided_via("cli"):
+            t = gate.record_execution_sync(ticket_id, reviewer=reviewer, outcome=outcome, note=note)
+    except SignoffError as exc:
+        fail(reveal(str(exc), one_line=True), 1)
+    finally:
+        gate.close()
+    click.echo(f"{ticket_id}: recorded {outcome}; ticket {t.status}, execution {t.execution}")
 
 
 def _decide(db: str, policy: str, ticket_ids: Sequence[str], group: str | None, batch: str | None,
