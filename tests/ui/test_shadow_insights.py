@@ -5,7 +5,7 @@ Also the screenshot in docs/learning.md:
     .venv/bin/python -m tests.ui.test_shadow_insights [--out docs/img]
 
 runs the worked example (the demo's cloud_infra.yaml with cloud_infra_candidate.yaml in the
-shadow) and saves insights-shadow.png.
+shadow) and saves insights-shadow.png and insights-reviewers.png.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from signoff import Action, Gate, Ticket
+from signoff._seen import seen_for
 from signoff.examples import example_policy_path
 from tests.ui.conftest import CHROMIUM, Served, login, start_server
 
@@ -39,9 +40,14 @@ def run_example(db: str) -> list[Ticket]:
                      shadow_policy=example_policy_path("cloud_infra_candidate"))
     try:
         deploys = gate.submit_many_sync([_deploy(i) for i in range(30)] + [_deploy(99, schema=True)])
-        for t in deploys[:28]:
-            gate.approve_sync(t.id, reviewer="alice")
-        rejected = [gate.reject_sync(t.id, reviewer="bob", feedback="freeze: Black Friday") for t in deploys[28:30]]
+        # As if decided from each ticket's page (signoff._seen): alice reads for a while, bob
+        # approves within a second or two of opening most of them.
+        for i, t in enumerate(deploys[:28]):
+            with seen_for(1.1 + (i % 3) * 0.3 if i % 2 else 14.0 + i):
+                gate.approve_sync(t.id, reviewer="alice" if i % 2 == 0 else "bob")
+        with seen_for(41.0):
+            rejected = [gate.reject_sync(t.id, reviewer="bob", feedback="freeze: Black Friday")
+                        for t in deploys[28:30]]
         gate.approve_sync(deploys[30].id, reviewer="alice")
         gate.approve_sync(deploys[30].id, reviewer="bob")  # schema changes: two seniors, in both policies
         for n in (24, 32, 40, 48, 64):
@@ -95,7 +101,7 @@ class TestShadowInsights:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Take docs/img/insights-shadow.png.")
+    parser = argparse.ArgumentParser(description="Take docs/img/insights-shadow.png and insights-reviewers.png.")
     parser.add_argument("--out", default=str(ROOT / "docs" / "img"))
     out = Path(parser.parse_args(argv).out)
     from playwright.sync_api import sync_playwright
@@ -109,6 +115,7 @@ def main(argv: list[str] | None = None) -> None:
                 page = browser.new_page(viewport={"width": 1360, "height": 760})
                 login(page, served.url, next_path="/insights")
                 page.locator("section#shadow").screenshot(path=str(out / "insights-shadow.png"))
+                page.locator("section#reviewers").screenshot(path=str(out / "insights-reviewers.png"))
                 browser.close()
         finally:
             served.stop()
