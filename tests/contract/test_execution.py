@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -312,7 +313,7 @@ class TestLostAnswers:
             with dropping_proxy(served.url) as proxy:
                 agent = Gate.remote(proxy.url, token=team.token("agent", "support-bot"))
                 try:
-                    yield served, proxy, agent
+                    yield served, proxy, agent, team
                 finally:
                     agent.close()
                     team.close()
@@ -321,7 +322,7 @@ class TestLostAnswers:
     def test_the_action_runs_exactly_once(self, served: Any, store_url: str, step: str) -> None:
         """The claim's (or the finish's) answer is lost after the commit: the client retries with the
         same claim id, the tool runs once, the ticket ends 'executed' with one claim and one finish."""
-        srv, proxy, agent = served
+        srv, proxy, agent, _ = served
         t = agent.submit_sync(refund())
         srv.setup.approve_sync(t.id, reviewer="alice")
         decision = agent.wait_sync(t.id, timeout=HANG)
@@ -337,7 +338,7 @@ class TestLostAnswers:
     def test_an_unanswered_write_says_it_may_have_been_applied(self, served: Any) -> None:
         """A submission whose answer is lost: the error says it may have been applied (it was) and that
         retrying with the same idempotency key is safe (it is: the same ticket comes back)."""
-        _, proxy, agent = served
+        _, proxy, agent, _ = served
         proxy.drop("POST /api/v1/tickets HTTP")
         with pytest.raises(StoreUnavailable, match=r"may or may not have been applied.*idempotency key"):
             agent.submit_sync(refund(), idempotency_key="k-1")
@@ -348,7 +349,7 @@ class TestLostAnswers:
     def test_a_finish_never_answered_says_the_tool_ran(self, served: Any, store_url: str) -> None:
         """Every answer to the finish lost: the error says the tool ran (the server did record it, the
         caller could not know; retries of the same finish changed nothing)."""
-        srv, proxy, agent = served
+        srv, proxy, agent, _ = served
         t = agent.submit_sync(refund())
         srv.setup.approve_sync(t.id, reviewer="alice")
         decision = agent.wait_sync(t.id, timeout=HANG)
@@ -358,6 +359,41 @@ class TestLostAnswers:
         kinds = audit_kinds(store_url, t.id)
         assert ("executed", 1, 5) == (srv.setup.get_ticket_sync(t.id).execution, kinds.count("executed"),
                                       proxy.seen[f"POST /api/v1/tickets/{t.id}/execution/finish"])
+
+
+class TestServedLeases:
+    def test_the_server_marks_a_lapsed_run_unknown_and_a_reviewer_reapproves_over_http(
+            self, store_kind: str, store_url: str, tmp_path: Path) -> None:
+        """``signoff serve`` sweeps leases as it sweeps timeouts; a reviewer's token records 'reapprove'
+        through the API; only the agent's next execute runs the action, once."""
+        if store_kind == "memory":
+            pytest.skip("an in-memory store lives in one process")
+        (tmp_path / "served").mkdir()
+        with serve(tmp_path / "served", POLICY, db=store_url, reviewers=REVIEWERS) as srv:
+            team = RemoteTeam(srv, operator="dave")
+            try:
+                agent, alice = team.agent("support-bot"), team.reviewer("alice")
+                t = agent.submit_sync(refund())
+                alice.approve_sync(t.id)
+                decision = agent.wait_sync(t.id, timeout=HANG)
+                srv.setup.claim_execution_sync(t.id, action=decision.action, lease=0.2)
+                for _ in range(HANG * 20):
+                    if agent.get_ticket_sync(t.id).execution == "unknown":
+                        break
+                    time.sleep(0.05)
+                assert "unknown" == agent.get_ticket_sync(t.id).execution
+                ran: list[int] = []
+                with pytest.raises(AlreadyExecuted):
+                    agent.execute_sync(decision, lambda **kw: ran.append(1))
+                with pytest.raises(NotAuthorized):
+                    alice.record_execution_sync(t.id, reviewer="bob", outcome="ran")  # not her token's name
+                again = alice.record_execution_sync(t.id, outcome="reapprove", note="no refund in the ledger")
+                agent.execute_sync(agent.wait_sync(t.id, timeout=HANG), lambda **kw: ran.append(1))
+                assert (("approved", "none"), [1]) == ((again.status, again.execution), ran)
+                kinds = audit_kinds(store_url, t.id)
+                assert ["execution_unknown", "execution_resolved", "approved", "executing", "executed"] == kinds[-5:]
+            finally:
+                team.close()
 
 
 async def _pending(gate: Gate) -> str:
