@@ -1,22 +1,28 @@
 """The embedded default store: one SQLite file, several processes, durable commits.
 
-WAL, ``synchronous=FULL``, ``BEGIN IMMEDIATE`` for every write and a busy timeout, so
-writers queue instead of failing; a lock that outlasts the timeout is retried a few
-times and then becomes StoreUnavailable (the gate fails closed).
+WAL, ``synchronous=FULL``, ``BEGIN IMMEDIATE`` for every write and a bounded wait, so
+writers queue instead of failing; a write lock another process holds for longer than
+``busy_timeout`` (5 s by default) becomes StoreUnavailable naming what was busy (the gate
+fails closed), never a hang.
+
+Two connections (lanes), each with its own lock and worker thread: one for writes, one
+for reads. WAL lets readers run beside a writer, so a write stalled on another process's
+lock never holds up a read (a token check, a ticket list, the poller). An in-memory
+database has one connection, so there the two lanes are one.
 
 Where calls run: SQLite is synchronous, and a query or a commit takes microseconds to a
 fraction of a millisecond, less than handing it to another thread (two thread switches,
 which on a busy 2-core machine cost more than the query). So a call runs inline, on the
-loop that awaits it, when it cannot block: the connection is free (a non-blocking lock)
-and the database is not busy (the connection's busy timeout is zero, so a lock held by
-another process fails at once, before anything changed, and a write rolls back). Otherwise
-it is handed to the store's one worker thread, which sets the busy timeout for the call
-and waits as long as it allows, so an event loop is never stalled by another process's
-transaction. ``inline_safe`` tells the gate it may await these coroutines on any loop.
-Other processes' commits are noticed through ``PRAGMA data_version`` by ``poll()`` and
-published from the audit log.
+loop that awaits it, when it cannot block: its lane's connection is free (a non-blocking
+lock) and the database is not busy (the connection's busy timeout is zero, so a lock held
+by another process fails at once, before anything changed, and a write rolls back).
+Otherwise it is handed to its lane's worker thread, which waits until the call's deadline
+(``busy_timeout`` after it was made) and no longer, so an event loop is never stalled by
+another process's transaction. ``inline_safe`` tells the gate it may await these
+coroutines on any loop. Other processes' commits are noticed through ``PRAGMA
+data_version`` by ``poll()`` and published from the audit log.
 
-This module is the driver only (connection, inline or worker, retries, errors, migrations,
+This module is the driver only (connections, inline or worker, retries, errors, migrations,
 the audit chain's append); the domain logic is ``store/_base.py`` and the SQL is
 ``sql/sqlite/``.
 """
@@ -37,6 +43,7 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl
 
 from signoff._errors import StoreUnavailable, UserError
 from signoff._records import AuditDraft, AuditEntry, Event
@@ -52,7 +59,8 @@ __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 SCHEMA_VERSION = sql.latest_version("sqlite")
 INLINE_STATE_BYTES = 2048  # keep in step with sql/sqlite/migrations/0002_ticket_states.sql
 T = TypeVar("T")
-_LOCK_RETRIES = 5
+BUSY_TIMEOUT_MS = 5_000
+"""How long a call waits for a database another process holds, by default (``?busy_timeout=`` seconds)."""
 Q = sql.queries("sqlite")
 
 
@@ -164,6 +172,36 @@ def _busy(exc: sqlite3.Error) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
 
 
+def _seconds_option(url: str, text: str | None) -> int:
+    """``busy_timeout`` from the URL (seconds, > 0) as milliseconds; the default when absent."""
+    if text is None:
+        return BUSY_TIMEOUT_MS
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 3600:
+        raise UserError(f"bad SQLite URL {url!r}: busy_timeout={text!r} must be seconds between 0 and 3600, "
+                        "e.g. busy_timeout=5")
+    return max(1, int(seconds * 1000))
+
+
+@dataclass(eq=False)
+class _Lane:
+    """A connection, the lock that lets one call at a time use it, and the worker that waits for it."""
+
+    role: str
+    """``write`` or ``read``: named in errors, so a message says which side was kept waiting."""
+    conn: sqlite3.Connection
+    lock: threading.Lock
+    executor: ThreadPoolExecutor
+
+
+def _set_busy(conn: sqlite3.Connection, deadline: float) -> None:
+    """The connection's busy timeout: what is left until ``deadline`` (SQLite waits that long at most)."""
+    conn.execute(f"PRAGMA busy_timeout = {max(1, int((deadline - time.monotonic()) * 1000))}")
+
+
 class SQLiteStore(BaseStore, OutboxMixin, ArchiveMixin):
     """``sqlite:///relative.db``, ``sqlite:////abs/path.db`` or ``sqlite://`` (in memory)."""
 
@@ -171,9 +209,16 @@ class SQLiteStore(BaseStore, OutboxMixin, ArchiveMixin):
     """Its coroutines may be awaited on any loop and thread (see the module docstring)."""
     inline_state_bytes = INLINE_STATE_BYTES
 
-    def __init__(self, url: str, *, busy_timeout_ms: int = 10_000, durable: bool = True) -> None:
+    def __init__(self, url: str, *, busy_timeout_ms: int | None = None, durable: bool = True) -> None:
         self.url = url
-        path = url.removeprefix("sqlite:")
+        path, _, query = url.removeprefix("sqlite:").partition("?")
+        options = dict(parse_qsl(query, keep_blank_values=True))
+        unknown = sorted(set(options) - {"busy_timeout"})
+        if unknown:
+            raise UserError(f"bad SQLite URL {url!r}: unknown option {unknown[0]!r} (the only one is busy_timeout, "
+                            "in seconds)")
+        if busy_timeout_ms is None:
+            busy_timeout_ms = _seconds_option(url, options.get("busy_timeout"))
         if path in ("", "//", "///:memory:", "//:memory:"):
             self.path = ":memory:"
         elif path.startswith("///"):
@@ -183,60 +228,74 @@ class SQLiteStore(BaseStore, OutboxMixin, ArchiveMixin):
         else:
             self.path = path
         self.busy_timeout_ms = busy_timeout_ms
+        """The bound on any call's wait for a database another process holds (then StoreUnavailable)."""
         # durable=False (synchronous=NORMAL) is for benchmarks that separate signoff's own cost
         # from the disk's: a commit may then be lost on power failure. Never the default.
         self.durable = durable
         self.notifier = Notifier()
-        self._conn: sqlite3.Connection | None = None
         self._open = False
-        self._lock = threading.Lock()  # one call at a time on the connection, whichever thread asks
-        self._executor: ThreadPoolExecutor | None = None  # for the calls that would block
+        self._lock = threading.Lock()  # opening and closing
+        self._writer: _Lane | None = None
+        self._reader: _Lane | None = None  # the writer's lane for an in-memory database
         self._data_version = -1
 
     # -- the driver -------------------------------------------------------------------------
     async def _fetch(self, query: Query) -> list[Row]:
-        return await self._run(partial(self._read, partial(_execute, query=query)))
+        return await self._run(self._reader, partial(self._read, partial(_execute, query=query)))
 
     async def _transact(self, tx: Transaction[T]) -> tuple[T, list[AuditEntry]]:
-        result, entries, events = await self._run(partial(self._write, tx))
+        result, entries, events = await self._run(self._writer, partial(self._write, tx))
         self.notifier.publish(events)
         return result, entries
 
     # -- plumbing ---------------------------------------------------------------------------
-    async def _run(self, fn: Callable[[bool], T]) -> T:
-        """Run ``fn(False)`` inline if that cannot block, else ``fn(True)`` on the worker thread.
+    async def _run(self, lane: _Lane | None, fn: Callable[[sqlite3.Connection, float | None], T]) -> T:
+        """Run ``fn(conn, None)`` inline if that cannot block, else ``fn(conn, deadline)`` on the lane's worker.
 
         Inline, the busy timeout is zero: ``fn`` raises ``_WouldBlock`` when the database is busy,
-        before it changed anything, to ask for the worker, which waits with the busy timeout."""
-        if self._lock.acquire(blocking=False):
+        before it changed anything, to ask for the worker. The worker waits for the lane (behind
+        earlier calls) and for the database until ``deadline``, ``busy_timeout_ms`` after this
+        call was made, and then raises StoreUnavailable: no call waits much longer than that."""
+        if lane is None or not self._open:
+            raise StoreUnavailable(f"store {self.url} is closed")
+        if lane.lock.acquire(blocking=False):
             try:
                 if not self._open:
                     raise StoreUnavailable(f"store {self.url} is closed")
-                return fn(False)
+                return fn(lane.conn, None)
             except _WouldBlock:
                 pass
             finally:
-                self._lock.release()
-        executor = self._executor
-        if executor is None:
-            raise StoreUnavailable(f"store {self.url} is closed")
+                lane.lock.release()
+        deadline = time.monotonic() + self.busy_timeout_ms / 1000
 
-        def locked() -> T:
-            with self._lock:
+        def waited() -> T:
+            if not lane.lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                raise self._timed_out(lane, "this process's earlier calls")
+            try:
                 if not self._open:
                     raise StoreUnavailable(f"store {self.url} is closed")
-                conn = self._require()
                 try:
-                    conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+                    _set_busy(lane.conn, deadline)
                 except sqlite3.Error as exc:
                     raise self._unavailable(exc) from exc
                 try:
-                    return fn(True)
+                    return fn(lane.conn, deadline)
                 finally:
                     with contextlib.suppress(sqlite3.Error):
-                        conn.execute("PRAGMA busy_timeout = 0")
+                        lane.conn.execute("PRAGMA busy_timeout = 0")
+            finally:
+                lane.lock.release()
 
-        return await asyncio.get_running_loop().run_in_executor(executor, locked)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(lane.executor, waited)
+        except RuntimeError as exc:  # the executor was shut down: the store closed meanwhile
+            raise StoreUnavailable(f"store {self.url} is closed") from exc
+
+    def _timed_out(self, lane: _Lane, holder: str) -> StoreUnavailable:
+        done = "nothing was written" if lane.role == "write" else "nothing was read"
+        return StoreUnavailable(f"{self.url}: a {lane.role} waited {self.busy_timeout_ms / 1000:g} s (busy_timeout) "
+                                f"for {holder} and gave up; {done}")
 
     def _connect(self) -> sqlite3.Connection:
         if self.path != ":memory:":
@@ -255,44 +314,56 @@ class SQLiteStore(BaseStore, OutboxMixin, ArchiveMixin):
             raise StoreUnavailable(f"cannot open {self.url}: {exc}") from exc
         return conn
 
-    def _write(self, tx: Transaction[T], wait: bool) -> tuple[T, list[AuditEntry], list[Event]]:
-        """Run ``tx`` in BEGIN IMMEDIATE ... COMMIT, retrying a lock that outlasts the busy timeout.
-        With ``wait=False`` (inline), raise ``_WouldBlock`` if the database is busy, rolled back."""
-        conn = self._require()
-        for attempt in range(_LOCK_RETRIES):
+    def _write(self, tx: Transaction[T], conn: sqlite3.Connection,
+               deadline: float | None) -> tuple[T, list[AuditEntry], list[Event]]:
+        """Run ``tx`` in BEGIN IMMEDIATE ... COMMIT, waiting for another process's lock until ``deadline``.
+        With no deadline (inline), raise ``_WouldBlock`` if the database is busy, rolled back."""
+        attempt = 0
+        while True:
             try:
                 conn.execute("BEGIN IMMEDIATE")
+                break
             except sqlite3.OperationalError as exc:
-                if _busy(exc):
-                    if not wait:
-                        raise _WouldBlock from None
-                    time.sleep(0.05 * (attempt + 1))
-                    continue
-                raise self._unavailable(exc) from exc
-            try:
-                # BEGIN IMMEDIATE holds the database's write lock: tx.locks are covered by it.
-                writes = tx.decide([_execute(conn, q) for q in tx.reads])
-                for q in writes.writes:
-                    _execute(conn, q)
-                mine = self._append(conn, writes.audit) if writes.audit else []
-                conn.execute("COMMIT")
-            except BaseException as exc:
-                try:
-                    conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
-                if isinstance(exc, sqlite3.Error):
-                    if not wait and _busy(exc):
-                        raise _WouldBlock from None  # (a COMMIT waiting for readers without WAL)
+                if not _busy(exc):
                     raise self._unavailable(exc) from exc
-                raise
-            if mine and mine[0].seq == self.notifier.last_seq + 1:
-                # Nothing from other processes came before ours: our entries are the events (one
-                # query less per write). Anything they commit later reaches poll().
-                events = [Event(seq=e.seq, kind=e.kind, ticket_id=e.ticket_id, data=e.data) for e in mine]
-                return writes.result, mine, events
-            return writes.result, mine, self._catch_up(conn)
-        raise StoreUnavailable(f"{self.url} stayed locked by another process; nothing was written")
+                if deadline is None:
+                    raise _WouldBlock from None
+                # SQLite may answer "busy" before its timeout (a WAL snapshot moved on): try again.
+                attempt += 1
+                if time.monotonic() + 0.01 >= deadline:
+                    raise self._locked(exc) from None
+                time.sleep(min(0.01 * attempt, max(0.0, deadline - time.monotonic())))
+                try:
+                    _set_busy(conn, deadline)
+                except sqlite3.Error as exc2:
+                    raise self._unavailable(exc2) from exc2
+        try:
+            # BEGIN IMMEDIATE holds the database's write lock: tx.locks are covered by it.
+            writes = tx.decide([_execute(conn, q) for q in tx.reads])
+            for q in writes.writes:
+                _execute(conn, q)
+            mine = self._append(conn, writes.audit) if writes.audit else []
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            if isinstance(exc, sqlite3.Error):
+                if deadline is None and _busy(exc):
+                    raise _WouldBlock from None  # (a COMMIT waiting for readers without WAL)
+                raise (self._locked(exc) if _busy(exc) else self._unavailable(exc)) from exc
+            raise
+        if mine and mine[0].seq == self.notifier.last_seq + 1:
+            # Nothing from other processes came before ours: our entries are the events (one
+            # query less per write). Anything they commit later reaches poll().
+            events = [Event(seq=e.seq, kind=e.kind, ticket_id=e.ticket_id, data=e.data) for e in mine]
+            return writes.result, mine, events
+        return writes.result, mine, self._catch_up(conn)
+
+    def _locked(self, exc: sqlite3.Error) -> StoreUnavailable:
+        return StoreUnavailable(f"{self.url}: another process held the database's write lock for more than "
+                                f"{self.busy_timeout_ms / 1000:g} s (busy_timeout; {exc}); nothing was written")
 
     def _append(self, conn: sqlite3.Connection, drafts: Sequence[AuditDraft]) -> list[AuditEntry]:
         """The next links of the chain, under the write lock, and the head record after them."""
@@ -318,19 +389,17 @@ class SQLiteStore(BaseStore, OutboxMixin, ArchiveMixin):
             return StoreUnavailable(f"{self.url}: the disk or database is full ({text}); nothing was written")
         return StoreUnavailable(f"{self.url}: {text}")
 
-    def _read(self, fn: Callable[[sqlite3.Connection], T], wait: bool) -> T:
-        conn = self._require()
+    def _read(self, fn: Callable[[sqlite3.Connection], T], conn: sqlite3.Connection, deadline: float | None) -> T:
         try:
             return fn(conn)
         except sqlite3.Error as exc:
-            if not wait and _busy(exc):
-                raise _WouldBlock from None
+            if _busy(exc):
+                if deadline is None:
+                    raise _WouldBlock from None
+                raise StoreUnavailable(f"{self.url}: the database stayed locked by another process for more than "
+                                       f"{self.busy_timeout_ms / 1000:g} s (busy_timeout; {exc}); nothing was "
+                                       "read") from exc
             raise self._unavailable(exc) from exc
-
-    def _require(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise StoreUnavailable(f"store {self.url} is not open")
-        return self._conn
 
     def _catch_up(self, conn: sqlite3.Connection) -> list[Event]:
         rows = conn.execute(Q["catch_up"], {"after": self.notifier.last_seq}).fetchall()
@@ -341,23 +410,37 @@ class SQLiteStore(BaseStore, OutboxMixin, ArchiveMixin):
         with self._lock:
             if self._open:
                 return
-            self._open_sync()
+            writer = self._open_sync()
+            reader = writer
+            if self.path != ":memory:":
+                try:
+                    conn = self._connect()
+                    conn.execute("PRAGMA busy_timeout = 0")
+                    conn.execute("PRAGMA query_only = 1")  # reads only: writes take the writer's lane
+                except BaseException:
+                    writer.close()
+                    raise
+                reader = conn
+            self._data_version = reader.execute(Q["data_version"]).fetchone()[0]
+            self._writer = _Lane("write", writer, threading.Lock(),
+                                 ThreadPoolExecutor(max_workers=1, thread_name_prefix="signoff-sqlite-write"))
+            self._reader = self._writer if reader is writer else _Lane(
+                "read", reader, threading.Lock(),
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="signoff-sqlite-read"))
             self._open = True
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="signoff-sqlite")
 
-    def _open_sync(self) -> None:
+    def _open_sync(self) -> sqlite3.Connection:
         conn = self._connect()
         try:
             self._migrate(conn)
             self.notifier.last_seq = int(conn.execute(Q["last_seq"]).fetchone()[0])
-            self._data_version = conn.execute(Q["data_version"]).fetchone()[0]
             conn.execute("PRAGMA busy_timeout = 0")  # inline calls never wait (see _run)
         except BaseException as exc:
             conn.close()  # a store that failed to open holds no file handle
             if isinstance(exc, sqlite3.Error):
                 raise self._unavailable(exc) from exc
             raise
-        self._conn = conn
+        return conn
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")
@@ -384,12 +467,13 @@ class SQLiteStore(BaseStore, OutboxMixin, ArchiveMixin):
     async def close(self) -> None:
         with self._lock:
             self._open = False
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-            executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=False)  # idle: every call holds the lock we just had
+            lanes = {id(lane): lane for lane in (self._writer, self._reader) if lane is not None}
+            self._writer = self._reader = None
+        for lane in lanes.values():
+            # A call on the worker gives up by its deadline; it holds the lane's lock until then.
+            with lane.lock:
+                lane.conn.close()
+            lane.executor.shutdown(wait=False)
 
     async def poll(self) -> None:
         def check(conn: sqlite3.Connection) -> list[Event]:
@@ -400,7 +484,7 @@ class SQLiteStore(BaseStore, OutboxMixin, ArchiveMixin):
             self._data_version = version  # only once read: a busy read is run again on the worker
             return events
 
-        events = await self._run(partial(self._read, check))
+        events = await self._run(self._reader, partial(self._read, check))
         if events:
             self.notifier.publish(events)
 
