@@ -48,7 +48,8 @@ def create_app(gate: Gate, *, settings: ServerSettings | None = None,
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     app.add_middleware(FastEvaluate, path=f"{API_PREFIX}/evaluate", limit=settings.max_request_bytes)
     app.state.signoff = ServerContext(gate=gate, settings=settings,
-                                      auth=Authenticator(gate, ttl=settings.token_cache_seconds),
+                                      auth=Authenticator(gate, ttl=settings.token_cache_seconds,
+                                                         outage_seconds=settings.token_outage_seconds),
                                       submissions=GroupCommit(gate),
                                       notifications=Notifications(gate, settings, channels))
     install_problem_handlers(app, retry_after=settings.quota_retry_after_seconds)

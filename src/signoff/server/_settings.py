@@ -38,6 +38,11 @@ class ServerSettings:
     database read per request; a revoked token stops working within this many seconds.
     0 disables the cache."""
 
+    token_outage_seconds: float = 600.0
+    """While the store cannot be reached, a token the store verified within this many seconds is
+    still honoured (so ``auto`` actions keep their answer through an outage); a token not seen
+    in that time gets 503. A revocation takes effect once the store answers again. 0 turns it off."""
+
     max_request_bytes: int = 8 * 1024 * 1024
     """Largest request body accepted (agent state included); larger gets 413."""
 
