@@ -123,9 +123,11 @@ class TestServedShadow:
         assert lines[1].startswith(f"  the candidate would have auto-approved 2 requests, of which reviewers "
                                    f"rejected 1 ({tickets[1].id}); it would ask a human for 0")
         assert "approve  notify  2" in diff.stdout
+        assert ("against the levels the decided approval requests were given: this policy would have let 2 of 3 "
+                "past requests through without a human, 1 of which reviewers rejected") in diff.stdout
         as_json = json.loads(run("policy", "diff", str(policy), str(candidate), "--db", srv.db, "--json").stdout)
-        assert (2, 1, [tickets[1].id]) == (as_json["would_auto"], as_json["would_auto_rejected"],
-                                           as_json["rejected_ids"])
+        assert (2, 1, [tickets[1].id], 2) == (as_json["would_auto"], as_json["would_auto_rejected"],
+                                              as_json["rejected_ids"], as_json["replay"]["would_auto"])
 
 
 class TestBadCandidate:

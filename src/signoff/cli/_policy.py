@@ -177,6 +177,7 @@ def diff(old: Path, new: Path, db: str, as_json: bool) -> None:
     from signoff._shadow import compare, observations_from_replay
     from signoff.cli._comparison import comparison_json, print_comparison
     from signoff.cli._db import run_store, signoff_errors
+    from signoff.insights import replay
     from signoff.store import Store, TicketQuery
 
     policies = [_load_or_exit(path) for path in (old, new)]
@@ -189,10 +190,17 @@ def diff(old: Path, new: Path, db: str, as_json: bool) -> None:
         tickets = run_store(db, read)
     report = compare(observations_from_replay(tickets, policies[0], policies[1]), candidate=str(new),
                      evaluated=len(tickets))
+    # And against what happened (the levels the requests were given: ``Gate.replay``'s question).
+    happened = replay(tickets, policies[1].evaluate)
     if as_json:
-        click.echo(json.dumps(comparison_json(report), indent=2))
+        click.echo(json.dumps({**comparison_json(report), "replay": {
+            "total": happened.total, "changed": happened.changed, "would_auto": happened.would_auto,
+            "would_auto_rejected": happened.would_auto_rejected, "would_block": happened.would_block,
+            "summary": str(happened)}}, indent=2))
         return
     print_comparison(report, title=f"{new} against {old}, over {len(tickets)} stored requests")
+    click.echo()
+    click.echo(f"against the levels the decided approval requests were given: {happened}")
 
 
 def _load_or_exit(path: Path) -> Policy:
