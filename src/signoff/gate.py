@@ -115,7 +115,7 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
         ``shadow_policy``: a candidate evaluated beside ``policy`` on every action, with no effect
         on any decision; where it disagrees is recorded for ``insights`` (``signoff._shadow``).
 
-        .. versionchanged:: 0.3.0 ``shadow_policy``.
+        .. versionchanged:: 0.2.0 ``shadow_policy``.
         """
         pol = Policy.coerce(policy)
         shadow = ShadowRecorder(Policy.coerce(shadow_policy)) if shadow_policy is not None else None

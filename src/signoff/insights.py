@@ -14,8 +14,8 @@ from signoff._model import Level, Ticket
 from signoff._records import AuditEntry
 from signoff._shadow import PolicyComparison
 
-__all__ = ["QUICK_SECONDS", "Insights", "Recommendation", "ReplayReport", "ReviewerStat", "Stat", "compute_insights",
-           "replay", "reviewer_stats", "visible_reviewers"]
+__all__ = ["QUICK_SECONDS", "Insights", "PolicyComparison", "Recommendation", "ReplayReport", "ReviewerStat", "Stat",
+           "compute_insights", "replay", "reviewer_stats", "visible_reviewers"]
 
 DECIDED = ("approved", "rejected", "expired", "aborted")
 
@@ -120,9 +120,13 @@ class Insights:
     """Per rule: (day, approved, decided) in date order, for the approval-rate chart."""
     total: int = 0
     shadow: PolicyComparison | None = None
-    """Where the shadow policy (``signoff serve --shadow-policy``) disagreed, when one ran."""
+    """Where the shadow policy (``signoff serve --shadow-policy``) disagreed, when one ran.
+
+    .. versionadded:: 0.2.0"""
     reviewers: list[ReviewerStat] = field(default_factory=list)
-    """Per reviewer: decisions, approval rate, time from opening a ticket to deciding, rubber stamps."""
+    """Per reviewer: decisions, approval rate, time from opening a ticket to deciding, rubber stamps.
+
+    .. versionadded:: 0.2.0"""
 
 
 def _times(n: int) -> str:
