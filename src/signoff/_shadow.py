@@ -105,6 +105,11 @@ class ShadowRecorder:
             self._tickets.append([ticket.id, action.name, action.agent, outcome.level.value,
                                   list(outcome.matched_rules), shadow.level.value, list(shadow.matched_rules)])
 
+    def pending(self) -> int:
+        """Actions evaluated since the last entry (all in agreement once ``drain`` has run)."""
+        with self._lock:
+            return self._evaluated
+
     def drain(self) -> AuditDraft | None:
         """The buffered figures as one audit entry (None when nothing disagreed), and a fresh buffer."""
         with self._lock:
@@ -259,17 +264,19 @@ def compare(observations: Iterable[Observation], *, candidate: str, evaluated: i
                  for (a, ol, orr, nl, nr), c in where.most_common(20)], dropped=dropped)
 
 
-def observations_from_audit(entries: Iterable[AuditEntry], tickets: Mapping[str, Ticket],
-                            ) -> tuple[list[Observation], str, int, int]:
+def observations_from_audit(entries: Iterable[AuditEntry], tickets: Mapping[str, Ticket], *,
+                            candidate: str | None = None) -> tuple[list[Observation], str, int, int]:
     """The shadow entries' disagreements, joined with ``tickets`` (id -> ticket) for the reviewers'
-    decisions; also the latest candidate's name, the actions evaluated and the ones dropped.
+    decisions; also the candidate's name, the actions evaluated and the ones dropped.
 
-    Only entries of the latest candidate count: figures of an earlier candidate are another question.
+    Only entries of one candidate count (``candidate``, else the latest's): figures of another
+    candidate are another question.
     """
     shadow = [e for e in entries if e.kind == AUDIT_KIND]
-    if not shadow:
-        return [], "", 0, 0
-    candidate = str(shadow[-1].data.get("candidate", ""))
+    if candidate is None:
+        if not shadow:
+            return [], "", 0, 0
+        candidate = str(shadow[-1].data.get("candidate", ""))
     out: list[Observation] = []
     evaluated = dropped = 0
     for e in shadow:
@@ -326,9 +333,16 @@ async def run_flusher(recorder: ShadowRecorder, store: Any) -> None:
             continue
 
 
-def shadow_report(entries: Iterable[AuditEntry], tickets: Iterable[Ticket]) -> PolicyComparison | None:
-    """The latest candidate's comparison from a store's audit entries and decided tickets, or None."""
-    observations, candidate, evaluated, dropped = observations_from_audit(entries, {t.id: t for t in tickets})
+def shadow_report(entries: Iterable[AuditEntry], tickets: Iterable[Ticket], *,
+                  live: ShadowRecorder | None = None) -> PolicyComparison | None:
+    """The comparison from a store's audit entries and decided tickets: of the candidate running in
+    ``live`` (a gate's own, flushed: its figures, none yet included), else of the latest candidate
+    recorded; None when there is none."""
+    candidate = live.source if live is not None else None
+    observations, candidate, evaluated, dropped = observations_from_audit(entries, {t.id: t for t in tickets},
+                                                                          candidate=candidate)
     if not candidate:
         return None
+    if live is not None:
+        evaluated += live.pending()  # agreements since the last entry (it is written on disagreement)
     return compare(observations, candidate=candidate, evaluated=evaluated, dropped=dropped)

@@ -597,8 +597,8 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
         if self._shadow is not None:
             await self._engine.run(flush(self._shadow, self.store))
         entries = await self._engine.run(self.store.audit_entries())
-        return replace(compute_insights(tickets, min_volume=min_volume), shadow=shadow_report(entries, tickets),
-                       reviewers=reviewer_stats(entries))
+        return replace(compute_insights(tickets, min_volume=min_volume), reviewers=reviewer_stats(entries),
+                       shadow=shadow_report(entries, tickets, live=self._shadow))
 
     async def replay(self, policy: Policy | PolicySpec | Mapping[str, Any] | str | Path) -> ReplayReport:
         """What ``policy`` would have done with the decided requests in the store."""

@@ -178,3 +178,35 @@ class TestGateShadow:
         finally:
             task.cancel()
             await store.close()
+
+
+class TestLiveCandidate:
+    async def test_a_new_candidate_shows_even_before_it_disagrees(self, tmp_path: Any) -> None:
+        """A gate running candidate B reports B (not the earlier candidate A's entries), with its
+        evaluations counted, although B has agreed with everything so far."""
+        import json
+
+        store = "memory://live-candidate"
+        first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+        first.write_text(json.dumps(CANDIDATE))
+        second.write_text(json.dumps(POLICY))  # B is the policy itself: it never disagrees
+        a = Gate.open(POLICY, store, shadow_policy=first)
+        a.evaluate(Action(name="send_email"))  # A disagrees: an entry for A
+        assert (await a.insights()).shadow is not None
+        a.close()
+        b = Gate.open(POLICY, store, shadow_policy=second)
+        try:
+            for _ in range(3):
+                b.evaluate(Action(name="lookup"))
+            report = (await b.insights()).shadow
+            assert report is not None
+            assert (str(second), 3, 0, 0) == (report.candidate, report.evaluated, report.disagreed,
+                                              report.would_ask)
+        finally:
+            b.close()
+        reader = Gate.open(POLICY, store)  # no candidate of its own: the latest recorded, A's
+        try:
+            report = (await reader.insights()).shadow
+            assert report is not None and (str(first), 1) == (report.candidate, report.disagreed)
+        finally:
+            reader.close()
