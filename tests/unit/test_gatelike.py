@@ -22,6 +22,8 @@ LOCAL_ONLY = {
     "count_tickets_sync", "audit_entries", "audit_entries_sync", "audit_head",
     "revoke_session", "session_revoked", "find_reviewer", "find_reviewer_sync",
     "execution_lease",  # the server's lease for claimed runs; a remote caller asks its own per claim
+    "surges",  # the flood guard's count, which the server's doors and inbox apply
+    "put_reviewer",  # reviewers made or updated at single sign-on, where the database is
     # the notification outbox, delivered by the server's deliverer
     "init_outbox", "expand_outbox", "claim_notifications", "finish_notifications", "list_notifications",
     "next_notification", "message_ref", "message_tickets",
