@@ -455,3 +455,21 @@ class TestDecider:
                                          reasoning="déjà vu"))
         assert outcome.matched_rules == ("big",)
         assert all("could not be evaluated" not in r.message for r in outcome.reasons)
+
+    def test_outcomes_stay_right_when_the_deciders_are_dropped(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """With room for two deciders, names keep evicting each other; each still gets its own outcome."""
+        from signoff.policy import _compiled
+
+        expected_policy = Policy.from_dict(self.POLICY)
+        monkeypatch.setattr(_compiled, "_CACHE_MAX", 2)
+        policy = Policy.from_dict(self.POLICY)
+        actions = [Action(name=n, args={"amount": a}, tags=frozenset(t), agent=g, context={"env": "prod"})
+                   for n in ("refund.create", "refund.x", "pay", "other")
+                   for a in (5, 500) for t in ((), ("pii", "production")) for g in ("cron", "bot")]
+        for _ in range(3):
+            for action in actions:
+                want = expected_policy.evaluate(action)
+                got = policy.evaluate(action)
+                assert (want.level, want.matched_rules, want.near_misses) == \
+                    (got.level, got.matched_rules, got.near_misses), action
+        assert len(policy._compiled._tables[None][0].deciders) <= 2

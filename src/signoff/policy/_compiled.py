@@ -16,6 +16,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -83,6 +84,7 @@ class _Table:
 
     def __init__(self, rules: list[_CRule], matchers: dict[int, list[str] | None], emitter: Emitter) -> None:
         self.emitter = emitter
+        self._lock = threading.Lock()
         self.exact: dict[str, list[_CRule]] = {}
         self.globs: list[tuple[re.Pattern[str], _CRule]] = []
         self.wildcard: list[_CRule] = []
@@ -111,17 +113,19 @@ class _Table:
         """The decider for ``name``'s candidate rules, generated the first time that set is seen."""
         rules = self.lookup(name)[0]
         key = tuple(r.index for r in rules)
-        found = self.deciders.get(key)
-        if found is None:
-            if len(self.deciders) >= _CACHE_MAX:  # answers name their decider by number: start afresh
-                self.deciders.clear()
+        # Under the lock: two deciders must never get the same number (the memo's keys carry it).
+        with self._lock:
+            found = self.deciders.get(key)
+            if found is None:
+                if len(self.deciders) >= _CACHE_MAX:  # answers name their decider by number: start afresh
+                    self.deciders.clear()
+                    self.entries.clear()
+                    self.memo.clear()
+                found = self.deciders[key] = build(rules, _run_one, _action_variable, len(self.deciders),
+                                                   self.emitter)
+            if len(self.entries) >= _CACHE_MAX:
                 self.entries.clear()
-                self.memo.clear()
-            found = self.deciders[key] = build(rules, _run_one, _action_variable, len(self.deciders),
-                                                       self.emitter)
-        if len(self.entries) >= _CACHE_MAX:
-            self.entries.clear()
-        self.entries[name] = found
+            self.entries[name] = found
         return found
 
     def lookup(self, name: str) -> tuple[tuple[_CRule, ...], bool]:
@@ -283,7 +287,10 @@ class CompiledPolicy:
             fingerprint = self.fingerprint(action)
             key = (answer, fingerprint)
         memo = table.memo.get(key)
-        if memo is None:
+        # The decider is checked too: an answer names its decider by number, and a number is only
+        # reused after the deciders are dropped (see _Table.decider), when a call still under way
+        # may store an outcome for the old one.
+        if memo is None or memo[4] is not decider:
             asked: list[str] = []
 
             def known_and_record(fp: str) -> bool:
@@ -291,7 +298,7 @@ class CompiledPolicy:
                 return True
 
             plain = self._evaluate(action, table, info, decider.rules, known_and_record, (answer, decider.marks))
-            memo = [plain, bool(asked), None, (answer, decider.marks)]
+            memo = [plain, bool(asked), None, (answer, decider.marks), decider]
             if len(table.memo) >= _CACHE_MAX:
                 table.memo.clear()
             table.memo[key] = memo
