@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS := server,oidc,postgres,notify,dev,langgraph,openai-agents,pydantic-ai,mcp,google-adk,agent-framework,claude-agent-sdk
+EXTRAS := server,oidc,otel,postgres,notify,dev,langgraph,openai-agents,pydantic-ai,mcp,google-adk,agent-framework,claude-agent-sdk
 
 .PHONY: run test bench lint install clean
 

@@ -27,6 +27,7 @@ from signoff._errors import (
     StoreUnavailable,
     UserError,
 )
+from signoff._telemetry import ENABLED, trace_headers
 from signoff._wire import error_from_problem
 
 __all__ = ["Flow", "RemoteTransport"]
@@ -105,6 +106,8 @@ class RemoteTransport:
 
     def _request_args(self, call: _Call) -> dict[str, Any]:
         kw: dict[str, Any] = {"params": call.params}
+        if ENABLED and (trace := trace_headers()):
+            kw["headers"] = trace  # W3C traceparent: the server's spans join the caller's trace
         if call.body is not None:
             kw["content"] = _dumps(call.body)
         if call.read_timeout is not None:

@@ -80,10 +80,15 @@ def settings_from_env(*, host: str, port: int, public_url: str | None, cookie_se
 @click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@click.option("--log-format", default="text", show_default=True, type=click.Choice(["text", "json"]),
+              help="json: one JSON object per line (ticket id where there is one; tokens and secrets redacted).")
+@click.option("--metrics-public/--no-metrics-public", default=False, show_default=True,
+              help="Serve /metrics without a token (only where its port is reachable from a private network). "
+                   "Otherwise Prometheus sends SIGNOFF_METRICS_TOKEN or a reviewer token as a bearer token.")
 def serve(policy: str, shadow_policy: str | None, db: str, host: str, port: int, public_url: str | None,
           cookie_secure: bool,
           max_wait: float | None, oidc_issuer: str | None, password_login: bool, access_log: bool,
-          log_level: str) -> None:
+          log_level: str, log_format: str = "text", metrics_public: bool = False) -> None:
     """Serve the JSON API (/api/v1) and the reviewer inbox (/) for POLICY on the store at --db."""
     _need_server_extra()
     from signoff.gate import Gate
@@ -93,6 +98,8 @@ def serve(policy: str, shadow_policy: str | None, db: str, host: str, port: int,
     settings = settings_from_env(host=host, port=port, public_url=public_url, cookie_secure=cookie_secure,
                                  max_wait=max_wait)
     settings = _with_oidc(settings, oidc_issuer, password_login)
+    settings = settings.evolve(metrics_public=metrics_public, log_format=log_format,
+                               metrics_token=os.environ.get("SIGNOFF_METRICS_TOKEN", ""))
     with signoff_errors():
         check_port(host, port)
         gate = Gate.open(policy=policy, store=db, shadow_policy=shadow_policy)
@@ -102,14 +109,19 @@ def serve(policy: str, shadow_policy: str | None, db: str, host: str, port: int,
         app = create_app(gate, settings=settings)
 
         async def ready() -> None:
-            click.echo(f"signoff {_version()} serving {settings.public_url}  (policy {policy}, store {db}"
-                       f"{f', shadow policy {shadow_policy}' if shadow_policy else ''}); "
-                       "Ctrl-C stops", err=True)
+            banner = (f"signoff {_version()} serving {settings.public_url}  (policy {policy}, store {db}"
+                      f"{f', shadow policy {shadow_policy}' if shadow_policy else ''}); Ctrl-C stops")
+            if log_format == "json":  # every line of a JSON log is JSON
+                import logging
+
+                logging.getLogger("signoff.server").warning(banner)
+            else:
+                click.echo(banner, err=True)
             if oidc_issuer:
                 await _announce_oidc(gate, settings)
 
         run_app(app, host=host, port=port, settings=settings, log_level=log_level, access_log=access_log,
-                on_ready=ready)
+                on_ready=ready, log_format=log_format)
     finally:
         gate.close()
     sys.exit(0)

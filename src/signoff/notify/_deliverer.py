@@ -17,7 +17,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -85,6 +85,8 @@ class Deliverer:
         but never longer than ``max_defer``: delivery is the server's side job, so a burst keeps its
         rate and its notifications follow it (under sustained load delivery still runs every second)."""
         self._last_event = 0.0
+        self.observe: Callable[[str, Sequence[str]], None] | None = None
+        """Told each delivery's channel and the statuses of its rows (the server's metrics)."""
 
     # -- the loop -----------------------------------------------------------------------------
     async def run(self) -> None:
@@ -182,6 +184,8 @@ class Deliverer:
         except Exception as exc:  # reading the tickets failed: the store faltered; the lease will free the rows
             log.warning("notifications: %s on %s not sent: %s", group[0].event, group[0].channel, exc)
             return
+        if self.observe is not None:
+            self.observe(group[0].channel, [r.status for r in results])
         self._record(results, audit)
 
     async def _send(self, group: Sequence[OutboxClaim],

@@ -33,6 +33,7 @@ def create_app(gate: Gate, *, settings: ServerSettings | None = None,
     from signoff.server._docs import install_docs
     from signoff.server._fast_evaluate import FastEvaluate
     from signoff.server._group_commit import GroupCommit
+    from signoff.server._metrics import instrument
     from signoff.server._notifications import Notifications, lifespan
     from signoff.server._principals import Authenticator
     from signoff.server._problems import BodyLimit, install_problem_handlers
@@ -47,11 +48,14 @@ def create_app(gate: Gate, *, settings: ServerSettings | None = None,
     )
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     app.add_middleware(FastEvaluate, path=f"{API_PREFIX}/evaluate", limit=settings.max_request_bytes)
+    _trace_requests(app)
     app.state.signoff = ServerContext(gate=gate, settings=settings,
                                       auth=Authenticator(gate, ttl=settings.token_cache_seconds,
                                                          outage_seconds=settings.token_outage_seconds),
                                       submissions=GroupCommit(gate),
-                                      notifications=Notifications(gate, settings, channels))
+                                      notifications=Notifications(gate, settings, channels),
+                                      metrics=instrument(gate))
+    _observe_deliveries(app)
     install_problem_handlers(app, retry_after=settings.quota_retry_after_seconds)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
@@ -66,6 +70,28 @@ def create_app(gate: Gate, *, settings: ServerSettings | None = None,
     else:
         app.add_route("/", _no_inbox, include_in_schema=False)
     return app
+
+
+def _trace_requests(app: FastAPI) -> None:
+    """A server span per request, joined to the caller's ``traceparent``: only when opentelemetry is
+    installed, FastAPI does not make them itself (its native telemetry, fastapi.telemetry, does),
+    and a tracer provider is configured by now (the API's default one records nothing, so an app
+    without one skips the middleware and its cost)."""
+    import importlib.util
+
+    from signoff._telemetry import ENABLED, TraceMiddleware
+
+    if ENABLED and importlib.util.find_spec("fastapi.telemetry") is None:
+        from opentelemetry import trace
+
+        if type(trace.get_tracer_provider()).__name__ not in ("ProxyTracerProvider", "NoOpTracerProvider"):
+            app.add_middleware(TraceMiddleware)
+
+
+def _observe_deliveries(app: FastAPI) -> None:
+    ctx = app.state.signoff
+    if ctx.notifications is not None and ctx.notifications.deliverer is not None and ctx.metrics is not None:
+        ctx.notifications.deliverer.observe = ctx.metrics.delivered
 
 
 def begin_shutdown(app: FastAPI) -> None:

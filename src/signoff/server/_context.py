@@ -13,6 +13,7 @@ from signoff.server._settings import ServerSettings
 if TYPE_CHECKING:
     from signoff.gate import Gate
     from signoff.server._group_commit import GroupCommit
+    from signoff.server._metrics import Metrics
     from signoff.server._notifications import Notifications
     from signoff.server._principals import Authenticator
 
@@ -28,6 +29,8 @@ class ServerContext:
     """Single submissions go through here: concurrent ones share a durable commit."""
     notifications: Notifications | None = None
     """The policy's notification channels and the deliverer sending to them."""
+    metrics: Metrics | None = None
+    """This server's Prometheus counters (``GET /metrics``)."""
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when the server begins to shut down: long-polls and event streams end at once."""
 

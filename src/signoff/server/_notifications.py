@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING
 
@@ -33,7 +34,7 @@ class Notifications:
     def __init__(self, gate: Gate, settings: ServerSettings, channels: Mapping[str, Channel] | None = None) -> None:
         spec = gate.policy.spec.notifications
         self.channels: dict[str, Channel] = dict(channels) if channels is not None else (
-            build_channels(spec) if spec is not None else {})
+            build_channels(spec, log=_console_log(settings)) if spec is not None else {})
         self.links = GateLinks(public_url=settings.public_url, secret=settings.secret_key, gate=gate)
         self.deliverer = Deliverer(gate, Router(spec), self.channels, self.links) if spec is not None else None
 
@@ -52,3 +53,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             await deliverer.aclose()
+
+
+def _console_log(settings: ServerSettings) -> logging.Logger | None:
+    """Where console notifications go: the server's stderr, or its JSON log (every line JSON)."""
+    return logging.getLogger("signoff.notify.console") if settings.log_format == "json" else None

@@ -187,14 +187,20 @@ def _log_like_uvicorn(level: str) -> None:
 
 
 def run_app(app: FastAPI, *, host: str, port: int, settings: ServerSettings, log_level: str = "info",
-            access_log: bool = False, on_ready: OnReady | None = None) -> None:
-    """Serve ``app`` until SIGINT/SIGTERM; ``on_ready`` runs as a task once the port listens."""
+            access_log: bool = False, on_ready: OnReady | None = None, log_format: str = "text") -> None:
+    """Serve ``app`` until SIGINT/SIGTERM; ``on_ready`` runs as a task once the port listens.
+    ``log_format="json"``: one JSON object per log line (``signoff.server._logs``)."""
     bounded = _bounded_httptools(settings.max_header_bytes)
     _log_like_uvicorn(log_level)
+    extra: dict[str, Any] = {}
+    if log_format == "json":
+        from signoff.server._logs import json_log_config
+
+        extra["log_config"] = json_log_config(log_level)
     config = uvicorn.Config(
         app, host=host, port=port, log_level=log_level, access_log=access_log, lifespan="on",
         timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)), server_header=False,
-        loop="none", http=bounded or "h11", h11_max_incomplete_event_size=settings.max_header_bytes,
+        loop="none", http=bounded or "h11", h11_max_incomplete_event_size=settings.max_header_bytes, **extra,
     )
     server = _Server(config, app)
 

@@ -97,5 +97,17 @@ class ServerSettings:
     password_login: bool = True
     """Whether the inbox accepts names and passwords (``--no-password-login`` leaves only single sign-on)."""
 
+    # -- operations (server/_metrics.py, signoff/_logs.py) --------------------------------
+    metrics_token: str = field(default="", repr=False)
+    """A bearer token for Prometheus alone (``SIGNOFF_METRICS_TOKEN``); reviewer tokens work too."""
+
+    metrics_public: bool = False
+    """Serve ``/metrics`` without a token (``--metrics-public``): only where the port is reachable
+    from a private network alone."""
+
+    log_format: str = "text"
+    """``json`` (``--log-format json``): one JSON object per log line, console notifications included
+    (as ``signoff.notify.console`` lines at info)."""
+
     def evolve(self, **changes: Any) -> ServerSettings:
         return dataclasses.replace(self, **changes)

@@ -7,11 +7,12 @@ import logging
 
 from fastapi import APIRouter
 from pydantic import BaseModel
+from starlette.requests import Request
 from starlette.responses import Response
 
 from signoff.server._context import Ctx
 from signoff.server._problems import problem_response
-from signoff.server.api import _agents, _events, _hooks, _reviewers
+from signoff.server.api import _agents, _allowances, _events, _hooks, _reviewers
 from signoff.server.api._common import ERRORS, FastRoute, json_response
 
 __all__ = ["OPS_ROUTER", "ROUTERS", "router"]
@@ -72,5 +73,17 @@ async def healthz() -> Response:
     return json_response({"status": "ok"})
 
 
-ROUTERS = (router, _agents.router, _reviewers.router, _events.router, _hooks.router)
+@OPS_ROUTER.get("/metrics", tags=["server"], responses={200: {"content": {"text/plain": {}}}, 401: ERRORS[401]},
+                summary="Prometheus metrics of this server (the metrics token or a reviewer token, unless "
+                        "--metrics-public)")
+async def metrics(request: Request, ctx: Ctx) -> Response:
+    from signoff.server._metrics import CONTENT_TYPE_LATEST, authorize
+
+    await authorize(request, ctx)
+    assert ctx.metrics is not None
+    body = await ctx.metrics.render(ctx.gate, timeout=ctx.settings.ready_timeout_seconds)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+ROUTERS = (router, _agents.router, _reviewers.router, _events.router, _hooks.router, _allowances.router)
 """Included into the app one by one, under /api/v1: one level of routers to match, not two."""

@@ -1,0 +1,110 @@
+"""OpenTelemetry spans for the gate's steps, when the ``otel`` extra (opentelemetry-api) is installed.
+
+``@traced("signoff.submit")`` on a Gate or RemoteGate coroutine method opens a span around each
+call, with the ticket id (``signoff.ticket_id``) taken from a ``ticket_id`` argument, the Decision
+executed, or the Ticket/Decision returned. Without opentelemetry the decorator returns the function itself, so
+an install without the extra pays nothing, not even a wrapper call; the import is tried once,
+here. With the API but no SDK configured, spans are the API's no-op ones.
+
+Trace context crosses from ``Gate.remote`` to the server in the W3C ``traceparent`` header
+(``trace_headers()`` on the client, ``TraceMiddleware`` on the server), so an agent's trace
+shows the server's work for its request as children.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
+__all__ = ["ENABLED", "TraceMiddleware", "trace_headers", "traced"]
+
+try:
+    from opentelemetry import propagate as _propagate
+    from opentelemetry import trace as _trace
+except ImportError:  # the otel extra is not installed
+    _trace = None  # type: ignore[assignment]
+    _propagate = None  # type: ignore[assignment]
+
+ENABLED = _trace is not None
+"""Whether opentelemetry-api is importable (the ``otel`` extra)."""
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+_TICKET = re.compile(r"tk_[0-9a-f]{16}")
+
+
+def _ticket_of(value: Any) -> str | None:
+    tid = getattr(value, "ticket_id", None) or getattr(value, "id", None)
+    return tid if isinstance(tid, str) else None
+
+
+def traced(name: str) -> Callable[[F], F]:
+    """A span called ``name`` around each call of the decorated coroutine function (see module doc)."""
+
+    def decorate(fn: F) -> F:
+        if _trace is None:
+            return fn
+        tracer = _trace.get_tracer("signoff")
+
+        @functools.wraps(fn)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with tracer.start_as_current_span(name) as span:
+                recording = span.is_recording()
+                if recording:
+                    first = kwargs.get("ticket_id", args[1] if len(args) > 1 else None)  # (self, ticket_id, ...)
+                    tid = first if isinstance(first, str) else getattr(first, "ticket_id", None)  # a Decision
+                    if isinstance(tid, str):
+                        span.set_attribute("signoff.ticket_id", tid)
+                result = await fn(*args, **kwargs)
+                if recording:
+                    tid = _ticket_of(result)
+                    if tid is not None:
+                        span.set_attribute("signoff.ticket_id", tid)
+                return result
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def trace_headers() -> dict[str, str]:
+    """The current trace context as HTTP headers (``traceparent``, ``tracestate``); empty without otel
+    or outside any span."""
+    if _propagate is None:
+        return {}
+    carrier: dict[str, str] = {}
+    _propagate.inject(carrier)
+    return carrier
+
+
+class TraceMiddleware:
+    """ASGI middleware: a server span per HTTP request, child of the caller's ``traceparent`` when
+    it sent one. Added by ``create_app`` only when opentelemetry is installed."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        assert _trace is not None and _propagate is not None
+        self.app = app
+        self.tracer = _trace.get_tracer("signoff")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or _trace is None or _propagate is None:
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", ())
+                   if k in (b"traceparent", b"tracestate")}
+        parent = _propagate.extract(headers) if headers else None
+        path: str = scope.get("path", "")
+        found = _TICKET.search(path)
+        route = _TICKET.sub("{ticket_id}", path)
+        with self.tracer.start_as_current_span(f"{scope.get('method', 'GET')} {route}", context=parent,
+                                               kind=_trace.SpanKind.SERVER) as span:
+            if span.is_recording():
+                span.set_attribute("http.request.method", scope.get("method", ""))
+                span.set_attribute("url.path", path)
+                if found:
+                    span.set_attribute("signoff.ticket_id", found.group())
+            await self.app(scope, receive, send)
