@@ -263,9 +263,10 @@ _ROUTES: dict[str, Callable[[RemoteTeam, str], Any]] = {
     "execute": _by_decision,
     "cancel": _by_ticket_agent,
     **{n: _by_reviewer for n in ("approve", "reject", "decide_many", "decide_group", "decide_batch", "flag",
-                                 "resolve_suggestion", "set_mode")},
+                                 "resolve_suggestion", "record_execution", "set_mode",
+                                 "allow", "confirm_allowance", "revoke_allowance")},
     **{n: _by_viewer for n in ("wait", "resume", "get_ticket", "list_tickets", "find_ticket", "insights",
-                               "verify_audit", "get_mode")},
+                               "verify_audit", "get_mode", "list_allowances")},
 }
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from signoff import Action, Gate, GateLike
+from signoff import Action, Conflict, Gate, GateLike
 
 
 def refund(amount: float = 50.0) -> Action:
@@ -89,6 +89,17 @@ def _suggestion(gate: Gate) -> Any:
     return t.status, gate.resolve_suggestion_sync(t.id, reviewer="alice", done=True).status
 
 
+def _record(gate: Gate) -> Any:
+    """A run not in doubt: the twin reaches the gate's rule, which refuses (a run in doubt: test_execution)."""
+    t = gate.submit_sync(refund())
+    gate.approve_sync(t.id, reviewer="alice")
+    try:
+        gate.record_execution_sync(t.id, reviewer="alice", outcome="ran")
+    except Conflict as exc:
+        return "not in doubt" in str(exc)
+    return False
+
+
 def _execute(gate: Gate) -> Any:
     t = gate.submit_sync(refund())
     gate.approve_sync(t.id, reviewer="alice", args={"order": "A-17", "amount": 40.0})
@@ -137,6 +148,7 @@ SCENARIOS: dict[str, tuple[Callable[[Gate], Any], Any]] = {
     "decide_batch_sync": (_decide_batch, (2, {})),
     "flag_sync": (_flag, ("notified", "flagged")),
     "resolve_suggestion_sync": (_suggestion, ("suggested", "done")),
+    "record_execution_sync": (_record, True),
     "insights_sync": (_insights, [("issue_refund", 1, 1)]),
     "verify_audit_sync": (_verify, (True, True)),
 }

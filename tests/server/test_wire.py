@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from signoff import Action, Conflict, Decision, Gate, Level, PolicyError, Problem, Reason, Rejected, Ticket
+from signoff._codec import TICKET
 from signoff._model import Outcome, ReviewersRequired
 from signoff._records import AuditEntry
 from signoff._wire import (
@@ -91,6 +92,9 @@ class TestWire:
                            prev_hash="", hash="h")
         sent = {"TicketOut": ticket_to_dict(ticket), "DecisionOut": decision_to_dict(decision),
                 "OutcomeOut": outcome_to_dict(Outcome(level=Level.AUTO)), "AuditEntryOut": audit_entry_to_dict(entry)}
+        # ``claim_id`` and ``lease_until`` are sent only once a run is claimed (``omit_none`` in signoff._codec).
+        later = {"TicketOut": {f.key for f in TICKET.fields if f.omit_none}}
+        assert {"claim_id", "lease_until"} == later["TicketOut"]
         assert {name: set(body) for name, body in sent.items()} == {
-            name: set(schemas[name]["properties"]) for name in sent}
+            name: set(schemas[name]["properties"]) - later.get(name, set()) for name in sent}
         assert ["approval", "notification", "suggestion"] == schemas["TicketOut"]["properties"]["kind"]["enum"]
