@@ -26,6 +26,7 @@ from signoff._decisions import BatchResult, gated
 from signoff._errors import UserError
 from signoff._model import Action, Decision, Outcome, Resolution, Ticket
 from signoff._remote_flows import RemoteFlows
+from signoff._telemetry import traced
 from signoff.audit import VerifyResult
 from signoff.insights import Insights
 
@@ -89,11 +90,13 @@ class RemoteGate(RemoteFlows):
         return self._twin("get_mode_sync", self._f_get_mode())
 
     # -- agent side -----------------------------------------------------------------------------
+    @traced("signoff.guard")
     async def guard(self, action: Action, *, state: Any = None, idempotency_key: str | None = None,
                     timeout: float | None = None) -> Decision:
         """Evaluate; if a human is needed, submit and wait until decided (or ``timeout``: StillPending)."""
         return await self._drive(self._f_guard(action, state, idempotency_key, timeout))
 
+    @traced("signoff.submit")
     async def submit(self, action: Action, *, state: Any = None, idempotency_key: str | None = None) -> Ticket:
         return await self._drive(self._f_submit(action, state, idempotency_key))
 
@@ -102,6 +105,7 @@ class RemoteGate(RemoteFlows):
                           require_review: Sequence[bool] | None = None) -> list[Ticket]:
         return await self._drive(self._f_submit_many(actions, states, idempotency_keys, require_review))
 
+    @traced("signoff.wait")
     async def wait(self, ticket_id: str, timeout: float | None = None) -> Decision:
         """Long-poll until decided; StillPending when ``timeout`` seconds pass first."""
         return await self._drive(self._f_wait_decision(ticket_id, timeout))
@@ -128,6 +132,7 @@ class RemoteGate(RemoteFlows):
         """Withdraw a pending ticket (the server records the token's agent as the actor)."""
         return await self._drive(self._f_cancel(ticket_id, reason))
 
+    @traced("signoff.execute")
     async def execute(self, decision: Decision, fn: Callable[..., Any]) -> Any:
         """Run ``fn(**decision.args)`` if the decision allows it, at most once per approval
         (claim, run, finish: ``signoff._execution``, shared with the local Gate)."""
@@ -144,10 +149,12 @@ class RemoteGate(RemoteFlows):
         return gated(self, name, agent=agent, tags=tags, external=external, timeout=timeout)
 
     # -- reviewer side --------------------------------------------------------------------------
+    @traced("signoff.decide")
     async def approve(self, ticket_id: str, *, reviewer: str | None = None, args: Mapping[str, Any] | None = None,
                       comment: str = "") -> Ticket:
         return await self._drive(self._f_approve(ticket_id, reviewer, args, comment))
 
+    @traced("signoff.decide")
     async def reject(self, ticket_id: str, *, reviewer: str | None = None, feedback: str = "") -> Ticket:
         return await self._drive(self._f_reject(ticket_id, reviewer, feedback))
 

@@ -36,6 +36,7 @@ from signoff._gate_sync import SyncTwins
 from signoff._model import Action, Decision, Level, Outcome, Resolution, Ticket, utcnow
 from signoff._seen import current_seen, with_seen
 from signoff._shadow import ShadowRecorder, flush, run_flusher, shadow_report
+from signoff._telemetry import traced
 from signoff._via import current_via
 from signoff.audit import VerifyResult, verify_chain
 from signoff.client import RemoteGate
@@ -257,6 +258,7 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
     def _instant_decision(self, action: Action, outcome: Outcome) -> Decision:
         return submission.instant_decision(action, outcome)
 
+    @traced("signoff.submit")
     async def submit(self, action: Action, *, state: Any = None, idempotency_key: str | None = None) -> Ticket:
         """Queue ``action`` durably and return at once. The same idempotency key returns the same ticket."""
         return (await self._submit([action], states=[state], keys=[idempotency_key], batch=False))[0]
@@ -299,6 +301,7 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
         self._shadow_tickets(results, judged)
         return [t for t, _ in results]
 
+    @traced("signoff.guard")
     async def guard(self, action: Action, *, state: Any = None, idempotency_key: str | None = None,
                     timeout: float | None = None) -> Decision:
         """Evaluate; if a human is needed, submit and wait until decided or timed out. Never raises
@@ -324,6 +327,7 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
             return decision_of(ticket)
         return await self.wait(ticket.id, timeout=timeout)
 
+    @traced("signoff.wait")
     async def wait(self, ticket_id: str, timeout: float | None = None) -> Decision:
         """Wait for the decision. Returns when decided, expired or aborted (the deadline is enforced
         here too, within a second); raises StillPending when ``timeout`` seconds pass first."""
@@ -400,6 +404,7 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
             ticket_id, lambda t: tr.cancel(t, actor=actor, now=utcnow(), reason=reason)))
 
     # -- executing approved actions ---------------------------------------------------------
+    @traced("signoff.execute")
     async def execute(self, decision: Decision, fn: Callable[..., Any]) -> Any:
         """Run ``fn(**decision.args)`` if the decision allows it, at most once per approval
         (claim, run, finish: ``signoff._execution``, shared with ``RemoteGate``)."""
@@ -437,6 +442,7 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
                                 "gate.add_reviewer()")
         return reviewer
 
+    @traced("signoff.decide")
     @_on_engine
     async def approve(self, ticket_id: str, *, reviewer: str | None = None, args: Mapping[str, Any] | None = None,
                       comment: str = "") -> Ticket:
@@ -464,6 +470,7 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
 
         return await self._engine.run(self.store.update_ticket(ticket_id, change))
 
+    @traced("signoff.decide")
     @_on_engine
     async def reject(self, ticket_id: str, *, reviewer: str | None = None, feedback: str = "") -> Ticket:
         """Reject with feedback; the agent receives the words."""
