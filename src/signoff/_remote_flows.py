@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 from urllib.parse import quote
 
+from signoff._allowances import EXPIRIES, Allowance
 from signoff._codec import ACTION, state_from_answer, state_to_request
 from signoff._decisions import BatchResult
 from signoff._errors import StillPending, UserError
@@ -211,3 +212,27 @@ class RemoteFlows(RemoteTransport):
 
     def _f_verify(self) -> Flow[VerifyResult]:
         return verify_from_dict((yield _Call("GET", "/audit/verify")))
+
+    # -- standing approvals ----------------------------------------------------------------------
+    def _f_allow(self, ticket_id: str, reviewer: str | None, condition: str | None, expires: Any,
+                 any_agent: bool, comment: str) -> Flow[Allowance]:
+        body = {"condition": condition, "expires": _expires(expires), "any_agent": any_agent, "comment": comment,
+                "reviewer": reviewer}
+        return Allowance.from_dict((yield _Call("POST", f"/tickets/{_q(ticket_id)}/allow", body)))
+
+    def _f_allowance(self, allowance_id: str, verb: str, reviewer: str | None) -> Flow[Allowance]:
+        body = {"reviewer": reviewer}
+        return Allowance.from_dict((yield _Call("POST", f"/allowances/{_q(allowance_id)}/{verb}", body)))
+
+    def _f_allowances(self, include_ended: bool) -> Flow[list[Allowance]]:
+        data = yield _Call("GET", "/allowances", params={"include_ended": "true" if include_ended else "false"})
+        return [Allowance.from_dict(a) for a in data["allowances"]]
+
+
+def _expires(expires: Any) -> str:
+    """The API takes the inbox's choices; a timedelta is for a local gate."""
+    if expires is None:
+        return "never"
+    if isinstance(expires, str) and expires in EXPIRIES:
+        return expires
+    raise UserError(f"unknown allowance expiry {expires!r}: over the API use one of {', '.join(EXPIRIES)}")

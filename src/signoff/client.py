@@ -19,9 +19,11 @@ import secrets
 import socket
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from signoff import _execution as execution
+from signoff._allowances import Allowance
 from signoff._decisions import BatchResult, gated
 from signoff._errors import UserError
 from signoff._model import Action, Decision, Outcome, Resolution, Ticket
@@ -200,6 +202,38 @@ class RemoteGate(RemoteFlows):
 
     async def verify_audit(self) -> VerifyResult:
         return await self._drive(self._f_verify())
+
+    async def allow(self, ticket_id: str, *, reviewer: str | None = None, condition: str | None = None,
+                    expires: str | timedelta | None = "1d", any_agent: bool = False,
+                    comment: str = "") -> Allowance:
+        """Approve and always allow (``Gate.allow``); ``expires`` is one of 1h, 1d, 7d, never here."""
+        return await self._drive(self._f_allow(ticket_id, reviewer, condition, expires, any_agent, comment))
+
+    def allow_sync(self, ticket_id: str, *, reviewer: str | None = None, condition: str | None = None,
+                   expires: str | timedelta | None = "1d", any_agent: bool = False,
+                   comment: str = "") -> Allowance:
+        return self._twin("allow_sync", self._f_allow(ticket_id, reviewer, condition, expires, any_agent, comment))
+
+    async def confirm_allowance(self, allowance_id: str, *, reviewer: str | None = None) -> Allowance:
+        return await self._drive(self._f_allowance(allowance_id, "confirm", reviewer))
+
+    def confirm_allowance_sync(self, allowance_id: str, *, reviewer: str | None = None) -> Allowance:
+        return self._twin("confirm_allowance_sync", self._f_allowance(allowance_id, "confirm", reviewer))
+
+    async def revoke_allowance(self, allowance_id: str, *, reviewer: str | None = None,
+                               actor: str = "operator") -> Allowance:
+        """End an allowance; the token's reviewer is recorded (``actor`` is for the local Gate)."""
+        return await self._drive(self._f_allowance(allowance_id, "revoke", reviewer))
+
+    def revoke_allowance_sync(self, allowance_id: str, *, reviewer: str | None = None,
+                              actor: str = "operator") -> Allowance:
+        return self._twin("revoke_allowance_sync", self._f_allowance(allowance_id, "revoke", reviewer))
+
+    async def list_allowances(self, *, include_ended: bool = False) -> list[Allowance]:
+        return await self._drive(self._f_allowances(include_ended))
+
+    def list_allowances_sync(self, *, include_ended: bool = False) -> list[Allowance]:
+        return self._twin("list_allowances_sync", self._f_allowances(include_ended))
 
     def add_reviewer(self, name: str, *, tier: str | None = None, password: str | None = None,
                      actor: str = "admin") -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 from signoff import _execution as execution
+from signoff._allowances import AllowanceIndex
 from signoff._decisions import BatchResult, decision_of, gated, intent, raise_for
 from signoff._engine import Engine, check_no_running_loop
 from signoff._errors import (
@@ -30,6 +31,7 @@ from signoff._errors import (
     UserError,
     public_message,
 )
+from signoff._gate_allowances import Allowances
 from signoff._gate_deadlines import Deadlines, deadline_before
 from signoff._gate_doors import ServerDoors
 from signoff._gate_sync import SyncTwins
@@ -83,7 +85,7 @@ def _on_engine(method: Callable[Concatenate[Gate, P], Coroutine[Any, Any, R]],
     return cast("Callable[Concatenate[Gate, P], Coroutine[Any, Any, R]]", wrapper)
 
 
-class Gate(SyncTwins, Deadlines, ServerDoors):
+class Gate(SyncTwins, Deadlines, ServerDoors, Allowances):
     """The approval gate. Open with ``Gate.open(policy=..., store=...)``; close with ``close()``."""
 
     def __init__(self, policy: Policy, store: Store, *, sweep: bool = True, poll_interval: float = 0.02,
@@ -103,6 +105,7 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
         self._wake_sweeper: asyncio.Event | None = None
         self._next_sweep = 0.0  # when the sweeper wakes next (unix time); 0 while it sweeps
         self._surges: tuple[datetime, dict[str, Surge]] | None = None  # the flood guard's last count
+        self._allowances = AllowanceIndex(policy.tiers)  # standing approvals (signoff._gate_allowances)
         self.store.notifier.add_callback(self._on_event)
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -139,6 +142,7 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
         await self.store.open()
         self._known = await self.store.known_fingerprints()
         self._mode = await self.store.get_mode()
+        self._allowances.load(await self.store.list_allowances())
         if self._mode is not None and self._mode not in self.policy.modes:
             self._mode = None  # a mode the current policy no longer defines is off
         if self.policy.spec.notifications is not None:
@@ -207,6 +211,8 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
         elif ev.kind == "mode":
             mode = ev.data.get("mode")
             self._mode = str(mode) if mode and mode in self.policy.modes else None
+        elif ev.kind.startswith("allowance_"):
+            self._allowance_event(ev)
         if ev.kind in ("submitted", "escalated", "retried") and self._wake_sweeper is not None \
                 and deadline_before(ev.data.get("deadline"), self._next_sweep):
             self._engine.loop.call_soon_threadsafe(self._wake_sweeper.set)
@@ -220,6 +226,8 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
     def evaluate(self, action: Action) -> Outcome:
         """Pure and fast: the level, reasons, matched rules and reviewers needed for ``action``."""
         outcome = self.policy.evaluate(action, mode=self._mode, is_known=self._known.__contains__)
+        if self._allowances.by_action and outcome.level is Level.APPROVE:
+            outcome = self._standing(action, outcome)  # a standing approval lets it run (notify)
         if self._shadow is not None and outcome.level in _NO_TICKET:
             self._shadow.untracked(action, outcome, mode=self._mode, is_known=self._known.__contains__)
         return outcome
@@ -290,6 +298,8 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
         for action, state, key, ask in zip(actions, states, keys, review, strict=True):
             outcome = self._judge(action)
             judged.append(outcome)
+            if self._allowances.by_action and outcome.level is Level.APPROVE:
+                outcome = self._standing(action, outcome)
             self._check_submission(action, outcome)
             if outcome.level is Level.AUTO or (ask and outcome.level is Level.NOTIFY):
                 outcome = _force_approval(outcome)  # an explicit submit always asks a human
@@ -299,6 +309,8 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
         results = await self._engine.run(self.store.insert_tickets(
             rows, max_pending=self.policy.spec.defaults.max_pending_per_agent))
         self._shadow_tickets(results, judged)
+        if self._allowances.by_action:
+            await self._engine.run(self._audit_uses(results))
         return [t for t, _ in results]
 
     @traced("signoff.guard")
@@ -322,6 +334,8 @@ class Gate(SyncTwins, Deadlines, ServerDoors):
         made = await self._engine.run(self.store.insert_tickets(
             [(ticket, stored)], max_pending=self.policy.spec.defaults.max_pending_per_agent))
         self._shadow_tickets(made, [outcome])
+        if outcome.level is Level.NOTIFY and self._allowances.by_action:
+            await self._engine.run(self._audit_uses(made))
         [(ticket, _)] = made
         if ticket.kind != "approval":
             return decision_of(ticket)

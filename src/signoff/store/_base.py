@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
 
+from signoff._allowances import Allowance
 from signoff._errors import Conflict, NotFound, QuotaExceeded
 from signoff._model import Ticket, utcnow
 from signoff._records import (
@@ -349,3 +350,35 @@ class BaseStore(ABC):
 
         await self._apply(Transaction(locks=[Lock("mode")], reads=[Query("get_setting", {"key": "mode"})],
                                       decide=decide))
+
+    # -- standing approvals (signoff._allowances) -------------------------------------------------
+    async def insert_allowance(self, allowance: Allowance, *, actor: str) -> Allowance:
+        """Store a new allowance; audited as ``allowance_created`` (its event carries the record, so
+        every gate on the store learns of it)."""
+        return await self._apply(Transaction(decide=lambda _: Writes(
+            result=allowance, writes=[Query("insert_allowance", _allowance_row(allowance))],
+            audit=[AuditDraft(kind="allowance_created", actor=actor, ticket_id=allowance.ticket_id,
+                              data={"allowance": allowance.to_dict()})])))
+
+    async def update_allowance(self, allowance_id: str, change: Callable[[Allowance], tuple[Allowance, str]],
+                               *, actor: str) -> Allowance:
+        """Change an allowance under its lock: ``change`` returns the new record and the audit kind."""
+
+        def decide(rows: list[list[Row]]) -> Writes[Allowance]:
+            if not rows[0]:
+                raise NotFound(f"no allowance {allowance_id!r}")
+            new, kind = change(Allowance.from_dict(json.loads(rows[0][0][0])))
+            return Writes(result=new, writes=[Query("update_allowance", _allowance_row(new))],
+                          audit=[AuditDraft(kind=kind, actor=actor, ticket_id=new.ticket_id,
+                                            data={"allowance": new.to_dict()})])
+
+        return await self._apply(Transaction(reads=[Query("lock_allowance", {"id": allowance_id})], decide=decide))
+
+    async def list_allowances(self) -> list[Allowance]:
+        """Every allowance, oldest first (revoked and expired ones too)."""
+        return [Allowance.from_dict(json.loads(r[0])) for r in await self._fetch(Query("list_allowances"))]
+
+
+def _allowance_row(a: Allowance) -> dict[str, Any]:
+    return {"id": a.id, "action": a.action, "agent": a.agent, "created_at": a.created_at,
+            "expires_at": a.expires_at, "revoked_at": a.revoked_at, "body": a.to_json()}

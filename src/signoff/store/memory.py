@@ -43,12 +43,13 @@ class MemoryDatabase:
     audit: list[AuditEntry] = field(default_factory=list)
     revoked_sessions: dict[str, datetime] = field(default_factory=dict)
     notifications: dict[str, dict[str, Any]] = field(default_factory=dict)
+    allowances: dict[str, dict[str, Any]] = field(default_factory=dict)
     down: bool = False
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def tables(self) -> tuple[Any, ...]:
         return (self.tickets, self.reviewers, self.tokens, self.fingerprints, self.settings, self.audit,
-                self.revoked_sessions, self.notifications)
+                self.revoked_sessions, self.notifications, self.allowances)
 
 
 _DATABASES: dict[str, MemoryDatabase] = {}
@@ -239,6 +240,23 @@ class MemoryStore(BaseStore, OutboxMixin, ArchiveMixin):
 
     def _q_fingerprints(self, p: Params, f: Any) -> list[Row]:
         return [(fp,) for fp in self.db.fingerprints]
+
+    def _q_insert_allowance(self, p: Params, f: Any) -> None:
+        if p["id"] in self.db.allowances:
+            raise StoreUnavailable(f"allowance {p['id']!r} exists")  # a primary key violation
+        self.db.allowances[p["id"]] = dict(p)
+
+    def _q_update_allowance(self, p: Params, f: Any) -> None:
+        if p["id"] in self.db.allowances:  # a new row, not an edit in place: a rollback restores the old one
+            self.db.allowances[p["id"]] = {**self.db.allowances[p["id"]], **p}
+
+    def _q_lock_allowance(self, p: Params, f: Any) -> list[Row]:
+        row = self.db.allowances.get(p["id"])
+        return [(row["body"],)] if row else []
+
+    def _q_list_allowances(self, p: Params, f: Any) -> list[Row]:
+        rows = sorted(self.db.allowances.values(), key=lambda r: (_ts(r["created_at"]), r["id"]))
+        return [(r["body"],) for r in rows]
 
     def _q_put_reviewer(self, p: Params, f: Any) -> None:
         old = self.db.reviewers.get(p["name"])

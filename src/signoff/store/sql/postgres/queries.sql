@@ -234,3 +234,16 @@ DELETE FROM audit WHERE seq <= %(seq)s;
 -- the (kind, created_at) index finds them)
 SELECT agent, count(*) FILTER (WHERE created_at >= %(recent)s), count(*) FILTER (WHERE created_at < %(recent)s)
 FROM tickets WHERE kind = 'approval' AND created_at >= %(since)s GROUP BY agent;
+
+-- insert_allowance: a new standing approval (signoff._allowances)
+INSERT INTO allowances (id, action, agent, created_at, expires_at, revoked_at, body)
+VALUES (%(id)s, %(action)s, %(agent)s, %(created_at)s, %(expires_at)s, %(revoked_at)s, %(body)s);
+
+-- update_allowance: an allowance confirmed by another reviewer, or revoked
+UPDATE allowances SET expires_at = %(expires_at)s, revoked_at = %(revoked_at)s, body = %(body)s WHERE id = %(id)s;
+
+-- lock_allowance: the allowance to change, row-locked: two reviewers confirming or revoking it queue here
+SELECT body FROM allowances WHERE id = %(id)s FOR UPDATE;
+
+-- list_allowances: every allowance, oldest first
+SELECT body FROM allowances ORDER BY created_at, id;

@@ -63,6 +63,19 @@ CREATE TABLE IF NOT EXISTS fingerprints (
     learnt_at   timestamptz NOT NULL
 );
 
+-- Standing approvals (signoff._allowances): one agent (NULL: any) may repeat one action without
+-- asking, within the body's CEL condition, until expires_at (NULL: until revoked) or revoked_at.
+CREATE TABLE IF NOT EXISTS allowances (
+    id         text PRIMARY KEY,
+    action     text NOT NULL,
+    agent      text,
+    created_at timestamptz NOT NULL,
+    expires_at timestamptz,
+    revoked_at timestamptz,
+    body       text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS allowances_created ON allowances (created_at);
+
 -- Logged-out inbox sessions (by the SHA-256 of the session id), kept until the cookie would have
 -- expired, so a logout on one server holds on every server and across restarts.
 CREATE TABLE IF NOT EXISTS revoked_sessions (

@@ -200,3 +200,16 @@ DELETE FROM audit WHERE seq <= :seq;
 -- the (kind, created_at) index finds them)
 SELECT agent, SUM(created_at >= :recent), SUM(created_at < :recent) FROM tickets
 WHERE kind = 'approval' AND created_at >= :since GROUP BY agent;
+
+-- insert_allowance: a new standing approval (signoff._allowances)
+INSERT INTO allowances (id, action, agent, created_at, expires_at, revoked_at, body)
+VALUES (:id, :action, :agent, :created_at, :expires_at, :revoked_at, :body);
+
+-- update_allowance: an allowance confirmed by another reviewer, or revoked
+UPDATE allowances SET expires_at = :expires_at, revoked_at = :revoked_at, body = :body WHERE id = :id;
+
+-- lock_allowance: the allowance to change (the transaction's BEGIN IMMEDIATE already locks the database)
+SELECT body FROM allowances WHERE id = :id;
+
+-- list_allowances: every allowance, oldest first
+SELECT body FROM allowances ORDER BY created_at, id;

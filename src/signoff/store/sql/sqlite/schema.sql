@@ -82,6 +82,19 @@ CREATE TABLE audit (
 );
 CREATE INDEX audit_ticket ON audit (ticket_id);
 
+-- Standing approvals (signoff._allowances): one agent (NULL: any) may repeat one action without
+-- asking, within the body's CEL condition, until expires_at (NULL: until revoked) or revoked_at.
+CREATE TABLE allowances (
+    id         TEXT PRIMARY KEY,
+    action     TEXT NOT NULL,
+    agent      TEXT,
+    created_at REAL NOT NULL,
+    expires_at REAL,
+    revoked_at REAL,
+    body       TEXT NOT NULL
+);
+CREATE INDEX allowances_created ON allowances (created_at);
+
 -- A logged-out inbox session (by the SHA-256 of its id), kept until its cookie would have expired.
 CREATE TABLE revoked_sessions (sid_hash TEXT PRIMARY KEY, expires_at REAL NOT NULL);
 CREATE INDEX revoked_sessions_expiry ON revoked_sessions (expires_at);

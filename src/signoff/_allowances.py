@@ -1,0 +1,262 @@
+"""Standing approvals ("approve and always allow"): the record, its checks, and the in-memory index.
+
+Why this exists: when reviewers approve the same kind of request again and again, asking
+them trains rubber-stamping. An allowance lets one agent (or, from the top tier, any agent)
+repeat one action, optionally within a CEL condition on its arguments, until it expires or
+is revoked. A matching request that the policy sends to ``approve`` runs as ``notify`` (in the
+feed, the allowance named as the reason). It never lifts ``deny`` or ``suggest``, nor a mode's
+``approve``, and it carries only the authority its reviewers had: their lowest tier, and as
+many distinct reviewers as it has (a rule asking for two needs an allowance given by two).
+
+The rule for four-eyes rules: an allowance made from a ticket that needs N approvers stands
+only once N distinct reviewers have given it (the first ``allow``, then ``confirm_allowance``).
+
+Evaluation reads an ``AllowanceIndex``: active allowances by action name, conditions compiled
+once, rebuilt on each change (changes arrive as store events, also from other processes).
+Without allowances for an action it costs one dict lookup.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import secrets
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from signoff._errors import UserError
+from signoff._model import Action, Level, Outcome, Reason, canonical_json, utcnow
+from signoff.policy._cel import ConditionSyntaxError, compile_condition
+
+__all__ = ["EXPIRIES", "Allowance", "AllowanceIndex", "AllowanceStatus", "check_condition", "expiry_of",
+           "new_allowance_id", "propose_condition"]
+
+AllowanceStatus = Literal["pending", "active", "expired", "revoked"]
+REASON_CODE = "standing_approval"
+EXPIRIES: dict[str, timedelta | None] = {"1h": timedelta(hours=1), "1d": timedelta(days=1),
+                                         "7d": timedelta(days=7), "never": None}
+"""The expiries the inbox offers (``never``: until revoked); ``gate.allow`` also takes any timedelta."""
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def new_allowance_id() -> str:
+    return "al_" + secrets.token_hex(8)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Allowance:
+    """A standing approval: ``agent`` may run ``action`` (within ``condition``) without asking."""
+
+    id: str
+    action: str
+    """The action's name, exactly."""
+    agent: str | None
+    """The one agent it covers; None: any agent (only the policy's top tier may give that)."""
+    condition: str | None = None
+    """A CEL expression over ``args`` that must be true; None: any arguments."""
+    tier: str | None = None
+    """The authority it carries: the lowest tier among its reviewers (None: no tier)."""
+    required: int = 1
+    """How many distinct reviewers must give it before it stands (the source ticket's approvers)."""
+    reviewers: tuple[str, ...] = ()
+    """Who gave it, in order: the first allowed, the others confirmed."""
+    ticket_id: str | None = None
+    """The ticket it was given on."""
+    created_at: datetime
+    expires_at: datetime | None = None
+    """None: until revoked."""
+    revoked_at: datetime | None = None
+    revoked_by: str | None = None
+    comment: str = ""
+
+    def status(self, now: datetime | None = None) -> AllowanceStatus:
+        """``pending`` (waiting for more reviewers), ``active``, ``expired`` or ``revoked``."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and (now or utcnow()) >= self.expires_at:
+            return "expired"
+        return "active" if len(self.reviewers) >= self.required else "pending"
+
+    def describe(self) -> str:
+        """One line for people (the feed's reason, the CLI)."""
+        who = self.agent if self.agent is not None else "any agent"
+        cond = f" when {self.condition}" if self.condition else ""
+        until = f" until {self.expires_at:%Y-%m-%d %H:%M} UTC" if self.expires_at else " until revoked"
+        return f"{who} may run {self.action}{cond}{until} (allowed by {', '.join(self.reviewers) or 'nobody'})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "action": self.action, "agent": self.agent, "condition": self.condition,
+                "tier": self.tier, "required": self.required, "reviewers": list(self.reviewers),
+                "ticket_id": self.ticket_id, "created_at": self.created_at.isoformat(),
+                "expires_at": _iso(self.expires_at), "revoked_at": _iso(self.revoked_at),
+                "revoked_by": self.revoked_by, "comment": self.comment, "status": self.status()}
+
+    def to_json(self) -> str:
+        data = self.to_dict()
+        del data["status"]  # derived: never stored
+        return canonical_json(data)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Allowance:
+        from signoff._codec import parse_datetime
+
+        def opt(key: str) -> datetime | None:
+            return parse_datetime(data[key]) if data.get(key) else None
+
+        return cls(id=str(data["id"]), action=str(data["action"]), agent=data.get("agent"),
+                   condition=data.get("condition") or None, tier=data.get("tier"),
+                   required=int(data.get("required") or 1), reviewers=tuple(data.get("reviewers") or ()),
+                   ticket_id=data.get("ticket_id"), created_at=parse_datetime(data["created_at"]),
+                   expires_at=opt("expires_at"), revoked_at=opt("revoked_at"), revoked_by=data.get("revoked_by"),
+                   comment=str(data.get("comment") or ""))
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def expiry_of(expires: str | timedelta | None, now: datetime) -> datetime | None:
+    """When an allowance given ``now`` ends: ``1h``, ``1d``, ``7d``, ``never`` (or None), or a timedelta."""
+    if expires is None:
+        return None
+    if isinstance(expires, timedelta):
+        if expires <= timedelta(0):
+            raise UserError(f"allowance expiry must be positive, got {expires}")
+        return now + expires
+    if expires not in EXPIRIES:
+        raise UserError(f"unknown allowance expiry {expires!r}: use one of {', '.join(EXPIRIES)}")
+    span = EXPIRIES[expires]
+    return now + span if span is not None else None
+
+
+def check_condition(source: str | None) -> str | None:
+    """The condition, stripped, once it compiles with the policy's CEL compiler and reads only ``args``;
+    a UserError naming the problem and its column otherwise."""
+    if source is None or not source.strip():
+        return None
+    source = source.strip()
+    try:
+        cond = compile_condition(source)
+    except ConditionSyntaxError as exc:
+        raise UserError(f"allowance condition, column {exc.column}: {exc.message}") from None
+    other = [v for v in cond.variables if v != "args"]
+    if other:
+        raise UserError(f"allowance condition: it may read only args, not {other[0]!r}")
+    return source
+
+
+def propose_condition(args: Mapping[str, Any]) -> str:
+    """A condition from approved arguments: text and booleans must be equal, numbers at most as large.
+
+    ``{"env": "staging", "amount": 120.0}`` gives ``args.amount <= 120.0 && args.env == "staging"``.
+    Lists, maps and names that are not identifiers are left out (the reviewer can add them)."""
+    parts = []
+    for key in sorted(args):
+        value = args[key]
+        if not _IDENT.match(key):
+            continue
+        if isinstance(value, bool):
+            parts.append(f"args.{key} == {'true' if value else 'false'}")
+        elif isinstance(value, int):
+            parts.append(f"args.{key} <= {value}")
+        elif isinstance(value, float) and math.isfinite(value):
+            parts.append(f"args.{key} <= {value!r}")
+        elif isinstance(value, str):
+            parts.append(f"args.{key} == {canonical_json(value)}")
+    return " && ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    allowance: Allowance
+    run: Any  # the compiled condition's ``run`` (None: no condition)
+    rank: int  # the carried tier's rank among the policy's tiers (-1: none)
+
+
+class AllowanceIndex:
+    """Standing allowances by action name, for ``Gate.evaluate``: replaced whole on each change (readers
+    never lock; a change is a dict swap)."""
+
+    def __init__(self, tiers: Sequence[str]) -> None:
+        self._tiers = list(tiers)
+        self._all: dict[str, Allowance] = {}
+        self._lock = threading.Lock()
+        self.by_action: dict[str, tuple[_Entry, ...]] = {}
+
+    def load(self, allowances: Iterable[Allowance]) -> None:
+        with self._lock:
+            self._all = {a.id: a for a in allowances}
+            self._rebuild()
+
+    def put(self, allowance: Allowance) -> None:
+        with self._lock:
+            self._all[allowance.id] = allowance
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        now = utcnow()
+        by: dict[str, list[_Entry]] = {}
+        for a in self._all.values():
+            if a.status(now) != "active":
+                continue
+            run = compile_condition(a.condition).run if a.condition else None
+            by.setdefault(a.action, []).append(_Entry(a, run, _rank(self._tiers, a.tier)))
+        self._all = {k: a for k, a in self._all.items() if a.status(now) in ("active", "pending")}
+        self.by_action = {k: tuple(v) for k, v in by.items()}
+
+    def match(self, action: Action, outcome: Outcome, *, tier_rank: int) -> Allowance | None:
+        """The first standing allowance that covers ``action`` at ``outcome`` (an ``approve`` needing a tier
+        of rank ``tier_rank`` and ``outcome.reviewers.count`` reviewers), or None."""
+        entries = self.by_action.get(action.name)
+        if not entries:
+            return None
+        now = utcnow()
+        for e in entries:
+            a = e.allowance
+            if a.agent is not None and a.agent != action.agent:
+                continue
+            if a.expires_at is not None and now >= a.expires_at:
+                continue
+            if e.rank < tier_rank or len(a.reviewers) < outcome.reviewers.count:
+                continue
+            if e.run is not None:
+                try:
+                    if e.run({"args": dict(action.args)}) is not True:
+                        continue
+                except Exception:  # a condition that cannot be evaluated allows nothing
+                    continue
+            return a
+        return None
+
+
+def _rank(tiers: Sequence[str], tier: str | None) -> int:
+    try:
+        return list(tiers).index(tier) if tier is not None else -1
+    except ValueError:
+        return -1
+
+
+def covers(outcome: Outcome) -> bool:
+    """May an allowance lower this outcome? Only an ``approve`` the policy's rules asked for: never
+    ``deny``/``suggest``, and never one a mode imposed (a mode is the operator's call for everyone)."""
+    return outcome.level is Level.APPROVE and not any(
+        r.code == "mode" and r.level is Level.APPROVE for r in outcome.reasons)
+
+
+def allowed_outcome(outcome: Outcome, allowance: Allowance) -> Outcome:
+    """``outcome`` lowered to ``notify`` with the allowance named as the deciding reason."""
+    reason = Reason(code=REASON_CODE, rule=outcome.matched_rules[0] if outcome.matched_rules else None,
+                    level=Level.NOTIFY,
+                    message=f"Allowed without asking by standing approval {allowance.id}: {allowance.describe()}")
+    return replace(outcome, level=Level.NOTIFY, reasons=(*outcome.reasons, reason))
+
+
+def allowance_of(reasons: Iterable[Reason]) -> str | None:
+    """The id of the allowance that let a request through (from its reasons), if one did."""
+    for r in reasons:
+        if r.code == REASON_CODE:
+            return r.message.split("standing approval ", 1)[1].split(":", 1)[0]
+    return None

@@ -1,0 +1,149 @@
+"""Standing approvals on every store (and through ``Gate.remote`` against a real server): what an
+allowance lets through, what it never lifts, who may give it, and its audit trail."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from signoff import Action, Gate, Level
+from signoff._errors import Conflict, NotAuthorized, UserError
+from tests.contract.conftest import GateFactory, audit_kinds
+
+
+def refund(amount: float, agent: str = "shop-bot") -> Action:
+    return Action(name="issue_refund", args={"amount": amount, "currency": "EUR"}, agent=agent)
+
+
+async def allowed_refund(gate: Gate, **kw: object) -> str:
+    """alice (junior) approves a 120 EUR refund and allows refunds up to 200 EUR for shop-bot."""
+    ticket = await gate.submit(refund(120.0))
+    made = await gate.allow(ticket.id, reviewer="alice", condition="args.amount <= 200.0", **kw)  # type: ignore[arg-type]
+    assert "active" == made.status()
+    assert ("approved", ("alice",)) == ((await gate.get_ticket(ticket.id)).status, made.reviewers)
+    return made.id
+
+
+class TestWhatItAllows:
+    async def test_a_matching_request_runs_without_asking_and_is_in_the_feed(self, gate: Gate,
+                                                                             store_url: str) -> None:
+        """Within the scope the policy's approve becomes notify, named by the allowance; guard returns at
+        once with a feed record, and its use is audited."""
+        aid = await allowed_refund(gate)
+        outcome = gate.evaluate(refund(150.0))
+        assert Level.NOTIFY == outcome.level
+        assert aid in outcome.explanation
+        decision = await gate.guard(refund(150.0), timeout=5)
+        assert (True, "notified") == (decision.approved, decision.status)
+        ticket = await gate.get_ticket(decision.ticket_id or "")
+        assert ("notification", "standing_approval") == (ticket.kind, ticket.reasons[-1].code)
+        assert ["allowance_created", "allowance_used"] == [k for k in audit_kinds(store_url)
+                                                           if k.startswith("allowance")]
+
+    async def test_outside_its_scope_a_human_is_asked(self, gate: Gate) -> None:
+        """Another agent, arguments outside the condition, and a rule needing a higher tier all still ask."""
+        await allowed_refund(gate)
+        assert Level.APPROVE == gate.evaluate(refund(150.0, agent="other-bot")).level
+        assert Level.APPROVE == gate.evaluate(refund(500.0)).level
+        assert Level.APPROVE == gate.evaluate(Action(name="send_payment", args={"amount": 1}, agent="shop-bot")).level
+
+    async def test_it_never_lifts_deny(self, gate: Gate) -> None:
+        """An allowance without a condition still leaves a denied request denied."""
+        ticket = await gate.submit(refund(10.0))
+        await gate.allow(ticket.id, reviewer="bob")  # senior: covers big refunds too
+        assert Level.NOTIFY == gate.evaluate(refund(5000.0)).level
+        assert Level.DENY == gate.evaluate(refund(500_000.0)).level
+
+    async def test_a_higher_tier_rule_is_not_covered_by_a_lower_tier_allowance(self, gate: Gate) -> None:
+        """alice (junior) allowed refunds with no condition; a refund over 1000 needs a senior: still asked."""
+        ticket = await gate.submit(refund(10.0))
+        await gate.allow(ticket.id, reviewer="alice")
+        assert (Level.NOTIFY, Level.APPROVE) == (gate.evaluate(refund(900.0)).level,
+                                                 gate.evaluate(refund(5000.0)).level)
+
+    async def test_revoked_it_asks_again_and_is_audited(self, gate: Gate, store_url: str) -> None:
+        aid = await allowed_refund(gate)
+        revoked = await gate.revoke_allowance(aid, reviewer="carol")
+        assert ("revoked", "carol") == (revoked.status(), revoked.revoked_by)
+        assert Level.APPROVE == gate.evaluate(refund(150.0)).level
+        assert [] == await gate.list_allowances()
+        assert [aid] == [a.id for a in await gate.list_allowances(include_ended=True)]
+        assert "allowance_revoked" in audit_kinds(store_url)
+        with pytest.raises(Conflict):
+            await gate.revoke_allowance(aid, reviewer="carol")
+
+
+class TestWhoMayGiveIt:
+    async def test_four_eyes_need_two_reviewers_before_it_stands(self, gate: Gate) -> None:
+        """send_payment needs two seniors: bob's allowance is pending (and the ticket 1/2) until carol
+        confirms; the same reviewer cannot confirm twice."""
+        ticket = await gate.submit(Action(name="send_payment", args={"amount": 50}, agent="pay-bot"))
+        made = await gate.allow(ticket.id, reviewer="bob", condition="args.amount <= 50")
+        assert ("pending", 2) == (made.status(), made.required)
+        assert Level.APPROVE == gate.evaluate(Action(name="send_payment", args={"amount": 40}, agent="pay-bot")).level
+        with pytest.raises(NotAuthorized):
+            await gate.confirm_allowance(made.id, reviewer="bob")
+        confirmed = await gate.confirm_allowance(made.id, reviewer="carol")
+        assert ("active", ("bob", "carol")) == (confirmed.status(), confirmed.reviewers)
+        assert Level.NOTIFY == gate.evaluate(Action(name="send_payment", args={"amount": 40}, agent="pay-bot")).level
+
+    async def test_a_reviewer_may_allow_only_what_their_tier_could_approve(self, gate: Gate) -> None:
+        ticket = await gate.submit(Action(name="send_payment", args={"amount": 50}, agent="pay-bot"))
+        with pytest.raises(NotAuthorized, match="senior"):
+            await gate.allow(ticket.id, reviewer="alice")
+        assert "pending" == (await gate.get_ticket(ticket.id)).status  # nothing was approved either
+
+    async def test_any_agent_takes_the_top_tier(self, gate: Gate) -> None:
+        ticket = await gate.submit(refund(10.0))
+        with pytest.raises(NotAuthorized, match="lead"):
+            await gate.allow(ticket.id, reviewer="bob", any_agent=True)
+        made = await gate.allow(ticket.id, reviewer="dave", any_agent=True, expires="1h")
+        assert made.agent is None
+        assert Level.NOTIFY == gate.evaluate(refund(10.0, agent="any-bot")).level
+
+    async def test_a_bad_condition_is_refused_with_its_position(self, gate: Gate) -> None:
+        ticket = await gate.submit(refund(10.0))
+        with pytest.raises(UserError, match="column"):
+            await gate.allow(ticket.id, reviewer="alice", condition="args.amount <=")
+        with pytest.raises(UserError, match="only args"):
+            await gate.allow(ticket.id, reviewer="alice", condition="context.env == 'prod'")
+        with pytest.raises(UserError, match="expiry"):
+            await gate.allow(ticket.id, reviewer="alice", expires="forever")
+        assert "pending" == (await gate.get_ticket(ticket.id)).status
+
+    async def test_only_an_approver_of_a_decided_ticket_may_allow_it(self, gate: Gate) -> None:
+        ticket = await gate.submit(refund(10.0))
+        await gate.approve(ticket.id, reviewer="alice")
+        with pytest.raises(Conflict):
+            await gate.allow(ticket.id, reviewer="bob")
+        assert "active" == (await gate.allow(ticket.id, reviewer="alice")).status()
+
+
+class TestEveryGateFollows:
+    async def test_another_gate_on_the_store_follows_creation_and_revocation(self, open_gate: GateFactory) -> None:
+        """Changes travel as store events: a second gate (another process's, in effect) applies them."""
+        first, second = open_gate(), open_gate(reviewers=False)
+        aid = await allowed_refund(first)
+        await _eventually(lambda: second.evaluate(refund(150.0)).level is Level.NOTIFY)
+        await first.revoke_allowance(aid)
+        await _eventually(lambda: second.evaluate(refund(150.0)).level is Level.APPROVE)
+
+    async def test_it_expires(self, open_gate: GateFactory) -> None:
+        gate = open_gate()
+        ticket = await gate.submit(refund(10.0))
+        made = await gate.allow(ticket.id, reviewer="alice", expires=timedelta(milliseconds=200))
+        assert Level.NOTIFY == gate.evaluate(refund(10.0)).level
+        await _eventually(lambda: gate.evaluate(refund(10.0)).level is Level.APPROVE)
+        assert "expired" == (await gate.list_allowances(include_ended=True))[0].status()
+        assert made.id not in [a.id for a in await gate.list_allowances()]
+
+
+async def _eventually(check: object, within: float = 10.0) -> None:
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    end = loop.time() + within
+    while not check():  # type: ignore[operator]
+        assert loop.time() < end, "the change never arrived"
+        await asyncio.sleep(0.02)
