@@ -82,17 +82,23 @@ class ServerDoors:
         ``action`` must be what the reviewer approved (Conflict otherwise). ``claim_id`` is the
         caller's (one per attempt to run): the same claim again is answered with the same claim, so
         a caller whose answer was lost may still run; any other claim raises AlreadyExecuted. The
-        run has ``lease`` seconds (default ``execution_lease``) to finish; past it, the sweeper marks
-        it ``unknown`` for a reviewer. A claim left ``executing`` by another instance turns the
-        ticket ``unknown`` (returned, not raised). ``execute`` is claim, run, finish in one call;
-        these two doors serve a runner in another process.
+        run has ``lease`` seconds (default ``lease_for``: the policy's, else ``execution_lease``) to
+        finish; past it, the sweeper marks it ``unknown`` for a reviewer. A claim left ``executing``
+        by another instance turns the ticket ``unknown`` (returned, not raised). ``execute`` is claim,
+        run, finish in one call; these two doors serve a runner in another process.
         """
         who = instance or self.instance
-        span = self.execution_lease if lease is None else (
-            lease if isinstance(lease, timedelta) else timedelta(seconds=lease))
+        span = None if lease is None else lease if isinstance(lease, timedelta) else timedelta(seconds=lease)
         return await self._engine.run(self.store.update_ticket(
             ticket_id, lambda t: tr.claim_execution(t, action=action, instance=who, now=utcnow(),
-                                                    claim_id=claim_id, lease=span)))
+                                                    claim_id=claim_id, lease=span or self.lease_for(t))))
+
+    def lease_for(self, ticket: Ticket) -> timedelta:
+        """The run-time budget of ``ticket``'s run: the longest ``lease`` of the rules it matched, else the
+        policy's ``defaults.lease``, else ``execution_lease`` (the policy in force when the run is claimed)."""
+        spec = self.policy.spec
+        leases = [r.lease for r in spec.rules if r.lease is not None and r.name in ticket.rules]
+        return max(leases) if leases else spec.defaults.lease or self.execution_lease
 
     async def finish_execution(self, ticket_id: str, *, ok: bool, error: str = "",
                                claim_id: str | None = None) -> Ticket:

@@ -21,7 +21,7 @@ LOCAL_ONLY = {
     "find_token", "find_token_sync", "create_token", "create_token_sync", "count_tickets",
     "count_tickets_sync", "audit_entries", "audit_entries_sync", "audit_head",
     "revoke_session", "session_revoked", "find_reviewer", "find_reviewer_sync",
-    "execution_lease",  # the server's lease for claimed runs; a remote caller asks its own per claim
+    "execution_lease", "lease_for",  # the lease of claimed runs; a remote caller may ask its own per claim
     "surges",  # the flood guard's count, which the server's doors and inbox apply
     "put_reviewer",  # reviewers made or updated at single sign-on, where the database is
     # the notification outbox, delivered by the server's deliverer

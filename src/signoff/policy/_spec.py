@@ -67,6 +67,9 @@ class Rule(_Model):
     retries: int | None = Field(default=None, ge=0, le=100)
     modes: Names = None
     """Only active while one of these modes is on."""
+    lease: Duration | None = None
+    """How long an approved run of the action may take before it is in doubt (``unknown``, for a
+    reviewer to check); the longest of the matched rules' applies (default: ``defaults.lease``)."""
 
 
 class RuleOverride(_Model):
@@ -135,6 +138,9 @@ class Defaults(_Model):
     on_timeout: OnTimeout = "escalate"
     retries: int = Field(default=3, ge=0, le=100)
     """How many times ``retry`` re-notifies before the ticket aborts."""
+    lease: Duration | None = None
+    """How long an approved run may take before it is in doubt (default: the gate's
+    ``execution_lease``, 15 minutes)."""
     reviewers: Reviewers = Field(default_factory=Reviewers)
     require_reasoning: bool = False
     """Refuse approval tickets whose action has no reasoning."""
