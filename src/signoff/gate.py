@@ -42,7 +42,7 @@ from signoff._telemetry import traced
 from signoff._via import current_via
 from signoff.audit import VerifyResult, verify_chain
 from signoff.client import RemoteGate
-from signoff.insights import Insights, ReplayReport, compute_insights, replay, reviewer_stats
+from signoff.insights import Insights, ReplayReport, compute_insights, replay, reviewer_stats, with_changes
 from signoff.policy import Policy, PolicySpec
 from signoff.review import _flood as flood
 from signoff.review import _submission as submission
@@ -618,8 +618,9 @@ class Gate(SyncTwins, Deadlines, ServerDoors, Allowances):
         if self._shadow is not None:
             await self._engine.run(flush(self._shadow, self.store))
         entries = await self._engine.run(self.store.audit_entries())
-        return replace(compute_insights(tickets, min_volume=min_volume), reviewers=reviewer_stats(entries),
-                       shadow=shadow_report(entries, tickets, live=self._shadow))
+        report = replace(compute_insights(tickets, min_volume=min_volume), reviewers=reviewer_stats(entries),
+                         shadow=shadow_report(entries, tickets, live=self._shadow))
+        return with_changes(report, self.policy, tickets)  # each recommendation as a diff, replayed
 
     async def replay(self, policy: Policy | PolicySpec | Mapping[str, Any] | str | Path) -> ReplayReport:
         """What ``policy`` would have done with the decided requests in the store."""

@@ -8,14 +8,18 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from signoff._model import Level, Ticket
 from signoff._records import AuditEntry
 from signoff._shadow import PolicyComparison
 
+if TYPE_CHECKING:
+    from signoff.policy import Policy
+
 __all__ = ["QUICK_SECONDS", "Insights", "PolicyComparison", "Recommendation", "ReplayReport", "ReviewerStat", "Stat",
-           "compute_insights", "replay", "reviewer_stats", "visible_reviewers"]
+           "compute_insights", "replay", "reviewer_stats", "visible_reviewers", "with_changes"]
 
 DECIDED = ("approved", "rejected", "expired", "aborted")
 
@@ -44,6 +48,15 @@ class Recommendation:
     action: str | None
     suggest_level: Level
     message: str
+    change: str = ""
+    """The policy change it means: a unified diff against the policy file (a YAML snippet when the
+    policy is not a file); '' when it means none (fix the agent, add reviewers). Never applied by signoff.
+
+    .. versionadded:: 0.2.0"""
+    replay: str = ""
+    """What that change would have done with the decided requests (a ``ReplayReport``, in words).
+
+    .. versionadded:: 0.2.0"""
 
 
 QUICK_SECONDS = 2.0
@@ -237,3 +250,14 @@ def replay(tickets: Iterable[Ticket], evaluate: object) -> ReplayReport:
                         would_block=block, examples=examples)
 
 
+def with_changes(report: Insights, policy: Policy, tickets: Sequence[Ticket]) -> Insights:
+    """``report`` with each recommendation's policy change and its replay against ``tickets``."""
+    from signoff.policy._advice import level_change
+
+    recs = []
+    for r in report.recommendations:
+        change = level_change(policy, r.rule, r.suggest_level) if r.rule else None
+        if change is not None:
+            r = replace(r, change=change.diff or change.snippet, replay=str(replay(tickets, change.policy.evaluate)))
+        recs.append(r)
+    return replace(report, recommendations=recs)

@@ -100,13 +100,14 @@ def insights(db: str, policy: str | None, min_volume: int, as_json: bool) -> Non
     """Approval rates, time to decision, timeouts and edits per rule and per action, and what to change."""
     from signoff._shadow import shadow_report
     from signoff.cli._comparison import comparison_json, print_comparison
-    from signoff.insights import QUICK_SECONDS, compute_insights, reviewer_stats
+    from signoff.insights import QUICK_SECONDS, compute_insights, reviewer_stats, with_changes
 
+    loaded = None
     if policy is not None:
         from signoff.policy import Policy
 
         with signoff_errors():
-            Policy.load(policy)  # a bad policy is reported even though the figures do not need it
+            loaded = Policy.load(policy)  # a bad policy is reported before the store is read
 
     async def read(store: Store) -> Any:
         return (await store.list_tickets(TicketQuery(kind="approval", status=_DECIDED, limit=10_000_000)),
@@ -115,6 +116,8 @@ def insights(db: str, policy: str | None, min_volume: int, as_json: bool) -> Non
     with signoff_errors():
         decided, entries = run_store(db, read)
     report = compute_insights(decided, min_volume=min_volume)
+    if loaded is not None:
+        report = with_changes(report, loaded, decided)  # each recommendation as a diff of the file
     shadow = shadow_report(entries, decided)
     reviewers = reviewer_stats(entries)
     if as_json:
@@ -123,7 +126,8 @@ def insights(db: str, policy: str | None, min_volume: int, as_json: bool) -> Non
             "rules": [_stat_json(s) for s in report.rules],
             "actions": [_stat_json(s) for s in report.actions],
             "recommendations": [{"rule": r.rule, "action": r.action, "level": r.suggest_level.value,
-                                 "message": r.message} for r in report.recommendations],
+                                 "message": r.message, "change": r.change, "replay": r.replay}
+                                for r in report.recommendations],
             "shadow": comparison_json(shadow) if shadow is not None else None,
             "reviewers": [{"name": r.name, "decisions": r.decisions, "approved": r.approved, "rejected": r.rejected,
                            "approval_rate": r.approval_rate, "median_seconds_open": r.median_seconds_open,
@@ -158,8 +162,15 @@ def insights(db: str, policy: str | None, min_volume: int, as_json: bool) -> Non
     click.echo(click.style("recommendations", bold=True))
     for r in report.recommendations:
         click.echo(f"  - {reveal(r.message, one_line=True)}")  # names the agent's actions
+        if r.change:
+            click.echo(f"    replayed on the decided requests: {r.replay}")
+            for line in r.change.splitlines():
+                colour = "green" if line.startswith("+") else "red" if line.startswith("-") else None
+                click.echo("    " + (click.style(reveal(line), fg=colour) if colour else reveal(line)))
     if not report.recommendations:
         click.echo(f"  none (a rule needs {min_volume} decisions before signoff suggests a change)")
+    elif loaded is None and any(r.rule for r in report.recommendations):
+        click.echo("  (pass --policy FILE to see each as a diff of the policy file, replayed on this history)")
 
 
 def _quick(share: float | None, quick: int, timed: int) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from pathlib import Path
 
 from signoff._model import Level
 from signoff.policy import Policy
@@ -59,6 +60,7 @@ def level_change(policy: Policy, rule: str, level: Level) -> PolicyChange | None
     new_rule = new_policy.rule(rule)
     if new_rule is None or new_rule.level is not level:  # the edit must say exactly what it means
         return None
+    name = Path(policy.source).name if Path(policy.source).is_absolute() else policy.source  # as git names it
     diff = "".join(difflib.unified_diff(text.splitlines(keepends=True), changed.splitlines(keepends=True),
-                                        fromfile=f"a/{policy.source}", tofile=f"b/{policy.source}"))
+                                        fromfile=f"a/{name}", tofile=f"b/{name}"))
     return PolicyChange(rule=rule, old=current.level, new=level, snippet=snippet, diff=diff, policy=new_policy)
