@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from signoff.policy import Policy
     from signoff.store import Store
 
-__all__ = ["Allowances"]
+__all__ = ["Allowances", "revoke_in"]
 
 R = TypeVar("R")
 
@@ -167,14 +167,7 @@ class Allowances:
             if rv.disabled:
                 raise NotAuthorized(f"reviewer {rv.name!r} is disabled")
             actor = rv.name
-        now = utcnow()
-
-        def change(a: Allowance) -> tuple[Allowance, str]:
-            if a.revoked_at is not None:
-                raise Conflict(f"allowance {a.id} is already revoked (by {a.revoked_by})")
-            return _evolve(a, revoked_at=now, revoked_by=actor), "allowance_revoked"
-
-        made = await self.store.update_allowance(allowance_id, change, actor=actor)
+        made = await revoke_in(self.store, allowance_id, actor=actor)
         self._allowances.put(made)
         return made
 
@@ -210,6 +203,18 @@ class Allowances:
             if a.id == allowance_id:
                 return a
         raise NotFound(f"no allowance {allowance_id!r}")
+
+
+async def revoke_in(store: Store, allowance_id: str, *, actor: str) -> Allowance:
+    """Revoke an allowance in ``store`` (the Gate's step, and the CLI's without a policy at hand)."""
+    now = utcnow()
+
+    def change(a: Allowance) -> tuple[Allowance, str]:
+        if a.revoked_at is not None:
+            raise Conflict(f"allowance {a.id} is already revoked (by {a.revoked_by})")
+        return _evolve(a, revoked_at=now, revoked_by=actor), "allowance_revoked"
+
+    return await store.update_allowance(allowance_id, change, actor=actor)
 
 
 def _evolve(a: Allowance, **changes: object) -> Allowance:

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import click
 
-from signoff.cli import _admin, _audit, _claude_code, _data, _demo, _mcp, _notifications, _policy, _serve, _tickets
+from signoff.cli import (
+    _admin,
+    _allowances,
+    _audit,
+    _claude_code,
+    _data,
+    _demo,
+    _mcp,
+    _notifications,
+    _policy,
+    _serve,
+    _tickets,
+)
 
 __all__ = ["main"]
 
@@ -17,3 +29,4 @@ def main() -> None:
 
 for _module in (_policy, _tickets, _admin, _audit, _data, _notifications, _serve, _demo, _mcp, _claude_code):
     _module.register(main)
+_allowances.register(main)

@@ -1,0 +1,124 @@
+"""``signoff allowances list|allow|revoke``: standing approvals from a terminal, without the server.
+
+Agent and action names are the agent's words: they go through ``signoff._text.reveal`` before
+they reach the terminal. ``allow`` needs the policy (tiers, the ticket's rule); ``list`` and
+``revoke`` only the store, so an allowance can be ended in a hurry with nothing else at hand.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from signoff._allowances import EXPIRIES, Allowance
+from signoff._gate_allowances import revoke_in
+from signoff._model import utcnow
+from signoff._text import reveal
+from signoff.cli._db import db_option, fail, policy_option, print_table, run_store, signoff_errors, span
+from signoff.store import Store
+
+__all__ = ["register"]
+
+_COLOURS = {"active": "green", "pending": "yellow", "expired": "magenta", "revoked": "bright_black"}
+
+
+def register(group: click.Group) -> None:
+    """Add ``allowances`` to ``group``."""
+    group.add_command(allowances)
+
+
+@click.group("allowances")
+def allowances() -> None:
+    """Standing approvals: what agents may repeat without asking."""
+
+
+@allowances.command("list")
+@db_option
+@click.option("--all", "include_ended", is_flag=True, help="Revoked and expired ones too.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per allowance, for scripts.")
+def list_cmd(db: str, include_ended: bool, as_json: bool) -> None:
+    """Standing (and pending) allowances, oldest first."""
+
+    async def fetch(store: Store) -> list[Allowance]:
+        return await store.list_allowances()
+
+    with signoff_errors():
+        found = run_store(db, fetch)
+    now = utcnow()
+    found = [a for a in found if include_ended or a.status(now) in ("active", "pending")]
+    if as_json:
+        for a in found:
+            click.echo(json.dumps(a.to_dict(), sort_keys=True, separators=(",", ":")))  # ASCII: no raw controls
+        return
+    if not found:
+        click.echo("no allowances")
+        return
+    rows = []
+    for a in found:
+        left = span((a.expires_at - now).total_seconds()) if a.expires_at and a.expires_at > now else (
+            "-" if a.expires_at else "until revoked")
+        rows.append([a.id, a.status(now), reveal(a.action, one_line=True, max_len=40),
+                     "any agent" if a.agent is None else reveal(a.agent, one_line=True, max_len=30),
+                     reveal(a.condition or "-", one_line=True, max_len=60), f"{len(a.reviewers)}/{a.required}",
+                     ", ".join(a.reviewers), left])
+    print_table(["ID", "STATUS", "ACTION", "AGENT", "CONDITION", "GIVEN", "BY", "LEFT"], rows,
+                colours={1: _COLOURS.get})
+
+
+@allowances.command("allow")
+@db_option
+@policy_option(required=True)
+@click.option("--as", "reviewer", envvar="SIGNOFF_REVIEWER", required=True, metavar="NAME",
+              help="The reviewer giving it (env SIGNOFF_REVIEWER); must exist in the store.")
+@click.argument("ticket_id")
+@click.option("--condition", help="CEL over args that must hold, e.g. 'args.amount <= 200.0'.")
+@click.option("--expires", type=click.Choice(list(EXPIRIES)), default="1d", show_default=True)
+@click.option("--any-agent", is_flag=True, help="Every agent, not only the ticket's (the top tier only).")
+@click.option("--comment", default="")
+@click.option("--json", "as_json", is_flag=True)
+def allow(db: str, policy: str, reviewer: str, ticket_id: str, condition: str | None, expires: str,
+          any_agent: bool, comment: str, as_json: bool) -> None:
+    """Approve TICKET_ID (if pending) and let its agent repeat its action without asking."""
+    from signoff.gate import Gate
+
+    with signoff_errors():
+        gate = Gate.open(policy=policy, store=db, sweep=False)
+        try:
+            made = gate.allow_sync(ticket_id, reviewer=reviewer, condition=condition, expires=expires,
+                                   any_agent=any_agent, comment=comment)
+        finally:
+            gate.close()
+    _show(made, as_json)
+
+
+@allowances.command("revoke")
+@db_option
+@click.argument("allowance_id")
+@click.option("--as", "reviewer", envvar="SIGNOFF_REVIEWER", metavar="NAME",
+              help="The reviewer revoking it (recorded; must exist and be enabled); default: operator.")
+@click.option("--json", "as_json", is_flag=True)
+def revoke(db: str, allowance_id: str, reviewer: str | None, as_json: bool) -> None:
+    """End an allowance now: matching requests ask a human again."""
+
+    async def run(store: Store) -> Allowance:
+        actor = "operator"
+        if reviewer is not None:
+            rv = await store.get_reviewer(reviewer)
+            if rv is None or rv.disabled:
+                fail(f"reviewer {reviewer!r} {'is disabled' if rv else 'does not exist'}")
+            actor = rv.name
+        return await revoke_in(store, allowance_id, actor=actor)
+
+    with signoff_errors():
+        made = run_store(db, run)
+    _show(made, as_json)
+
+
+def _show(a: Allowance, as_json: bool) -> None:
+    data: dict[str, Any] = a.to_dict()
+    if as_json:
+        click.echo(json.dumps(data, sort_keys=True, separators=(",", ":")))
+        return
+    click.echo(f"{a.id} {a.status()}: {reveal(a.describe(), one_line=True)}")
