@@ -152,3 +152,24 @@ class TestServed:
         finally:
             stop_process(proc)
         assert "Traceback" not in log.read_text()
+
+
+class TestTheBound:
+    def test_the_url_sets_it_in_seconds(self, db: Path) -> None:
+        """``?busy_timeout=2`` is 2 s, the default 5 s, and the file is the path without the query."""
+        from signoff.store.sqlite import SQLiteStore
+
+        Gate.open(policy=db.parent / "policy.yaml", store=f"sqlite:///{db}?busy_timeout=2").close()
+        assert (2000, 5000, str(db), True) == (SQLiteStore(f"sqlite:///{db}?busy_timeout=2").busy_timeout_ms,
+                                               SQLiteStore(f"sqlite:///{db}").busy_timeout_ms,
+                                               SQLiteStore(f"sqlite:///{db}?busy_timeout=2").path, db.exists())
+
+    @pytest.mark.parametrize(("query", "words"), [("busy_timeout=soon", "busy_timeout='soon' must be seconds"),
+                                                   ("busy_timeout=0", "busy_timeout='0' must be seconds"),
+                                                   ("timeout=5", "unknown option 'timeout'")])
+    def test_a_bad_option_is_named(self, db: Path, query: str, words: str) -> None:
+        from signoff import UserError
+        from signoff.store.sqlite import SQLiteStore
+
+        with pytest.raises(UserError, match=words):
+            SQLiteStore(f"sqlite:///{db}?{query}")
