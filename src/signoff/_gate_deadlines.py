@@ -101,11 +101,13 @@ class Deadlines:
             for tid in due:
                 await self._expire(tid, tiers)
                 n += 1
+        seen: set[str] = set()  # a ticket found due that needs no change is not visited twice
         while True:
-            due = await self._engine.run(self.store.due_leases(utcnow()))
+            due = [tid for tid in await self._engine.run(self.store.due_leases(utcnow())) if tid not in seen]
             if not due:
                 return n
             for tid in due:
+                seen.add(tid)
                 await self._engine.run(self.store.update_ticket(tid, lambda t: tr.lease_expired(t, now=utcnow())))
                 n += 1
 

@@ -229,10 +229,17 @@ class TestLeases:
     @pytest.mark.parametrize("changes", [
         {"execution": "executing", "lease_until": NOW + timedelta(seconds=1)},
         {"execution": "executed", "lease_until": NOW - timedelta(seconds=1)},
-        {"execution": "executing", "lease_until": None},
+        {"execution": "unknown", "lease_until": None},
     ])
     def test_nothing_is_due_otherwise(self, changes: dict[str, Any]) -> None:
         assert tr.lease_expired(approved_ticket(**changes), now=NOW) is None
+
+    def test_a_run_claimed_before_leases_existed_becomes_unknown(self) -> None:
+        """Migration 0005 makes such runs due; the transition says why it has no lease."""
+        change = tr.lease_expired(approved_ticket(execution="executing", executor="i1"), now=NOW)
+        assert change is not None
+        assert ("unknown", None) == (change.ticket.execution, change.audit[0].data["lease_until"])
+        assert "claimed before runs had leases" in change.ticket.explanation
 
 
 class TestResolveUnknown:

@@ -296,17 +296,20 @@ def finish_execution(ticket: Ticket, *, ok: bool, error: str = "", claim_id: str
 
 def lease_expired(ticket: Ticket, *, now: datetime) -> Change | None:
     """A run still ``executing`` past its lease becomes ``unknown``: a reviewer records whether it ran.
-    None when nothing is due (finished meanwhile, or the lease not over)."""
-    if ticket.execution != "executing" or ticket.lease_until is None or ticket.lease_until > now:
+    None when nothing is due (finished meanwhile, or the lease not over). A run claimed before leases
+    existed has none; the sweeper reaches it only because the upgrade made it due (migration 0005)."""
+    if ticket.execution != "executing" or (ticket.lease_until is not None and ticket.lease_until > now):
         return None
+    until = (f"within its lease (until {ticket.lease_until.isoformat(timespec='seconds')})"
+             if ticket.lease_until is not None else "(it was claimed before runs had leases)")
     t = ticket.evolve(execution="unknown",
-                      explanation="The run claimed for this approval did not report back within its lease "
-                                  f"(until {ticket.lease_until.isoformat(timespec='seconds')}). It may or may not "
-                                  "have happened: a reviewer must check and record what happened.")
+                      explanation=f"The run claimed for this approval did not report back {until}. It may or may "
+                                  "not have happened: a reviewer must check and record what happened.")
     return Change(ticket=t, audit=(AuditDraft(kind="execution_unknown", actor="signoff", ticket_id=t.id,
                                               data={"reason": "lease", "instance": ticket.executor,
                                                     "claim_id": ticket.claim_id,
-                                                    "lease_until": ticket.lease_until.isoformat()}),))
+                                                    "lease_until": ticket.lease_until.isoformat()
+                                                    if ticket.lease_until else None}),))
 
 
 def resolve_unknown(ticket: Ticket, reviewer: Reviewer, *, tiers: Sequence[str], now: datetime,

@@ -4,3 +4,7 @@
 -- index instead of reading every approved ticket.
 
 CREATE INDEX IF NOT EXISTS tickets_lease_deadline ON tickets (deadline) WHERE status = 'approved' AND deadline IS NOT NULL;
+
+-- Runs claimed before leases existed have none: they are due now, so the sweeper marks each one
+-- 'unknown' for a reviewer instead of leaving it 'executing' for good.
+UPDATE tickets SET deadline = now() WHERE status = 'approved' AND (body::jsonb ->> 'execution') = 'executing';
