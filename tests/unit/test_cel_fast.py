@@ -425,9 +425,11 @@ class TestDecider:
         policy = Policy.from_dict(self.POLICY)
         policy.evaluate(Action(name="refund.create", args={"amount": 5}))
         table = policy._compiled._tables[None][0]
-        source = table.entries["refund.create"].source
-        assert "A['amount']" in source and "'pii' in _a_tags" in source and "C['env']" in source
-        assert source.count("_run(") == 2
+        assert table.shared is not None  # the rules with no action matcher: one function for every name
+        own, shared = table.entries["refund.create"].source, table.shared.source
+        assert "A['amount']" in own and "_W(action, A, C)" in own
+        assert "'pii' in _a_tags" in shared and "C['env']" in shared
+        assert shared.count("_run(") == 2
 
     def test_the_outcome_says_which_rules_matched_and_nearly_matched(self) -> None:
         """Matched rules and near misses come from the decider's answer, memoised or not."""

@@ -27,7 +27,7 @@ from signoff._model import Action, Level, Outcome, Reason, ReviewersRequired, ca
 from signoff.policy._cel import Condition, compile_condition, describe_failure
 from signoff.policy._cel_fast import is_plain
 from signoff.policy._cel_source import Emitter
-from signoff.policy._decide import Decider, build, new_emitter
+from signoff.policy._decide import Decider, Shared, build, build_shared, new_emitter
 from signoff.policy._fields import OnTimeout
 from signoff.policy._spec import PolicySpec, Reviewers, Rule
 
@@ -85,6 +85,8 @@ class _Table:
     def __init__(self, rules: list[_CRule], matchers: dict[int, list[str] | None], emitter: Emitter) -> None:
         self.emitter = emitter
         self._lock = threading.Lock()
+        self.shared: Shared | None = None
+        """The generated checks of the rules with no action matcher (``self.wildcard``)."""
         self.exact: dict[str, list[_CRule]] = {}
         self.globs: list[tuple[re.Pattern[str], _CRule]] = []
         self.wildcard: list[_CRule] = []
@@ -116,13 +118,15 @@ class _Table:
         # Under the lock: two deciders must never get the same number (the memo's keys carry it).
         with self._lock:
             found = self.deciders.get(key)
+            if self.shared is None:
+                self.shared = build_shared(self.wildcard, _run_one, self.emitter)
             if found is None:
                 if len(self.deciders) >= _CACHE_MAX:  # answers name their decider by number: start afresh
                     self.deciders.clear()
                     self.entries.clear()
                     self.memo.clear()
                 found = self.deciders[key] = build(rules, _run_one, _action_variable, len(self.deciders),
-                                                   self.emitter)
+                                                   self.emitter, self.shared)
             if len(self.entries) >= _CACHE_MAX:
                 self.entries.clear()
             self.entries[name] = found

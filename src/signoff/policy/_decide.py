@@ -134,23 +134,14 @@ def new_emitter() -> Emitter:
     return Emitter({"args": "A", "context": "C"}, ACTION_FIELDS, _ACTION_SETS)
 
 
-def build(rules: Sequence[_CRule], run_condition: RunCondition,
-          as_dict: Callable[[Action], dict[str, Any]], number: int, em: Emitter) -> Decider:
-    """Generate, compile and return the decider for ``rules`` (policy order).
-
-    ``number`` (below ``2**ID_BITS``) is in the low bits of every answer, so that one memo
-    keyed by answers serves all the deciders of a table.
-    """
-    if not 0 <= number < 1 << ID_BITS:
-        raise ValueError(f"decider number {number} out of range")
-    namespace: dict[str, Any] = {**HELPERS, "_is_plain": is_plain, "_action_plain": action_plain,
-                                 "_as_dict": as_dict}
+def _rule_lines(rules: Sequence[_CRule], em: Emitter, namespace: dict[str, Any], bit: int,
+                indent0: str) -> tuple[list[str], list[tuple[int, int]], set[str], int]:
+    """The source lines checking ``rules``, their marks, the variables they read, the next free bit."""
     body: list[str] = []
     reads: set[str] = set()
-    base = number
-    bit = 1 << ID_BITS
     marks: list[tuple[int, int]] = []
-    for n, rule in enumerate(rules):
+    for rule in rules:
+        n = rule.index
         guards: list[str] = []
         if rule.tags:
             if len(rule.tags) == 1:
@@ -166,8 +157,8 @@ def build(rules: Sequence[_CRule], run_condition: RunCondition,
         if cond is None and not guards:
             marks.append((0, 0))  # always matches once its name does
             continue
-        body.append(f"        # rule {rule.name!r}")
-        indent = "        "
+        body.append(f"{indent0}# rule {rule.name!r}")
+        indent = indent0
         if guards:
             body.append(f"{indent}if {' and '.join(guards)}:")
             indent += "    "
@@ -193,20 +184,80 @@ def build(rules: Sequence[_CRule], run_condition: RunCondition,
             body.append(f"{indent}    k |= {miss}")
             body.append(f"{indent}else:")
             body.append(f"{indent}    return -1")
-    namespace["_run"] = run_condition
-    namespace.update(em.consts_now())
-    head = ["def decide(action):", "    try:", f"        k = {base}"]
+    return body, marks, reads, bit
+
+
+def _locals(body: list[str], indent: str) -> list[str]:
     text = "\n".join(body)
-    head.extend(f"        _a_{attr} = action.{attr}" for attr in _ATTRS if f"_a_{attr}" in text)
+    return [f"{indent}_a_{attr} = action.{attr}" for attr in _ATTRS if f"_a_{attr}" in text]
+
+
+@dataclass(slots=True)
+class Shared:
+    """The rules with no action matcher: every name's candidates include them, so their checks
+    are generated once per table, into a function each decider calls, and not compiled again
+    into every decider."""
+
+    marks: dict[int, tuple[int, int]]
+    """By rule index."""
+    reads: frozenset[str]
+    next_bit: int
+    call: Callable[[Action, Any, Any], int] | None
+    """``(action, args, context) -> bits or -1``, the variables already checked plain; None when
+    there is nothing to check."""
+    source: str
+
+
+def build_shared(rules: Sequence[_CRule], run_condition: RunCondition, em: Emitter) -> Shared:
+    namespace: dict[str, Any] = {**HELPERS, "_run": run_condition}
+    body, marks, reads, bit = _rule_lines(rules, em, namespace, 1 << ID_BITS, "    ")
+    by_index = {r.index: m for r, m in zip(rules, marks, strict=True)}
+    if not body:
+        return Shared(marks=by_index, reads=frozenset(reads), next_bit=bit, call=None, source="")
+    namespace.update(em.consts_now())
+    source = "\n".join(["def shared(action, A, C):", "    k = 0", *_locals(body, "    "), *body,
+                        "    return k", ""])
+    exec(compile(source, "<signoff rules for every action>", "exec"), namespace)
+    return Shared(marks=by_index, reads=frozenset(reads), next_bit=bit, call=namespace["shared"], source=source)
+
+
+def build(rules: Sequence[_CRule], run_condition: RunCondition,
+          as_dict: Callable[[Action], dict[str, Any]], number: int, em: Emitter,
+          shared: Shared | None = None) -> Decider:
+    """Generate, compile and return the decider for ``rules`` (policy order).
+
+    ``number`` (below ``2**ID_BITS``) is in the low bits of every answer, so that one memo
+    keyed by answers serves all the deciders of a table. The rules in ``shared`` are checked by
+    calling its function.
+    """
+    if not 0 <= number < 1 << ID_BITS:
+        raise ValueError(f"decider number {number} out of range")
+    namespace: dict[str, Any] = {**HELPERS, "_is_plain": is_plain, "_action_plain": action_plain,
+                                 "_as_dict": as_dict, "_run": run_condition}
+    own = [r for r in rules if shared is None or r.index not in shared.marks]
+    body, own_marks, reads, _ = _rule_lines(own, em, namespace, shared.next_bit if shared else 1 << ID_BITS,
+                                            "        ")
+    by_index = dict(shared.marks) if shared else {}
+    by_index.update({r.index: m for r, m in zip(own, own_marks, strict=True)})
+    marks = [by_index[r.index] for r in rules]
+    if shared is not None:
+        reads |= shared.reads
+    namespace.update(em.consts_now())
+    head = ["def decide(action):", "    try:", f"        k = {number}", *_locals(body, "        ")]
     if "args" in reads:
         head.append(_PLAIN_CHECK.format(var="A", attr="args", lo=_INT_MIN, hi=_INT_MAX).rstrip("\n"))
     if "context" in reads:
         head.append(_PLAIN_CHECK.format(var="C", attr="context", lo=_INT_MIN, hi=_INT_MAX).rstrip("\n"))
     if "action" in reads:
         head.append("        if not _action_plain(action, _as_dict):\n            return -1")
+    if shared is not None and shared.call is not None:
+        namespace["_W"] = shared.call
+        head.append(f"        _w = _W(action, {'A' if 'args' in reads else 'None'}, "
+                    f"{'C' if 'context' in reads else 'None'})")
+        head.append("        if _w < 0:\n            return -1\n        k |= _w")
     tail = ["        return k", "    except Exception:  # off the happy path: the full walk decides and says why",
             "        return -1", ""]
     source = "\n".join(head + body + tail)
-    names = ", ".join(r.name for r in rules[:3]) + (", ..." if len(rules) > 3 else "")
+    names = ", ".join(r.name for r in own[:3]) + (", ..." if len(own) > 3 else "")
     exec(compile(source, f"<signoff rules: {names}>", "exec"), namespace)
     return Decider(rules=tuple(rules), decide=namespace["decide"], marks=tuple(marks), source=source)
