@@ -8,7 +8,7 @@ from functools import partial
 from starlette.requests import Request
 from starlette.responses import Response
 
-from signoff.server.ui import _audit, _decide, _doubt, _feed, _inbox, _live, _login, _mode, _ticket
+from signoff.server.ui import _allowances, _audit, _decide, _doubt, _feed, _inbox, _live, _login, _mode, _ticket
 from signoff.server.ui._base import InboxUI
 
 __all__ = ["routes"]
@@ -30,6 +30,10 @@ def routes(ui: InboxUI) -> list[tuple[str, Endpoint, list[str]]]:
         ("/tickets/{ticket_id}/reject", post(partial(_ticket.reject, ui)), ["POST"]),
         ("/tickets/{ticket_id}/edit", post(partial(_ticket.preview_edit, ui)), ["POST"]),
         ("/tickets/{ticket_id}/execution", post(partial(_doubt.record, ui)), ["POST"]),
+        ("/tickets/{ticket_id}/allow", post(partial(_allowances.allow, ui)), ["POST"]),
+        ("/allowances", page(partial(_allowances.allowances_page, ui)), ["GET"]),
+        ("/allowances/{allowance_id}/confirm", post(partial(_allowances.confirm, ui)), ["POST"]),
+        ("/allowances/{allowance_id}/revoke", post(partial(_allowances.revoke, ui)), ["POST"]),
         ("/feed", page(partial(_feed.feed, ui)), ["GET"]),
         ("/feed/{ticket_id}/flag", post(partial(_feed.flag, ui)), ["POST"]),
         ("/suggestions", page(partial(_feed.suggestions, ui)), ["GET"]),
