@@ -93,6 +93,11 @@ class ServerDoors:
             ticket_id, lambda t: tr.claim_execution(t, action=action, instance=who, now=utcnow(),
                                                     claim_id=claim_id, lease=span or self.lease_for(t))))
 
+    async def runs_in_doubt(self, *, limit: int = 100) -> list[Ticket]:
+        """Approved tickets whose run is in doubt (``execution: unknown``), oldest first: the inbox asks
+        reviewers "did this run?" about each (``record_execution``)."""
+        return await self._engine.run(self.store.in_doubt(limit))
+
     def lease_for(self, ticket: Ticket) -> timedelta:
         """The run-time budget of ``ticket``'s run: the longest ``lease`` of the rules it matched, else the
         policy's ``defaults.lease``, else ``execution_lease`` (the policy in force when the run is claimed)."""

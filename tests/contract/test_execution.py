@@ -267,6 +267,18 @@ class TestLeases:
         with pytest.raises(Conflict, match="not in doubt"):
             await gate.record_execution(tid, reviewer="alice", outcome="ran")
 
+    async def test_the_runs_in_doubt_are_listed_until_recorded(self, gate: Gate) -> None:
+        """``runs_in_doubt`` (what the inbox shows) lists a run in doubt, oldest first, until a reviewer
+        records it; runs still going or finished are not listed."""
+        first, _ = await _in_doubt(gate)
+        second, _ = await _in_doubt(gate)
+        going, decision = await approved_decision(gate)
+        await gate.claim_execution(going, action=decision.action)  # type: ignore[attr-defined]
+        listed = [t.id for t in await gate.runs_in_doubt()]  # type: ignore[attr-defined]
+        await gate.record_execution(first, reviewer="alice", outcome="ran")
+        after = [t.id for t in await gate.runs_in_doubt()]  # type: ignore[attr-defined]
+        assert ([first, second], [second]) == (listed, after)
+
     async def test_reapprove_is_a_new_approval_that_the_agent_runs_once(self, gate: Gate, store_url: str) -> None:
         """'reapprove' approves the action anew (never runs it by itself); the agent's next execute runs it once."""
         tid, _ = await _in_doubt(gate)

@@ -29,7 +29,8 @@ def _old(tid: str, execution: str) -> Ticket:
                   execution=execution, executor="old-host:1" if execution != "none" else None)  # type: ignore[arg-type]
 
 
-TICKETS = [_old("tk_running", "executing"), _old("tk_done", "executed"), _old("tk_waiting", "none")]
+TICKETS = [_old("tk_running", "executing"), _old("tk_done", "executed"), _old("tk_waiting", "none"),
+           _old("tk_doubt", "unknown")]
 
 
 def _row(t: Ticket) -> dict[str, Any]:
@@ -37,10 +38,12 @@ def _row(t: Ticket) -> dict[str, Any]:
             "group_key": "g", "created_at": NOW, "decided_at": NOW, "body": ticket_to_json(t)}
 
 
-def _executions(url: str) -> list[str]:
+def _executions(url: str) -> tuple[list[str], list[str]]:
+    """Each ticket's execution after the upgrade and a sweep, and the runs the inbox lists as in doubt."""
     with Gate.open(policy=POLICY, store=url, sweep=False) as gate:
         gate._sync("sweep", gate.sweep())
-        return [gate.get_ticket_sync(t.id).execution for t in TICKETS]
+        doubt = [t.id for t in gate._sync("in doubt", gate.runs_in_doubt())]
+        return [gate.get_ticket_sync(t.id).execution for t in TICKETS], sorted(doubt)
 
 
 def test_sqlite(tmp_path: Path) -> None:
@@ -56,7 +59,7 @@ def test_sqlite(tmp_path: Path) -> None:
                      {**r, "created_at": NOW.timestamp(), "decided_at": NOW.timestamp()})
     conn.execute("PRAGMA user_version = 4")
     conn.close()
-    assert ["unknown", "executed", "none"] == _executions(f"sqlite:///{path}")
+    assert (["unknown", "executed", "none", "unknown"], ["tk_doubt", "tk_running"]) == _executions(f"sqlite:///{path}")
 
 
 @pytest.mark.postgres
@@ -71,4 +74,4 @@ def test_postgres(pg_url: str) -> None:
             conn.execute("INSERT INTO tickets (id, kind, status, agent, action, group_key, created_at, decided_at, "
                          "body) VALUES (%(id)s, %(kind)s, %(status)s, %(agent)s, %(action)s, %(group_key)s, "
                          "%(created_at)s, %(decided_at)s, %(body)s)", _row(t))
-    assert ["unknown", "executed", "none"] == _executions(url)
+    assert (["unknown", "executed", "none", "unknown"], ["tk_doubt", "tk_running"]) == _executions(url)

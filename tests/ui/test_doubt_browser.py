@@ -1,5 +1,5 @@
-"""A run in doubt on the ticket page, in real Chromium against a real ``signoff serve``: the page asks
-"Did this run?" and the reviewer's answer (a CSRF-protected form) is recorded through the Gate."""
+"""A run in doubt in real Chromium against a real ``signoff serve``: the inbox names it, its page asks
+"Did this run?", and the reviewer's answer (a CSRF-protected form) is recorded through the Gate."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ def test_a_reviewer_records_that_a_run_in_doubt_did_not_run(page: Any, server: S
     server.run(gate.sweep())
     assert "unknown" == server.run(gate.get_ticket(t.id)).execution
 
-    login(page, server.url, next_path=f"/tickets/{t.id}")
+    login(page, server.url)
+    page.locator(f"#doubts a[href='/tickets/{t.id}#doubt']").click()  # the inbox names it above the queue
+    page.wait_for_url(lambda u: f"/tickets/{t.id}" in u)
     doubt = page.locator("section.doubt")
     assert "Did this run?" in doubt.inner_text()
     page.screenshot(path=str(tmp_path / "ticket-in-doubt.png"), full_page=True)
@@ -41,6 +43,8 @@ def test_a_reviewer_records_that_a_run_in_doubt_did_not_run(page: Any, server: S
     assert {"reviewer": "alice", "outcome": "not_run", "note": "the deploy log shows no v3", "via": "inbox"} \
         == resolved[0].data
     assert page.locator("section.doubt").count() == 0
+    page.goto(server.url + "/")
+    assert page.locator(f"#doubts a[href='/tickets/{t.id}#doubt']").count() == 0
 
 
 def test_the_record_form_needs_the_csrf_token(page: Any, server: Served, agent: str) -> None:

@@ -101,11 +101,17 @@ def when(value: Any) -> datetime | None:
     return datetime.fromtimestamp(float(value), UTC)
 
 
+IN_DOUBT = datetime(1970, 1, 1, tzinfo=UTC)
+"""The deadline column of an approved ticket whose run is in doubt: never due, and found by the index."""
+
+
 def indexed_deadline(t: Ticket) -> datetime | None:
-    """The deadline column, what the sweeper reads: a pending ticket's deadline, or the end of an
-    executing run's lease (the ticket is then 'approved'); None otherwise."""
+    """The deadline column, what the sweeper and the inbox read: a pending ticket's deadline, the end
+    of an executing run's lease (the ticket is then 'approved'), ``IN_DOUBT`` for a run in doubt."""
     if t.status == "pending":
         return t.deadline
+    if t.status == "approved" and t.execution == "unknown":
+        return IN_DOUBT
     return t.lease_until if t.execution == "executing" else None
 
 
@@ -267,7 +273,13 @@ class BaseStore(ABC):
 
     async def due_leases(self, now: datetime, limit: int = 100) -> list[str]:
         """Tickets whose claimed run is past its lease (``indexed_deadline``)."""
-        return [str(r[0]) for r in await self._fetch(Query("due_leases", {"now": now, "limit": limit}))]
+        return [str(r[0]) for r in await self._fetch(Query("due_leases", {"now": now, "limit": limit,
+                                                                           "epoch": IN_DOUBT}))]
+
+    async def in_doubt(self, limit: int = 100) -> list[Ticket]:
+        """Approved tickets whose run is in doubt (``unknown``), oldest first: what reviewers must check."""
+        return [ticket_from_json(r[0]) for r in await self._fetch(Query("in_doubt", {"epoch": IN_DOUBT,
+                                                                                     "limit": limit}))]
 
     async def next_deadline(self) -> datetime | None:
         row = await self._one(Query("next_deadline"))

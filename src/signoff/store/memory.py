@@ -229,8 +229,13 @@ class MemoryStore(BaseStore, OutboxMixin, ArchiveMixin):
 
     def _q_due_leases(self, p: Params, f: Any) -> list[Row]:
         due = sorted((r for r in self.db.tickets.values() if r["status"] == "approved" and r["deadline"] is not None
-                      and _ts(r["deadline"]) <= _ts(p["now"])), key=lambda r: _ts(r["deadline"]))
+                      and _ts(p["epoch"]) < _ts(r["deadline"]) <= _ts(p["now"])), key=lambda r: _ts(r["deadline"]))
         return [(r["id"],) for r in due[:p["limit"]]]
+
+    def _q_in_doubt(self, p: Params, f: Any) -> list[Row]:
+        rows = [r for r in self.db.tickets.values() if r["status"] == "approved" and r["deadline"] is not None
+                and _ts(r["deadline"]) == _ts(p["epoch"])]
+        return [(r["body"],) for r in sorted(rows, key=lambda r: (_ts(r["created_at"]), r["pos"]))[:p["limit"]]]
 
     def _q_next_deadline(self, p: Params, f: Any) -> list[Row]:
         return [(min((r["deadline"] for r in self._pending()), key=_ts, default=None),)]

@@ -20,6 +20,8 @@ WINDOW = 100
 """Pending tickets read per inbox page (oldest first); grouped, then shown."""
 GROUP_PREVIEW = 5
 """Rows shown under a group header in the inbox; the rest are one click away."""
+DOUBTS_SHOWN = 20
+"""Runs in doubt named above the inbox (the oldest first; the rest after these are recorded)."""
 
 
 def _filters(request: Request) -> dict[str, str | None]:
@@ -43,6 +45,7 @@ async def inbox(ui: InboxUI, request: Request, viewer: Viewer) -> Response:
     )
     all_pending = await ui.pending_count() if filtered else total
     surges = await ui.gate.surges()
+    doubts = await ui.gate.runs_in_doubt(limit=DOUBTS_SHOWN)
     tiers = ui.gate.policy.tiers
     blocks = group_rows((make_row(t, viewer.reviewer, tiers) for t in tickets),
                         limit=None if f["group"] else GROUP_PREVIEW)
@@ -57,7 +60,8 @@ async def inbox(ui: InboxUI, request: Request, viewer: Viewer) -> Response:
                                agents=sorted({t.action.agent for t in tickets}),
                                actions=sorted({t.action.name for t in tickets}),
                                has_next=page * WINDOW < total, page_url=lambda p: _page_url(f, p),
-                               surges=list(surges.values()), surging=set(surges))
+                               surges=list(surges.values()), surging=set(surges), doubts=doubts,
+                               doubts_cap=DOUBTS_SHOWN)
     return ui.render(request, "inbox.html", viewer, pending=all_pending, **ctx)
 
 

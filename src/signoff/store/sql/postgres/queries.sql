@@ -101,9 +101,13 @@ SELECT COUNT(*) FROM tickets {where};
 SELECT id FROM tickets WHERE status = 'pending' AND deadline <= %(now)s ORDER BY deadline LIMIT %(limit)s
 FOR UPDATE SKIP LOCKED;
 
--- due_leases: claimed runs past their lease (an executing ticket keeps its lease's end in deadline)
-SELECT id FROM tickets WHERE status = 'approved' AND deadline <= %(now)s ORDER BY deadline LIMIT %(limit)s
-FOR UPDATE SKIP LOCKED;
+-- due_leases: claimed runs past their lease (an executing ticket keeps its lease's end in deadline;
+-- a run in doubt keeps the epoch, which is not due)
+SELECT id FROM tickets WHERE status = 'approved' AND deadline <= %(now)s AND deadline > %(epoch)s
+ORDER BY deadline LIMIT %(limit)s FOR UPDATE SKIP LOCKED;
+
+-- in_doubt: approved tickets whose run is in doubt (deadline = the epoch), oldest first
+SELECT body FROM tickets WHERE status = 'approved' AND deadline = %(epoch)s ORDER BY created_at, pos LIMIT %(limit)s;
 
 -- next_deadline: when the sweeper has work next
 SELECT MIN(deadline) FROM tickets WHERE status = 'pending';

@@ -79,8 +79,13 @@ SELECT COUNT(*) FROM tickets {where};
 -- due_tickets: pending tickets whose deadline has passed, the most overdue first
 SELECT id FROM tickets WHERE status = 'pending' AND deadline <= :now ORDER BY deadline LIMIT :limit;
 
--- due_leases: claimed runs past their lease (an executing ticket keeps its lease's end in deadline)
-SELECT id FROM tickets WHERE status = 'approved' AND deadline <= :now ORDER BY deadline LIMIT :limit;
+-- due_leases: claimed runs past their lease (an executing ticket keeps its lease's end in deadline;
+-- a run in doubt keeps the epoch, which is not due)
+SELECT id FROM tickets WHERE status = 'approved' AND deadline <= :now AND deadline > :epoch
+ORDER BY deadline LIMIT :limit;
+
+-- in_doubt: approved tickets whose run is in doubt (deadline = the epoch), oldest first
+SELECT body FROM tickets WHERE status = 'approved' AND deadline = :epoch ORDER BY created_at, rowid LIMIT :limit;
 
 -- next_deadline: when the sweeper has work next
 SELECT MIN(deadline) FROM tickets WHERE status = 'pending';

@@ -8,3 +8,6 @@ CREATE INDEX IF NOT EXISTS tickets_lease_deadline ON tickets (deadline) WHERE st
 -- Runs claimed before leases existed have none: they are due now, so the sweeper marks each one
 -- 'unknown' for a reviewer instead of leaving it 'executing' for good.
 UPDATE tickets SET deadline = now() WHERE status = 'approved' AND (body::jsonb ->> 'execution') = 'executing';
+-- Runs already in doubt keep the epoch, which the inbox lists and the sweeper never finds due.
+UPDATE tickets SET deadline = '1970-01-01T00:00:00Z' WHERE status = 'approved'
+    AND (body::jsonb ->> 'execution') = 'unknown';

@@ -6,3 +6,5 @@
 
 UPDATE tickets SET deadline = CAST(strftime('%s', 'now') AS REAL)
 WHERE status = 'approved' AND json_extract(body, '$.execution') = 'executing';
+-- Runs already in doubt keep the epoch (0), which the inbox lists and the sweeper never finds due.
+UPDATE tickets SET deadline = 0 WHERE status = 'approved' AND json_extract(body, '$.execution') = 'unknown';
