@@ -15,7 +15,12 @@ Each action is put in a category by what its evaluation has to do:
   g. the same with a shadow policy (``Gate.open(..., shadow_policy=...)``, five levels changed):
      an ``auto``/``deny`` outcome also evaluates the candidate and, where they disagree, counts it
      under a lock. Outcomes that make a ticket pay their candidate evaluation at submission,
-     beside a durable commit.
+     beside a durable commit,
+  h. the whole mix through ``Gate.evaluate`` with standing approvals (``gate.allow``): for every
+     action the mix sends to ``approve``, one allowance for its usual agent (a CEL condition on
+     ``amount`` where it has one) and one for another agent that never matches. An ``approve``
+     outcome then looks its action up in the gate's in-memory index and runs the matching
+     allowance's condition; other outcomes pay one dict truthiness test.
 
 Figures are microseconds per ``evaluate`` call: the median and p99 of individually timed
 calls (timer overhead subtracted), and the mean of whole batches timed at once. The
@@ -43,7 +48,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from signoff._model import Action, Outcome
+from signoff._model import Action, Level, Outcome, utcnow
 from signoff.policy import Policy
 from signoff.policy._reference import ReferenceEvaluator
 
@@ -247,6 +252,7 @@ CATEGORIES = [
     ("e", "e. whole mix, incident mode", "compiled"),
     ("f", "f. whole mix, Gate.evaluate, no shadow policy", "gate"),
     ("g", "g. whole mix, Gate.evaluate with a shadow policy", "gate"),
+    ("h", "h. whole mix, Gate.evaluate with standing approvals", "gate"),
 ]
 
 
@@ -270,6 +276,30 @@ def open_gates(policy: Policy, actions: Sequence[Action]) -> tuple[Any, Any]:
     for g in (plain, shadowed):
         g._known = {policy.fingerprint(a) for a in actions}  # steady state, as ``is_known`` below
     return plain, shadowed
+
+
+def allowed_gate(policy: Policy, actions: Sequence[Action]) -> tuple[Any, int]:
+    """A gate holding standing approvals for what the mix sends to ``approve``, and how many of the mix's
+    actions one of them lets through (loaded into its index directly: no tickets needed to measure)."""
+    from signoff import Gate
+    from signoff._allowances import Allowance
+
+    gate = Gate.open(build_policy(), "memory://bench-allow", sweep=False)
+    gate._known = {policy.fingerprint(a) for a in actions}
+    now = utcnow()
+    top = policy.tiers[-1] if policy.tiers else None
+    names = sorted({a.name for a in actions if policy.evaluate(a, is_known=lambda _: True).level is Level.APPROVE})
+    made = []
+    for i, name in enumerate(names):
+        sample = next(a for a in actions if a.name == name)
+        cond = "args.amount <= 500.0" if "amount" in sample.args else None
+        for agent in ("support-bot", "other-bot"):
+            made.append(Allowance(id=f"al_bench{i}{agent[0]}", action=name, agent=agent, condition=cond, tier=top,
+                                  reviewers=("bench",), created_at=now))
+    gate._allowances.load(made)
+    lowered = sum(1 for a in actions if gate.evaluate(a).level is Level.NOTIFY
+                  and policy.evaluate(a, is_known=lambda _: True).level is Level.APPROVE)
+    return gate, lowered
 
 
 def main(*, n_actions: int = 4000, repeats: int = 7, naive_repeats: int = 3, write: bool = True) -> dict[str, Any]:
@@ -313,9 +343,10 @@ def main(*, n_actions: int = 4000, repeats: int = 7, naive_repeats: int = 3, wri
         return policy.evaluate(a, is_known=is_known)
 
     plain, shadowed = open_gates(policy, actions)
-    mixes.update(f=actions, g=actions)
+    allowed, lowered = allowed_gate(policy, actions)
+    mixes.update(f=actions, g=actions, h=actions)
     fns = {"a": compiled, "a0": first_sight, "b": compiled, "c": compiled, "d": reference, "e": incident,
-           "f": plain.evaluate, "g": shadowed.evaluate}
+           "f": plain.evaluate, "g": shadowed.evaluate, "h": allowed.evaluate}
     overhead = _timer_overhead()
     results: dict[str, Any] = {}
     for key, label, engine in CATEGORIES:
@@ -360,10 +391,17 @@ def main(*, n_actions: int = 4000, repeats: int = 7, naive_repeats: int = 3, wri
                                                                     / results["f"]["median_us"], 2),
             "with a shadow policy / without, mean (g / f)": round(results["g"]["mean_us"]
                                                                   / results["f"]["mean_us"], 2),
+            "with standing approvals / without, median (h / f)": round(results["h"]["median_us"]
+                                                                       / results["f"]["median_us"], 2),
+            "with standing approvals / without, mean (h / f)": round(results["h"]["mean_us"]
+                                                                     / results["f"]["mean_us"], 2),
         },
     }
     plain.close()
     shadowed.close()
+    allowed.close()
+    doc["standing_approvals"] = {"allowances": len(allowed._allowances.by_action) * 2,
+                                 "actions_let_through": lowered, "actions": len(actions)}
     doc["table"] = {
         "columns": ["category", "actions", "median µs", "p99 µs", "mean µs", "target (median)"],
         "rows": [

@@ -22,6 +22,7 @@ import math
 import re
 import secrets
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -174,6 +175,8 @@ class _Entry:
     allowance: Allowance
     run: Any  # the compiled condition's ``run`` (None: no condition)
     rank: int  # the carried tier's rank among the policy's tiers (-1: none)
+    ends: float  # expires_at as unix time (inf: until revoked): a float compare per match, no datetime
+    count: int  # how many reviewers gave it
 
 
 class AllowanceIndex:
@@ -185,6 +188,10 @@ class AllowanceIndex:
         self._all: dict[str, Allowance] = {}
         self._lock = threading.Lock()
         self.by_action: dict[str, tuple[_Entry, ...]] = {}
+        self.tier_ranks: dict[str | None, int] = {tier: i for i, tier in enumerate(self._tiers)}
+        self._lowered: dict[tuple[int, str], tuple[Outcome, Outcome]] = {}
+        """(id(outcome), allowance id) -> (outcome, lowered): the policy memoises its outcomes, so the
+        same few are lowered again and again; kept with the outcome itself, so a reused id never hits."""
 
     def load(self, allowances: Iterable[Allowance]) -> None:
         with self._lock:
@@ -203,9 +210,11 @@ class AllowanceIndex:
             if a.status(now) != "active":
                 continue
             run = compile_condition(a.condition).run if a.condition else None
-            by.setdefault(a.action, []).append(_Entry(a, run, _rank(self._tiers, a.tier)))
+            ends = a.expires_at.timestamp() if a.expires_at is not None else math.inf
+            by.setdefault(a.action, []).append(_Entry(a, run, _rank(self._tiers, a.tier), ends, len(a.reviewers)))
         self._all = {k: a for k, a in self._all.items() if a.status(now) in ("active", "pending")}
         self.by_action = {k: tuple(v) for k, v in by.items()}
+        self._lowered = {}
 
     def match(self, action: Action, outcome: Outcome, *, tier_rank: int) -> Allowance | None:
         """The first standing allowance that covers ``action`` at ``outcome`` (an ``approve`` needing a tier
@@ -213,23 +222,34 @@ class AllowanceIndex:
         entries = self.by_action.get(action.name)
         if not entries:
             return None
-        now = utcnow()
+        now = time.time()
         for e in entries:
             a = e.allowance
             if a.agent is not None and a.agent != action.agent:
                 continue
-            if a.expires_at is not None and now >= a.expires_at:
-                continue
-            if e.rank < tier_rank or len(a.reviewers) < outcome.reviewers.count:
+            if now >= e.ends or e.rank < tier_rank or e.count < outcome.reviewers.count:
                 continue
             if e.run is not None:
+                args = action.args
                 try:
-                    if e.run({"args": dict(action.args)}) is not True:
+                    if e.run({"args": args if type(args) is dict else dict(args)}) is not True:
                         continue
                 except Exception:  # a condition that cannot be evaluated allows nothing
                     continue
             return a
         return None
+
+    def lowered(self, outcome: Outcome, allowance: Allowance) -> Outcome:
+        """``allowed_outcome``, computed once per memoised outcome and allowance."""
+        key = (id(outcome), allowance.id)
+        hit = self._lowered.get(key)
+        if hit is not None and hit[0] is outcome:
+            return hit[1]
+        made = allowed_outcome(outcome, allowance)
+        if len(self._lowered) > 4096:
+            self._lowered = {}
+        self._lowered[key] = (outcome, made)
+        return made
 
 
 def _rank(tiers: Sequence[str], tier: str | None) -> int:

@@ -17,7 +17,6 @@ from signoff._allowances import (
     Allowance,
     AllowanceIndex,
     allowance_of,
-    allowed_outcome,
     check_condition,
     covers,
     expiry_of,
@@ -57,11 +56,14 @@ class Allowances:
     # -- evaluation (pure, in memory) ------------------------------------------------------------
     def _standing(self, action: Action, outcome: Outcome) -> Outcome:
         """``outcome``, lowered to ``notify`` when a standing allowance covers it."""
-        if not covers(outcome):
+        index = self._allowances
+        if action.name not in index.by_action or not covers(outcome):
             return outcome
-        found = self._allowances.match(action, outcome,
-                                       tier_rank=tr.tier_rank(self.policy.tiers, outcome.reviewers.tier))
-        return allowed_outcome(outcome, found) if found is not None else outcome
+        tier = outcome.reviewers.tier
+        # A tier the policy no longer lists needs the top tier (fail closed, as ``tier_rank``).
+        rank = -1 if tier is None else index.tier_ranks.get(tier, len(index.tier_ranks) - 1)
+        found = index.match(action, outcome, tier_rank=rank)
+        return index.lowered(outcome, found) if found is not None else outcome
 
     def _allowance_event(self, ev: Event) -> None:
         """Follow a change made by any gate on the store (its audit entry carries the record)."""
