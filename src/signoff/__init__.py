@@ -3,6 +3,7 @@
 The public names live here and only here; everything else is internal.
 """
 
+from signoff._allowances import Allowance
 from signoff._errors import (
     AlreadyExecuted,
     Conflict,
@@ -30,6 +31,7 @@ from signoff.policy import Policy
 
 __all__ = [
     "Action",
+    "Allowance",
     "AlreadyExecuted",
     "BatchResult",
     "Conflict",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signoff
 
 EXPECTED = {
-    "Action", "AlreadyExecuted", "BatchResult", "Conflict", "Decision", "Denied", "Expired", "Gate",
+    "Action", "Allowance", "AlreadyExecuted", "BatchResult", "Conflict", "Decision", "Denied", "Expired", "Gate",
     "GateLike", "InvalidAction", "Level", "NotAllowed", "NotAuthorized", "NotFound", "Outcome", "Policy", "PolicyError",
     "Problem", "QuotaExceeded", "Reason", "Rejected", "RemoteGate", "ReviewersRequired", "SignoffError", "StillPending",
     "StoreUnavailable", "Suggested", "Ticket", "UserError", "intent",

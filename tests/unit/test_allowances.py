@@ -1,0 +1,99 @@
+"""The allowance record and its pure helpers: the proposed condition, the condition check, expiries,
+the JSON round trip, and the index's matching rules (no store)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from signoff import Action, Level, Outcome, ReviewersRequired
+from signoff._allowances import (
+    Allowance,
+    AllowanceIndex,
+    allowance_of,
+    allowed_outcome,
+    check_condition,
+    covers,
+    expiry_of,
+    propose_condition,
+)
+from signoff._errors import UserError
+from signoff._model import Reason, utcnow
+
+
+def allowance(**kw: object) -> Allowance:
+    base: dict[str, object] = dict(id="al_1", action="refund", agent="bot", reviewers=("alice",), tier="junior",
+                                   created_at=utcnow())
+    base.update(kw)
+    return Allowance(**base)  # type: ignore[arg-type]
+
+
+def asks(tier: str | None = "junior", count: int = 1) -> Outcome:
+    return Outcome(level=Level.APPROVE, reviewers=ReviewersRequired(tier=tier, count=count), matched_rules=("r",))
+
+
+class TestProposeCondition:
+    def test_text_and_booleans_equal_numbers_at_most(self) -> None:
+        """Sorted by name; lists, maps, odd names and non-finite numbers are left out."""
+        args = {"env": 'st"ag', "amount": 120.0, "n": 3, "dry": True, "tags": ["a"], "bad-name": 1,
+                "inf": float("inf")}
+        assert 'args.amount <= 120.0 && args.dry == true && args.env == "st\\"ag" && args.n <= 3' == \
+            propose_condition(args)
+
+    def test_the_proposal_compiles(self) -> None:
+        assert check_condition(propose_condition({"env": "staging", "amount": 1.5})) is not None
+
+
+class TestChecks:
+    def test_conditions(self) -> None:
+        assert (None, None, "args.a == 1") == (check_condition(None), check_condition("  "),
+                                               check_condition(" args.a == 1 "))
+        with pytest.raises(UserError, match="column"):
+            check_condition("args.a ==")
+        with pytest.raises(UserError, match="only args"):
+            check_condition("action.agent == 'x'")
+
+    def test_expiries(self) -> None:
+        now = utcnow()
+        assert (now + timedelta(hours=1), None, None) == (expiry_of("1h", now), expiry_of("never", now),
+                                                          expiry_of(None, now))
+        with pytest.raises(UserError, match="1h, 1d, 7d, never"):
+            expiry_of("1y", now)
+        with pytest.raises(UserError, match="positive"):
+            expiry_of(timedelta(0), now)
+
+    def test_round_trip_and_status(self) -> None:
+        a = allowance(condition="args.a == 1", expires_at=utcnow() + timedelta(days=1), required=2)
+        assert a == Allowance.from_dict(a.to_dict())
+        assert "pending" == a.status()
+        assert "expired" == allowance(expires_at=utcnow() - timedelta(seconds=1)).status()
+        assert "revoked" == allowance(revoked_at=utcnow()).status()
+
+
+class TestIndex:
+    def test_matching(self) -> None:
+        """Agent, tier, reviewer count and condition all have to hold; a failing condition allows nothing."""
+        index = AllowanceIndex(["junior", "senior"])
+        index.load([allowance(condition="args.amount <= 10")])
+        act = Action(name="refund", args={"amount": 5}, agent="bot")
+        assert index.match(act, asks(), tier_rank=0) is not None
+        assert index.match(act.evolve(agent="other"), asks(), tier_rank=0) is None
+        assert index.match(act, asks("senior"), tier_rank=1) is None
+        assert index.match(act, asks(count=2), tier_rank=0) is None
+        assert index.match(act.evolve(args={"amount": 50}), asks(), tier_rank=0) is None
+        assert index.match(act.evolve(args={}), asks(), tier_rank=0) is None
+
+    def test_pending_revoked_and_expired_are_not_indexed(self) -> None:
+        index = AllowanceIndex([])
+        index.load([allowance(id="p", required=2), allowance(id="r", revoked_at=utcnow()),
+                    allowance(id="e", expires_at=utcnow() - timedelta(seconds=1))])
+        assert {} == index.by_action
+
+    def test_what_may_be_lowered(self) -> None:
+        """approve only, and not when a mode asked for it; the lowered outcome names the allowance."""
+        mode = Outcome(level=Level.APPROVE, reasons=(Reason(code="mode", level=Level.APPROVE),))
+        assert (True, False, False) == (covers(asks()), covers(mode), covers(Outcome(level=Level.DENY)))
+        lowered = allowed_outcome(asks(), allowance())
+        assert (Level.NOTIFY, "al_1") == (lowered.level, allowance_of(lowered.reasons))
+        assert lowered.explanation.startswith("Allowed without asking by standing approval al_1")
