@@ -4,7 +4,8 @@
 call, with the ticket id (``signoff.ticket_id``) taken from a ``ticket_id`` argument, the Decision
 executed, or the Ticket/Decision returned. Without opentelemetry the decorator returns the function itself, so
 an install without the extra pays nothing, not even a wrapper call; the import is tried once,
-here. With the API but no SDK configured, spans are the API's no-op ones.
+here. With the API but no tracer provider configured, the call goes straight through too
+(checked per call, so a provider set later is picked up).
 
 Trace context crosses from ``Gate.remote`` to the server in the W3C ``traceparent`` header
 (``trace_headers()`` on the client, ``TraceMiddleware`` on the server), so an agent's trace
@@ -32,6 +33,7 @@ except ImportError:  # the otel extra is not installed
 
 ENABLED = _trace is not None
 """Whether opentelemetry-api is importable (the ``otel`` extra)."""
+_IDLE: tuple[type, ...] = (_trace.ProxyTracerProvider, _trace.NoOpTracerProvider) if _trace is not None else ()
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 _TICKET = re.compile(r"tk_[0-9a-f]{16}")
@@ -48,10 +50,12 @@ def traced(name: str) -> Callable[[F], F]:
     def decorate(fn: F) -> F:
         if _trace is None:
             return fn
-        tracer = _trace.get_tracer("signoff")
+        tracer, provider, idle = _trace.get_tracer("signoff"), _trace.get_tracer_provider, _IDLE
 
         @functools.wraps(fn)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if type(provider()) in idle:  # no SDK configured (yet): a no-op span would cost ~3 us a call
+                return await fn(*args, **kwargs)
             with tracer.start_as_current_span(name) as span:
                 recording = span.is_recording()
                 if recording:
@@ -74,7 +78,7 @@ def traced(name: str) -> Callable[[F], F]:
 def trace_headers() -> dict[str, str]:
     """The current trace context as HTTP headers (``traceparent``, ``tracestate``); empty without otel
     or outside any span."""
-    if _propagate is None:
+    if _propagate is None or _trace is None or type(_trace.get_tracer_provider()) in _IDLE:
         return {}
     carrier: dict[str, str] = {}
     _propagate.inject(carrier)
