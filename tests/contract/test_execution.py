@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from signoff import Action, AlreadyExecuted, Conflict, Expired, Gate, NotAuthorized, StoreUnavailable
+from signoff import Action, AlreadyExecuted, Conflict, Expired, Gate, NotAuthorized, StoreUnavailable, _execution
 from tests.contract.conftest import POLICY, REVIEWERS, audit_kinds
 from tests.dropping_proxy import dropping_proxy
 from tests.remote import RemoteTeam, serve
@@ -217,6 +217,29 @@ class TestClaimIds:
         assert (("executing", "cl_a"), first) == ((again.execution, again.claim_id), again)
         assert ("executed", "executed") == (done.execution, done_again.execution)
         assert ["submitted", "approved", "executing", "executed"] == audit_kinds(store_url, tid)
+
+    @pytest.mark.parametrize("lost", ["executing", "executed"])
+    async def test_a_write_committed_but_unanswered_is_retried_and_the_tool_runs_once(
+            self, gate: Gate, store_url: str, monkeypatch: pytest.MonkeyPatch, lost: str) -> None:
+        """The store commits the claim (or the finish) and the answer is lost (the connection dropped
+        after COMMIT): execute retries with the same claim id; the tool runs once, one claim, one finish."""
+        tid, decision = await approved_decision(gate)
+        monkeypatch.setattr(_execution, "RETRY_DELAYS", (0.0, 0.0))
+        real, dropped = gate.store.update_ticket, []
+
+        async def update_ticket(ticket_id: str, change: Any) -> Any:
+            t = await real(ticket_id, change)
+            if t.execution == lost and not dropped:
+                dropped.append(ticket_id)
+                raise StoreUnavailable("the connection dropped after COMMIT")
+            return t
+
+        monkeypatch.setattr(gate.store, "update_ticket", update_ticket)
+        ran: list[int] = []
+        assert "ok" == await gate.execute(decision, lambda **kw: ran.append(1) or "ok")  # type: ignore[arg-type]
+        kinds = audit_kinds(store_url, tid)
+        assert ([1], [tid], "executed") == (ran, dropped, (await gate.get_ticket(tid)).execution)
+        assert (1, 1) == (kinds.count("executing"), kinds.count("executed"))
 
     async def test_another_claim_id_is_refused(self, gate: Gate) -> None:
         """Another attempt (another claim id), even from the same gate, gets AlreadyExecuted; the run goes on."""
