@@ -227,6 +227,8 @@ class AllowanceIndex:
             a = e.allowance
             if a.agent is not None and a.agent != action.agent:
                 continue
+            if a.agent is None and action.agent in a.reviewers:
+                continue  # any agent, but never a reviewer's own requests (as ``may_decide``)
             if now >= e.ends or e.rank < tier_rank or e.count < outcome.reviewers.count:
                 continue
             if e.run is not None:

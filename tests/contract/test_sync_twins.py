@@ -126,6 +126,23 @@ def _verify(gate: Gate) -> Any:
     return result.ok, result.count > 0
 
 
+def _allow(gate: Gate) -> Any:
+    made = gate.allow_sync(gate.submit_sync(refund()).id, reviewer="alice", condition="args.amount <= 60.0")
+    return made.status(), gate.evaluate(refund(55.0)).level.value
+
+
+def _allowances(gate: Gate) -> Any:
+    made = gate.allow_sync(gate.submit_sync(refund()).id, reviewer="alice")
+    listed = [a.id for a in gate.list_allowances_sync()] == [made.id]
+    return listed, gate.revoke_allowance_sync(made.id, reviewer="bob").status(), gate.list_allowances_sync()
+
+
+def _confirm(gate: Gate) -> Any:
+    t = gate.submit_sync(Action(name="send_payment", args={"amount": 5}, agent="pay-bot"))
+    made = gate.allow_sync(t.id, reviewer="bob")
+    return made.status(), gate.confirm_allowance_sync(made.id, reviewer="carol").status()
+
+
 # sync member -> (scenario, expected)
 SCENARIOS: dict[str, tuple[Callable[[Gate], Any], Any]] = {
     "evaluate": (lambda g: g.evaluate(refund()).level.value, "approve"),
@@ -151,6 +168,10 @@ SCENARIOS: dict[str, tuple[Callable[[Gate], Any], Any]] = {
     "record_execution_sync": (_record, True),
     "insights_sync": (_insights, [("issue_refund", 1, 1)]),
     "verify_audit_sync": (_verify, (True, True)),
+    "allow_sync": (_allow, ("active", "notify")),
+    "list_allowances_sync": (_allowances, (True, "revoked", [])),
+    "revoke_allowance_sync": (_allowances, (True, "revoked", [])),
+    "confirm_allowance_sync": (_confirm, ("pending", "active")),
 }
 # Not called here: ``close`` is what the gate fixture does after every test; ``gated`` makes a
 # wrapper whose sync form runs guard_sync and execute_sync, both above.

@@ -84,6 +84,14 @@ class TestIndex:
         assert index.match(act.evolve(args={"amount": 50}), asks(), tier_rank=0) is None
         assert index.match(act.evolve(args={}), asks(), tier_rank=0) is None
 
+    def test_any_agent_never_covers_its_own_reviewers_requests(self) -> None:
+        """A reviewer who also runs as an agent cannot approve their own requests through an any-agent allowance."""
+        index = AllowanceIndex(["junior"])
+        index.load([allowance(agent=None)])
+        act = Action(name="refund", agent="someone")
+        assert (True, False) == (index.match(act, asks(), tier_rank=0) is not None,
+                                 index.match(act.evolve(agent="alice"), asks(), tier_rank=0) is not None)
+
     def test_pending_revoked_and_expired_are_not_indexed(self) -> None:
         index = AllowanceIndex([])
         index.load([allowance(id="p", required=2), allowance(id="r", revoked_at=utcnow()),
