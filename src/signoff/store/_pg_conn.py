@@ -14,7 +14,7 @@ from psycopg import AsyncConnection
 
 from signoff._errors import UserError
 
-__all__ = ["app_name", "closed_while_idle", "connection_lost", "pool_option", "redact", "split_url"]
+__all__ = ["app_name", "closed_while_idle", "commit_option", "connection_lost", "pool_option", "redact", "split_url"]
 
 
 def app_name(role: str) -> str:
@@ -26,11 +26,11 @@ def redact(url: str) -> str:
     return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
 
 
-_POOL_OPTIONS = ("pool_min_size", "pool_max_size", "pool_timeout")
+_POOL_OPTIONS = ("pool_min_size", "pool_max_size", "pool_timeout", "commit")
 
 
 def split_url(url: str) -> tuple[str, dict[str, str]]:
-    """The libpq URL and signoff's own pool options taken out of its query string."""
+    """The libpq URL and signoff's own options (pool sizes, ``commit``) taken out of its query string."""
     parts = urlsplit(url)
     if parts.scheme not in ("postgresql", "postgres"):
         raise UserError(f"bad PostgreSQL URL {redact(url)!r}: it must start with postgresql://")
@@ -51,6 +51,18 @@ def pool_option(options: dict[str, str], key: str, default: float, url: str) -> 
         raise UserError(f"bad PostgreSQL URL {redact(url)!r}: {key} must be a positive number, "
                         f"got {options[key]!r}")
     return value
+
+
+COMMIT_MODES = ("each", "grouped")
+
+
+def commit_option(options: dict[str, str], url: str) -> bool:
+    """``commit=grouped``: True (store/_pg_tx.py ``PgTx.commit``); ``each`` (the default): False."""
+    value = options.get("commit", "each")
+    if value not in COMMIT_MODES:
+        raise UserError(f"bad PostgreSQL URL {redact(url)!r}: commit must be one of {', '.join(COMMIT_MODES)}, "
+                        f"got {value!r}")
+    return value == "grouped"
 
 
 def closed_while_idle(conn: AsyncConnection[Any]) -> bool:

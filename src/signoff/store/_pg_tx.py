@@ -78,11 +78,15 @@ class PgTx:
     entries (``append``); ``commit`` sends, in one message, the writes (one statement of
     data-modifying CTEs), ``signoff_append`` (the chain: lock, hash, insert, head record,
     NOTIFY) and COMMIT. The chain's lock is thus held only from that call to the end of COMMIT.
+    ``grouped`` (``?commit=grouped``): that COMMIT does not wait for the disk, and ``commit_flush``
+    follows it in the same message, a durable commit of its own that does (postgres.py: "Grouped
+    commits"); the caller still hears of the write only once it is on disk.
     """
 
-    def __init__(self, conn: AsyncConnection[Any], lock_key: tuple[int, int]) -> None:
+    def __init__(self, conn: AsyncConnection[Any], lock_key: tuple[int, int], *, grouped: bool = False) -> None:
         self.conn = conn
         self.lock_key = lock_key
+        self.grouped = grouped
         self.base_seq = 0
         self.entries: list[AuditEntry] = []
         self._drafts: list[tuple[AuditDraft, dict[str, Any], tuple[str, str, str, str]]] = []
@@ -147,7 +151,14 @@ class PgTx:
                 "notify_tickets": _notify_tickets(drafts)}), "a_")
             statements.append(text)
             params.update(ps)
+        if drafts and self.grouped:
+            # The chain's lock (and PostgreSQL's NOTIFY lock) are held to the end of COMMIT: with
+            # synchronous_commit off that end comes before the disk flush, which commit_flush
+            # then waits for, sharing it with every other writer's (postgres.py, "Grouped commits").
+            statements.append("SET LOCAL synchronous_commit = off")
         statements.append("COMMIT")
+        if drafts and self.grouped:
+            statements.append(Q["commit_flush"])
         attempt.commit_sent = True
         cur = await self.conn.execute("; ".join(statements), params)  # joined fixed statements
         if not drafts:

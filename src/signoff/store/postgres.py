@@ -20,6 +20,17 @@ psycopg 3 with a connection pool. How the guarantees are kept across servers:
   and ``COMMIT`` in one message. Parameters are bound client-side (psycopg's ClientCursor,
   values escaped by libpq) so that several statements travel together; psycopg's pipeline
   mode would do the same but spins on the socket while it waits, which costs more CPU.
+- **Grouped commits** (``?commit=grouped``, opt-in). By default the chain's lock, and the lock
+  PostgreSQL takes for every NOTIFY, are held until COMMIT has flushed the WAL to disk, so
+  writers queue one disk flush each, in every process: that lock is what keeps 3 processes near
+  1. Grouped, a transaction that appends to the chain commits with ``synchronous_commit = off``
+  (both locks go as soon as the commit record is written, before the flush), then, in the same
+  message, makes one small durable commit of its own (``commit_flush``, a row per session) that
+  returns only once the WAL is on disk up to it, the transaction's commit included; concurrent
+  writers share those flushes. A caller is still told of a write only once it is durable, and
+  the chain stays one chain in commit order. What changes: for the length of that flush, another
+  session can already read the committed rows (and its listener hears the NOTIFY), so should the
+  database machine crash in that instant, a reader may have acted on a write that is lost.
 - **Wake-ups** (``_pg_listen.Wakeups``): LISTEN on a connection of its own, a catch-up
   from the audit log on every notification and reconnect; our own writes are published
   at once.
@@ -40,7 +51,8 @@ psycopg 3 with a connection pool. How the guarantees are kept across servers:
   rebuilt (its own reconnection backs off for minutes after a long outage).
 
 URL options (stripped before connecting): ``pool_min_size`` (1), ``pool_max_size`` (10),
-``pool_timeout`` (seconds to wait for a connection, 5). Everything else is libpq's, e.g.
+``pool_timeout`` (seconds to wait for a connection, 5), ``commit`` (``each``, the default, or
+``grouped``: see "Grouped commits" above). Everything else is libpq's, e.g.
 ``?options=-csearch_path%3Dsignoff`` to keep the tables in their own schema.
 """
 
@@ -65,7 +77,15 @@ from signoff.store._archive import ArchiveMixin
 from signoff.store._base import BaseStore, Query, Row, Transaction
 from signoff.store._notify import Notifier
 from signoff.store._outbox import OutboxMixin
-from signoff.store._pg_conn import app_name, closed_while_idle, connection_lost, pool_option, redact, split_url
+from signoff.store._pg_conn import (
+    app_name,
+    closed_while_idle,
+    commit_option,
+    connection_lost,
+    pool_option,
+    redact,
+    split_url,
+)
 from signoff.store._pg_lease import SweeperLease
 from signoff.store._pg_listen import Wakeups
 from signoff.store._pg_tx import Attempt, PgTx, check_hash_pieces, render
@@ -95,12 +115,13 @@ class PostgresStore(BaseStore, OutboxMixin, ArchiveMixin):
 
     ``timeout``: seconds a call waits for a pooled connection before StoreUnavailable;
     ``safety_interval``: seconds between catch-ups ``poll()`` asks for besides LISTEN;
-    ``lease_interval``: how often ``sweeper_lease()`` asks the database (a takeover takes this long).
+    ``lease_interval``: how often ``sweeper_lease()`` asks the database (a takeover takes this long);
+    ``grouped_commit``: the URL's ``commit=grouped`` (see the module docstring).
     """
 
     def __init__(self, url: str, *, min_size: int | None = None, max_size: int | None = None,
                  timeout: float | None = None, connect_timeout: int = 5, safety_interval: float = 2.0,
-                 lease_interval: float = 1.0) -> None:
+                 lease_interval: float = 1.0, grouped_commit: bool | None = None) -> None:
         self.url = url
         self._display = redact(url)
         self._conninfo, options = split_url(url)
@@ -108,6 +129,7 @@ class PostgresStore(BaseStore, OutboxMixin, ArchiveMixin):
         self._max_size = int(max_size if max_size is not None else pool_option(options, "pool_max_size", 10, url))
         self._max_size = max(self._max_size, self._min_size)
         self._timeout = timeout if timeout is not None else pool_option(options, "pool_timeout", 5.0, url)
+        self._grouped = grouped_commit if grouped_commit is not None else commit_option(options, url)
         self._connect_kwargs: dict[str, Any] = {
             "connect_timeout": connect_timeout, "keepalives": 1, "keepalives_idle": 10,
             "keepalives_interval": 5, "keepalives_count": 3,
@@ -252,7 +274,7 @@ class PostgresStore(BaseStore, OutboxMixin, ArchiveMixin):
             # Our own NOTIFY needs no catch-up query: we publish these entries ourselves below.
             in_flight[pid] = in_flight.get(pid, 0) + 1
             writing.append(pid)
-            tx = PgTx(conn, (_LOCK_AUDIT, self._schema_key))
+            tx = PgTx(conn, (_LOCK_AUDIT, self._schema_key), grouped=self._grouped)
             try:
                 result = await fn(tx)
                 await tx.commit(attempt)

@@ -251,3 +251,9 @@ SELECT body FROM allowances WHERE id = %(id)s FOR UPDATE;
 
 -- list_allowances: every allowance, oldest first
 SELECT body FROM allowances ORDER BY created_at, id;
+
+-- commit_flush: a durable commit of its own after a write transaction committed with
+-- synchronous_commit off: it returns once the WAL up to here, that transaction's commit included,
+-- is on disk. Each session rewrites only its own row (its pid), so sessions never wait on each
+-- other here, and the flushes of concurrent writers are shared (PostgreSQL's group commit)
+INSERT INTO commit_flush (pid, n) VALUES (pg_backend_pid(), 1) ON CONFLICT (pid) DO UPDATE SET n = commit_flush.n + 1;

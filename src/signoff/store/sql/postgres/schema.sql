@@ -160,6 +160,14 @@ BEGIN
 END
 $$;
 
+-- One row per database session (its backend pid), rewritten by the durable commit that follows a
+-- write transaction committed with synchronous_commit off (store/_pg_tx.py): waiting for the flush
+-- there, after the audit chain's lock is released, lets concurrent writers share one WAL flush.
+CREATE TABLE IF NOT EXISTS commit_flush (
+    pid integer PRIMARY KEY,
+    n   bigint NOT NULL
+);
+
 -- One row: the schema version this database is at.
 CREATE TABLE IF NOT EXISTS schema_version (
     one     boolean PRIMARY KEY DEFAULT true CHECK (one),
