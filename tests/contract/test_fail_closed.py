@@ -65,6 +65,22 @@ class TestOutage:
             await gate.approve(t.id, reviewer="alice")
         assert "pending" == (await gate.get_ticket(t.id)).status
 
+    async def test_reads_answer_or_fail_and_never_hang(self, outage_gate: tuple[Gate, Outage], store_kind: str) -> None:
+        """During an outage a ticket list, a ticket and a token check answer or raise StoreUnavailable
+        within the bound, never hang; on SQLite (another connection holds the write lock) they answer,
+        since readers run beside a writer."""
+        gate, outage = outage_gate
+        t = await gate.submit(Action(name="issue_refund", args={"amount": 5.0}, agent="bot", reasoning="r"))
+        token = await gate.create_token("agent", "bot")
+        answered: list[bool] = []
+        with outage():
+            for call in (gate.list_tickets(), gate.get_ticket(t.id), gate.find_token(token)):
+                try:
+                    answered.append(await asyncio.wait_for(call, HANG) is not None)
+                except StoreUnavailable:
+                    answered.append(False)
+        assert [store_kind == "sqlite"] * 3 == answered
+
     async def test_the_gate_recovers_after_the_outage(self, outage_gate: tuple[Gate, Outage]) -> None:
         """When the store is back, the same gate queues again."""
         gate, outage = outage_gate
