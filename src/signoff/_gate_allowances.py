@@ -90,7 +90,8 @@ class Allowances:
         approved arguments); ``expires``: ``"1h"``, ``"1d"``, ``"7d"``, ``"never"``/None (until
         revoked) or a timedelta; ``any_agent``: every agent, for the policy's top tier only.
         On a ticket needing N approvers the allowance stands once N reviewers gave it
-        (``confirm_allowance``). Audited as ``allowance_created``.
+        (``confirm_allowance``, or ``allow`` by another reviewer with the same scope and condition).
+        Audited as ``allowance_created`` (``allowance_confirmed``).
 
         .. versionadded:: 0.3.0
         """
@@ -115,8 +116,14 @@ class Allowances:
         elif rv.name not in t.approvals:
             raise Conflict(f"ticket {t.id} is already {t.status}; only a reviewer who approved it may allow it "
                            "standing", ticket_id=t.id, status=t.status)
+        agent = None if any_agent else t.action.agent
+        for other in await self.store.list_allowances():
+            # A second reviewer allowing the same scope on a four-eyes ticket confirms the first's allowance.
+            if other.ticket_id == t.id and other.status(now) == "pending" and rv.name not in other.reviewers \
+                    and (other.agent, other.condition) == (agent, cond):
+                return await self._confirm(other.id, reviewer=rv.name)
         allowance = Allowance(
-            id=new_allowance_id(), action=t.action.name, agent=None if any_agent else t.action.agent,
+            id=new_allowance_id(), action=t.action.name, agent=agent,
             condition=cond, tier=rv.tier, required=t.required_approvals, reviewers=(rv.name,), ticket_id=t.id,
             created_at=now, expires_at=until, comment=comment)
         made = await self.store.insert_allowance(allowance, actor=rv.name)

@@ -88,6 +88,16 @@ class TestWhoMayGiveIt:
         assert ("active", ("bob", "carol")) == (confirmed.status(), confirmed.reviewers)
         assert Level.NOTIFY == gate.evaluate(Action(name="send_payment", args={"amount": 40}, agent="pay-bot")).level
 
+    async def test_a_second_reviewer_allowing_the_same_scope_confirms(self, gate: Gate) -> None:
+        """On the ticket page, the second senior's "approve and always allow" approves the ticket and confirms
+        the first's allowance (one allowance, two reviewers); a different condition makes its own."""
+        ticket = await gate.submit(Action(name="send_payment", args={"amount": 50}, agent="pay-bot"))
+        first = await gate.allow(ticket.id, reviewer="bob", condition="args.amount <= 50")
+        second = await gate.allow(ticket.id, reviewer="carol", condition="args.amount <= 50")
+        assert (first.id, "active", ("bob", "carol")) == (second.id, second.status(), second.reviewers)
+        assert "approved" == (await gate.get_ticket(ticket.id)).status
+        assert [first.id] == [a.id for a in await gate.list_allowances()]
+
     async def test_a_reviewer_may_allow_only_what_their_tier_could_approve(self, gate: Gate) -> None:
         ticket = await gate.submit(Action(name="send_payment", args={"amount": 50}, agent="pay-bot"))
         with pytest.raises(NotAuthorized, match="senior"):
