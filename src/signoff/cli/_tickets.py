@@ -52,14 +52,21 @@ def tickets() -> None:
 @click.option("--batch", help="A batch id (tickets submitted together).")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per ticket, for scripts.")
+@click.option("--in-doubt", "in_doubt", is_flag=True,
+              help="Only approved tickets whose run never reported back (record them with record-run).")
 def list_cmd(db: str, status: str, kind: str | None, agent: str | None, action: str | None, group: str | None,
-             batch: str | None, limit: int, as_json: bool) -> None:
+             batch: str | None, limit: int, as_json: bool, in_doubt: bool) -> None:
     """Tickets, oldest first (pending ones by default)."""
     statuses: str | tuple[str, ...] | None = None if status == "all" else tuple(s.strip() for s in status.split(","))
     query = TicketQuery(status=statuses, kind=kind, agent=agent, action=action, group=group, batch=batch,
                         limit=limit)
+    if in_doubt:
+        status = "in-doubt"
 
     async def fetch(store: Store) -> tuple[list[Ticket], int]:
+        if in_doubt:
+            doubts = await store.in_doubt(limit + 1)
+            return doubts[:limit], len(doubts)
         return await store.list_tickets(query), await store.count_tickets(query)
 
     with signoff_errors():
@@ -77,13 +84,15 @@ def list_cmd(db: str, status: str, kind: str | None, agent: str | None, action: 
         due = span((t.deadline - now).total_seconds()) if t.deadline and t.status == "pending" else "-"
         needs = f"{len(t.approvals)}/{t.required_approvals}" if t.kind == "approval" else "-"
         why = ", ".join(f"{r.code}" + (f" ({r.rule})" if r.rule else "") for r in t.reasons) or ", ".join(t.rules)
-        rows.append([t.id, t.status, t.action.name, t.action.agent or "-", t.tier or "any", needs,
+        rows.append([t.id, "in doubt" if t.execution == "unknown" else t.status, t.action.name,
+                     t.action.agent or "-", t.tier or "any", needs,
                      span((now - t.created_at).total_seconds()), due,
                      _flag_hidden(t) + reveal(why, one_line=True, max_len=60)])
     print_table(["ID", "STATUS", "ACTION", "AGENT", "TIER", "OK", "AGE", "DUE", "WHY"], rows,
                 colours={1: _STATUS_COLOURS.get})
     if total > len(found):
-        click.echo(f"({len(found)} of {total} shown; use --limit)")
+        more = f"more than {len(found)}" if in_doubt else str(total)
+        click.echo(f"({len(found)} of {more} shown; use --limit)")
 
 
 def _json_line(t: Ticket) -> str:

@@ -31,6 +31,17 @@ class TestRecordRun:
         assert ("executed", "execution_resolved", {"reviewer": "bob", "outcome": "ran", "note": "seen in logs",
                                                     "via": "cli"}) == (execution, entry.kind, entry.data)
 
+    def test_the_runs_in_doubt_are_listed(self, env: dict[str, str], queue: list[str]) -> None:  # noqa: F811
+        """``tickets list --in-doubt`` lists only the runs in doubt, marked so; none once recorded."""
+        _in_doubt(env, queue[0])
+        listed = run(env, "tickets", "list", "--in-doubt")
+        run(env, "tickets", "record-run", queue[0], "--as", "bob", "--outcome", "not_run")
+        after = run(env, "tickets", "list", "--in-doubt")
+        lines = listed.stdout.splitlines()
+        assert (0, 2, queue[0], "in doubt") == (listed.returncode, len(lines), lines[1].split()[0],
+                                               " ".join(lines[1].split()[1:3]))
+        assert "no in-doubt tickets\n" == after.stdout
+
     def test_a_run_not_in_doubt_is_refused(self, env: dict[str, str], queue: list[str]) -> None:  # noqa: F811
         """Recording on a ticket whose run is not in doubt exits 1 and says so."""
         r = run(env, "tickets", "record-run", queue[0], "--as", "bob", "--outcome", "not_run")
