@@ -120,7 +120,8 @@ class TestNoConnectionDetails:
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
         """A group decision whose approvals fail on the store: ``failed`` holds general words."""
         ticket = await doors.gate.submit(Action(name="deploy", agent="bot", reasoning="r"))
-        doors.fail("approve", StoreUnavailable(f"{DSN}: connection refused"), monkeypatch)
+        # a group's approvals go through _approve (approve's body, with the flood guard's hold)
+        doors.fail("_approve", StoreUnavailable(f"{DSN}: connection refused"), monkeypatch)
         r = await doors.api.post(f"/api/v1/groups/{ticket.group_key}/decide",
                                  json={"approve": True, "ticket_ids": [ticket.id]})
         failed = r.json()["failed"]
