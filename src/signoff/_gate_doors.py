@@ -191,6 +191,9 @@ class ServerDoors:
     def submit_together_sync(self, actions: Sequence[Action], **kw: Any) -> list[Ticket]:
         return self._sync("submit_together_sync", self.submit_together(actions, **kw))
 
+    def runs_in_doubt_sync(self, *, limit: int = 100) -> list[Ticket]:
+        return self._sync("runs_in_doubt_sync", self.runs_in_doubt(limit=limit))
+
     def claim_execution_sync(self, ticket_id: str, *, action: Action, instance: str | None = None,
                              claim_id: str | None = None, lease: float | timedelta | None = None) -> Ticket:
         return self._sync("claim_execution_sync", self.claim_execution(ticket_id, action=action, instance=instance,

@@ -160,6 +160,10 @@ class RemoteFlows(RemoteTransport):
         return (yield from self._f_ticket("POST", f"/tickets/{_q(ticket_id)}/execution/finish",
                                           {"ok": ok, "error": error, "claim_id": claim_id or None}))
 
+    def _f_in_doubt(self, limit: int) -> Flow[list[Ticket]]:
+        data = yield _Call("GET", "/executions/in-doubt", params={"limit": limit})
+        return [ticket_from_dict(t) for t in data]
+
     def _f_record_execution(self, ticket_id: str, reviewer: str | None, outcome: str, note: str) -> Flow[Ticket]:
         return (yield from self._f_ticket("POST", f"/tickets/{_q(ticket_id)}/execution/record",
                                           {"outcome": outcome, "note": note, "reviewer": reviewer}))

@@ -180,6 +180,10 @@ class RemoteGate(RemoteFlows):
                                  note: str = "") -> Ticket:
         return await self._drive(self._f_resolve(ticket_id, reviewer, done, note))
 
+    async def runs_in_doubt(self, *, limit: int = 100) -> list[Ticket]:
+        """Approved tickets whose run is in doubt, oldest first (a reviewer token)."""
+        return await self._drive(self._f_in_doubt(limit))
+
     async def record_execution(self, ticket_id: str, *, reviewer: str | None = None, outcome: Resolution,
                                note: str = "") -> Ticket:
         """Record what happened to a run in doubt (``Gate.record_execution``)."""
@@ -301,6 +305,9 @@ class RemoteGate(RemoteFlows):
     def resolve_suggestion_sync(self, ticket_id: str, *, reviewer: str | None = None, done: bool,
                                 note: str = "") -> Ticket:
         return self._twin("resolve_suggestion_sync", self._f_resolve(ticket_id, reviewer, done, note))
+
+    def runs_in_doubt_sync(self, *, limit: int = 100) -> list[Ticket]:
+        return self._twin("runs_in_doubt_sync", self._f_in_doubt(limit))
 
     def record_execution_sync(self, ticket_id: str, *, reviewer: str | None = None, outcome: Resolution,
                               note: str = "") -> Ticket:

@@ -417,6 +417,7 @@ class TestServedLeases:
                         break
                     time.sleep(0.05)
                 assert "unknown" == agent.get_ticket_sync(t.id).execution
+                assert [t.id] == [x.id for x in alice.runs_in_doubt_sync()]
                 ran: list[int] = []
                 with pytest.raises(AlreadyExecuted):
                     agent.execute_sync(decision, lambda **kw: ran.append(1))
@@ -424,7 +425,8 @@ class TestServedLeases:
                     alice.record_execution_sync(t.id, reviewer="bob", outcome="ran")  # not her token's name
                 again = alice.record_execution_sync(t.id, outcome="reapprove", note="no refund in the ledger")
                 agent.execute_sync(agent.wait_sync(t.id, timeout=HANG), lambda **kw: ran.append(1))
-                assert (("approved", "none"), [1]) == ((again.status, again.execution), ran)
+                assert (("approved", "none"), [1], []) == ((again.status, again.execution), ran,
+                                                           alice.runs_in_doubt_sync())
                 kinds = audit_kinds(store_url, t.id)
                 assert ["execution_unknown", "execution_resolved", "approved", "executing", "executed"] == kinds[-5:]
             finally:

@@ -166,6 +166,7 @@ SCENARIOS: dict[str, tuple[Callable[[Gate], Any], Any]] = {
     "flag_sync": (_flag, ("notified", "flagged")),
     "resolve_suggestion_sync": (_suggestion, ("suggested", "done")),
     "record_execution_sync": (_record, True),
+    "runs_in_doubt_sync": (lambda g: g.runs_in_doubt_sync(limit=5), []),
     "insights_sync": (_insights, [("issue_refund", 1, 1)]),
     "verify_audit_sync": (_verify, (True, True)),
     "allow_sync": (_allow, ("active", "notify")),

@@ -21,8 +21,8 @@ LOCAL_ONLY = {
     "find_token", "find_token_sync", "create_token", "create_token_sync", "count_tickets",
     "count_tickets_sync", "audit_entries", "audit_entries_sync", "audit_head",
     "revoke_session", "session_revoked", "find_reviewer", "find_reviewer_sync",
-    # claimed runs: their lease (a remote caller may ask its own per claim), the runs in doubt (the inbox's)
-    "execution_lease", "lease_for", "runs_in_doubt",
+    # claimed runs: their lease (a remote caller may ask its own per claim)
+    "execution_lease", "lease_for",
     "surges",  # the flood guard's count, which the server's doors and inbox apply
     "put_reviewer",  # reviewers made or updated at single sign-on, where the database is
     # the notification outbox, delivered by the server's deliverer

@@ -160,6 +160,14 @@ async def suggestion_dismiss(ticket_id: TicketId, principal: ReviewerPrincipal, 
     return json_response(ticket_to_dict(ticket))
 
 
+@router.get("/executions/in-doubt", response_model=list[TicketOut], summary="Approved runs that never reported back")
+async def in_doubt(principal: ReviewerPrincipal, ctx: Ctx,
+                   limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
+    """Approved tickets whose run is ``unknown`` (its lease ran out with no finish), oldest first: each
+    waits for a reviewer to record what happened (``POST /tickets/{id}/execution/record``)."""
+    return json_response([ticket_to_dict(t) for t in await ctx.gate.runs_in_doubt(limit=limit)])
+
+
 @router.post("/tickets/{ticket_id}/execution/record", response_model=TicketOut,
              summary="Record what happened to a run in doubt")
 async def record_execution(ticket_id: TicketId, body: RecordExecutionIn, principal: ReviewerPrincipal,
