@@ -475,3 +475,29 @@ class TestDecider:
                 assert (want.level, want.matched_rules, want.near_misses) == \
                     (got.level, got.matched_rules, got.near_misses), action
         assert len(policy._compiled._tables[None][0].deciders) <= 2
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(expressions, activations)
+def test_a_policy_decides_as_the_library_says(source: str, activation: dict[str, Any]) -> None:
+    """Through a policy (its generated decider, memo and full walk): true matches, false is a near
+    miss, and an error or a non-bool matches and says it could not be evaluated."""
+    compiled_source(source)
+    try:
+        policy = Policy.from_dict({"version": 1, "rules": [
+            {"name": "r", "level": "approve", "match": {"action": "a"}, "when": source}]})
+        action = Action(name="a", args=activation["args"], context=activation.get("context", {}))
+    except Exception:
+        assume(False)  # exists/all refused at load, or a value an Action refuses (an int beyond 64 bits)
+        return
+    kind, want = library(source, {"args": action.args, "context": action.context})
+    for _ in range(2):  # computed, then from the memo
+        outcome = policy.evaluate(action)
+        if kind == "value" and want is True:
+            assert (outcome.matched_rules, outcome.near_misses) == (("r",), ()), source
+            assert "could not be evaluated" not in outcome.reasons[0].message
+        elif kind == "value" and want is False:
+            assert (outcome.matched_rules, outcome.near_misses) == ((), ("r",)), source
+        else:
+            assert outcome.matched_rules == ("r",), source
+            assert "could not be evaluated" in outcome.reasons[0].message, source
