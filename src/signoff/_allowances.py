@@ -188,6 +188,7 @@ class AllowanceIndex:
         self._all: dict[str, Allowance] = {}
         self._lock = threading.Lock()
         self.by_action: dict[str, tuple[_Entry, ...]] = {}
+        self._people: dict[str, tuple[str | None, bool]] = {}  # reviewer -> (tier, disabled), as last heard
         self.tier_ranks: dict[str | None, int] = {tier: i for i, tier in enumerate(self._tiers)}
         self._lowered: dict[tuple[int, str], tuple[Outcome, Outcome]] = {}
         """(id(outcome), allowance id) -> (outcome, lowered): the policy memoises its outcomes, so the
@@ -203,15 +204,29 @@ class AllowanceIndex:
             self._all[allowance.id] = allowance
             self._rebuild()
 
+    def reviewer(self, name: str, *, tier: str | None, disabled: bool) -> None:
+        """A reviewer as they are now: an allowance carries only its reviewers' current authority (a
+        disabled reviewer no longer counts; a demoted one carries the lower tier)."""
+        with self._lock:
+            if self._people.get(name) != (tier, disabled):
+                self._people[name] = (tier, disabled)
+                self._rebuild()
+
     def _rebuild(self) -> None:
         now = utcnow()
         by: dict[str, list[_Entry]] = {}
         for a in self._all.values():
             if a.status(now) != "active":
                 continue
+            givers = [r for r in a.reviewers if not self._people.get(r, (None, False))[1]]
+            if len(givers) < a.required:
+                continue  # a reviewer who gave it was disabled since: it no longer stands
+            rank = min(_rank(self._tiers, self._people[r][0]) if r in self._people else _rank(self._tiers, a.tier)
+                       for r in givers)
             run = compile_condition(a.condition).run if a.condition else None
             ends = a.expires_at.timestamp() if a.expires_at is not None else math.inf
-            by.setdefault(a.action, []).append(_Entry(a, run, _rank(self._tiers, a.tier), ends, len(a.reviewers)))
+            by.setdefault(a.action, []).append(_Entry(a, run, min(rank, _rank(self._tiers, a.tier)), ends,
+                                                      len(givers)))
         self._all = {k: a for k, a in self._all.items() if a.status(now) in ("active", "pending")}
         self.by_action = {k: tuple(v) for k, v in by.items()}
         self._lowered = {}

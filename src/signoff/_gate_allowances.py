@@ -66,9 +66,20 @@ class Allowances:
         return index.lowered(outcome, found) if found is not None else outcome
 
     def _allowance_event(self, ev: Event) -> None:
-        """Follow a change made by any gate on the store (its audit entry carries the record)."""
+        """Follow a change made by any gate on the store (its audit entry carries the record), and
+        reviewers' changes (``put_reviewer``'s entry: a disabled or demoted reviewer's allowances shrink)."""
         if ev.kind in _CHANGES and isinstance(ev.data.get("allowance"), dict):
             self._allowances.put(Allowance.from_dict(ev.data["allowance"]))
+        elif ev.kind == "reviewer" and isinstance(ev.data.get("name"), str):
+            tier = ev.data.get("tier")
+            self._allowances.reviewer(ev.data["name"], tier=tier if isinstance(tier, str) else None,
+                                      disabled=bool(ev.data.get("disabled")))
+
+    async def _load_allowances(self) -> None:
+        """At start: the reviewers as they are, then every allowance (engine loop)."""
+        for r in await self.store.list_reviewers():
+            self._allowances.reviewer(r.name, tier=r.tier, disabled=r.disabled)
+        self._allowances.load(await self.store.list_allowances())
 
     async def _audit_uses(self, made: Sequence[tuple[Ticket, bool]]) -> None:
         """An ``allowance_used`` entry for each new ticket an allowance let through (engine loop)."""

@@ -142,7 +142,7 @@ class Gate(SyncTwins, Deadlines, ServerDoors, Allowances):
         await self.store.open()
         self._known = await self.store.known_fingerprints()
         self._mode = await self.store.get_mode()
-        self._allowances.load(await self.store.list_allowances())
+        await self._load_allowances()
         if self._mode is not None and self._mode not in self.policy.modes:
             self._mode = None  # a mode the current policy no longer defines is off
         if self.policy.spec.notifications is not None:
@@ -211,7 +211,7 @@ class Gate(SyncTwins, Deadlines, ServerDoors, Allowances):
         elif ev.kind == "mode":
             mode = ev.data.get("mode")
             self._mode = str(mode) if mode and mode in self.policy.modes else None
-        elif ev.kind.startswith("allowance_"):
+        elif ev.kind.startswith("allowance_") or ev.kind == "reviewer":
             self._allowance_event(ev)
         if ev.kind in ("submitted", "escalated", "retried") and self._wake_sweeper is not None \
                 and deadline_before(ev.data.get("deadline"), self._next_sweep):

@@ -139,6 +139,23 @@ class TestEveryGateFollows:
         await first.revoke_allowance(aid)
         await _eventually(lambda: second.evaluate(refund(150.0)).level is Level.APPROVE)
 
+    async def test_it_carries_its_reviewers_current_authority(self, open_gate: GateFactory) -> None:
+        """bob (senior) allowed refunds of any size: demoted to junior, big refunds ask again; disabled, his
+        allowance no longer stands, on this gate and on another one on the store."""
+        from signoff.store._records import Reviewer
+
+        gate, other = open_gate(), open_gate(reviewers=False)
+        ticket = await gate.submit(refund(10.0))
+        await gate.allow(ticket.id, reviewer="bob")
+        await _eventually(lambda: other.evaluate(refund(5000.0)).level is Level.NOTIFY)
+        gate.add_reviewer("bob", tier="junior")
+        assert (Level.NOTIFY, Level.APPROVE) == (gate.evaluate(refund(10.0)).level, gate.evaluate(refund(5000.0)).level)
+        await gate.put_reviewer(Reviewer(name="bob", tier="junior", disabled=True), actor="admin")
+        assert Level.APPROVE == gate.evaluate(refund(10.0)).level
+        await _eventually(lambda: other.evaluate(refund(10.0)).level is Level.APPROVE)
+        reopened = open_gate(reviewers=False)  # a gate opened later reads the reviewers too
+        assert Level.APPROVE == reopened.evaluate(refund(10.0)).level
+
     async def test_it_expires(self, open_gate: GateFactory) -> None:
         gate = open_gate()
         ticket = await gate.submit(refund(10.0))
