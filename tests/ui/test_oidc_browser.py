@@ -71,6 +71,9 @@ class SSO:
         self.issuer = issuer
         self.provider = provider
         self.provider_log = provider_log
+        self.command: list[str] = []
+        """How the server was started (less its --port), to start another like it on the same store."""
+        self.env: dict[str, str] = {}
 
     def next_id_token(self, **override: Any) -> None:
         """Make the provider's next ID token carry ``aud=...`` or ``expired=True`` (signed with its real key)."""
@@ -126,11 +129,10 @@ def start_sso(tmp: Path, node: Path, *, extra: tuple[str, ...] = ()) -> SSO:
         log = tmp / "server.log"
         env = {**os.environ, "SIGNOFF_SECRET_KEY": secrets.token_hex(16), "SIGNOFF_OIDC_CLIENT_ID": "signoff",
                "SIGNOFF_OIDC_CLIENT_SECRET": "signoff-test-secret"}
-        exe = Path(sys.executable).parent / "signoff"
+        command = [str(Path(sys.executable).parent / "signoff"), "serve", "--policy", str(policy), "--db", db,
+                   "--host", "127.0.0.1", "--oidc-issuer", issuer, *extra]
         with log.open("wb") as out:
-            proc = subprocess.Popen([str(exe), "serve", "--policy", str(policy), "--db", db, "--host", "127.0.0.1",
-                                     "--port", str(port), "--oidc-issuer", issuer, *extra],
-                                    stdout=out, stderr=subprocess.STDOUT, env=env)
+            proc = subprocess.Popen([*command, "--port", str(port)], stdout=out, stderr=subprocess.STDOUT, env=env)
         server = Served(url=f"http://127.0.0.1:{port}", gate=gate, proc=proc, log=log)
         try:
             _wait_for(server.url + "/login", proc, log, "signoff serve")
@@ -141,7 +143,9 @@ def start_sso(tmp: Path, node: Path, *, extra: tuple[str, ...] = ()) -> SSO:
         provider.kill()
         provider.wait(timeout=5)
         raise
-    return SSO(server, issuer, provider, plog)
+    setup = SSO(server, issuer, provider, plog)
+    setup.command, setup.env = command, env
+    return setup
 
 
 def at_provider(page: Any, sso: SSO, name: str, *, consent: bool = True) -> None:
@@ -301,6 +305,32 @@ class TestSingleSignOn:
         text = str(page.inner_text("main"))
         assert "answer from another issuer" in text and "evil.example" in text
         assert (None, None) == (sso.reviewer(name), session_cookie(context))
+
+    def test_a_login_started_on_one_server_finishes_on_another(self, page: Any, context: Any, sso: SSO,
+                                                                tmp_path: Path) -> None:
+        """Two servers behind one public URL, one secret key, one store: the provider's answer to a login
+        started on the first is finished by the second (the state is in the browser, not in a server)."""
+        port = _free_port()
+        log = tmp_path / "second.log"
+        with log.open("wb") as out:
+            second = subprocess.Popen([*sso.command, "--port", str(port), "--public-url", sso.url],
+                                      stdout=out, stderr=subprocess.STDOUT, env=sso.env)
+        try:
+            _wait_for(f"http://127.0.0.1:{port}/login", second, log, "the second signoff serve")
+            name = f"senior-{secrets.token_hex(3)}"
+            at_provider(page, sso, name, consent=False)
+            action = urljoin(page.url, page.get_attribute("form:has(input[value=consent])", "action"))
+            sent = context.request.post(action, form={"prompt": "consent"}, max_redirects=0)
+            resumed = context.request.get(urljoin(action, sent.headers["location"]), max_redirects=0)
+            answer = urljoin(sso.issuer, resumed.headers["location"])
+            page.goto(answer.replace(sso.url, f"http://127.0.0.1:{port}"))
+            page.wait_for_url(f"http://127.0.0.1:{port}/")
+            on_second = page.inner_text("header .who")
+            page.goto(sso.url + "/")  # the session is good on the first server too
+            assert (f"{name} · senior",) * 2 == (on_second, page.inner_text("header .who"))
+        finally:
+            second.terminate()
+            second.wait(timeout=15)
 
     def test_a_password_account_is_not_taken_over(self, page: Any, context: Any, sso: SSO) -> None:
         """A provider user with the name of a local password account is refused; the account is unchanged."""
