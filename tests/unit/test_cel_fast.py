@@ -431,6 +431,20 @@ class TestDecider:
         assert "'pii' in _a_tags" in shared and "C['env']" in shared
         assert shared.count("_run(") == 2
 
+    @pytest.mark.parametrize("source,want", [
+        ("'name' in action && size(action) == 8", True),
+        ("action.name == 'x' && has(action.tags) && !has(action.args)", True),
+        ("action == {}", False),
+    ])
+    def test_the_action_variable_used_whole_runs_its_closure(self, source: str, want: bool) -> None:
+        """Deciders read the action's fields from the Action; used whole, the condition runs as a closure."""
+        policy = Policy.from_dict({"version": 1, "rules": [{"name": "r", "level": "approve", "when": source}]})
+        outcome = policy.evaluate(Action(name="x"))
+        assert cel.compile(source).execute({"action": {
+            "name": "x", "confidence": None, "has_confidence": False, "reasoning": "", "alternatives": [],
+            "tags": [], "external": False, "agent": ""}}) is want
+        assert (outcome.matched_rules, outcome.near_misses) == ((("r",), ()) if want else ((), ("r",)))
+
     def test_the_outcome_says_which_rules_matched_and_nearly_matched(self) -> None:
         """Matched rules and near misses come from the decider's answer, memoised or not."""
         policy = Policy.from_dict(self.POLICY)

@@ -28,6 +28,7 @@ from signoff.policy import _cel_fast as F
 from signoff.policy._cel_fast import _EXACT_FLOAT, _RESERVED, Fallback, Unsupported, _literal, _Parser
 
 _OPS = ("==", "!=", "<", "<=", ">", ">=")
+_WHOLE_ACTION = "<the action variable>"
 _SLOW_NAME = {"==": "_eq", "!=": "_ne", "<": "_lt", "<=": "_le", ">": "_gt", ">=": "_ge"}
 
 
@@ -108,7 +109,14 @@ class Emitter:
                 raise Unsupported("trailing input")
         except (Unsupported, ValueError, IndexError, RecursionError):
             return None
-        return self.boolean(node) if condition else node.src
+        src = self.boolean(node) if condition else node.src
+        if _WHOLE_ACTION in src:
+            return None
+        try:  # belt and braces: an expression this emitter got wrong runs as a closure, never breaks a decider
+            compile(src, "<cel condition>", "eval")
+        except SyntaxError:
+            return None
+        return src
 
     def consts_now(self) -> dict[str, Any]:
         """A copy of ``consts`` (another thread may be adding to it)."""
@@ -341,7 +349,9 @@ class _SourceParser:
             if self.accept("("):
                 return self.function(text)
             if text == "action" and self.em.action is not None:
-                return _Node("<action>", root="action")  # only its fields are read (select)
+                # Only its fields are read (select, has); used whole, it would need the dict the
+                # library gets: the marker makes ``emit`` give up and the closure run it.
+                return _Node(_WHOLE_ACTION, root="action")
             if text not in self.em.roots:
                 raise Unsupported(text)
             return _Node(self.em.roots[text], root=text)
