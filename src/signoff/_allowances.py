@@ -223,7 +223,10 @@ class AllowanceIndex:
                 continue  # a reviewer who gave it was disabled since: it no longer stands
             rank = min(_rank(self._tiers, self._people[r][0]) if r in self._people else _rank(self._tiers, a.tier)
                        for r in givers)
-            run = compile_condition(a.condition).run if a.condition else None
+            try:
+                run = compile_condition(a.condition).run if a.condition else None
+            except ConditionSyntaxError:
+                continue  # a stored condition this version cannot compile allows nothing
             ends = a.expires_at.timestamp() if a.expires_at is not None else math.inf
             by.setdefault(a.action, []).append(_Entry(a, run, min(rank, _rank(self._tiers, a.tier)), ends,
                                                       len(givers)))

@@ -9,6 +9,7 @@ nor a mode's ``approve``), and how many reviewers it takes (the ticket's approve
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, TypeVar
@@ -48,6 +49,7 @@ class Allowances:
         policy: Policy
         store: Store
         _engine: Engine
+        _tasks: list[asyncio.Task[None]]
 
         async def _reviewer(self, name: str | None) -> Reviewer: ...
         async def _approve(self, ticket_id: str, *, reviewer: str | None, comment: str = "") -> Ticket: ...
@@ -68,12 +70,20 @@ class Allowances:
     def _allowance_event(self, ev: Event) -> None:
         """Follow a change made by any gate on the store (its audit entry carries the record), and
         reviewers' changes (``put_reviewer``'s entry: a disabled or demoted reviewer's allowances shrink)."""
-        if ev.kind in _CHANGES and isinstance(ev.data.get("allowance"), dict):
-            self._allowances.put(Allowance.from_dict(ev.data["allowance"]))
-        elif ev.kind == "reviewer" and isinstance(ev.data.get("name"), str):
-            tier = ev.data.get("tier")
-            self._allowances.reviewer(ev.data["name"], tier=tier if isinstance(tier, str) else None,
-                                      disabled=bool(ev.data.get("disabled")))
+        try:
+            if ev.kind in _CHANGES:
+                self._allowances.put(Allowance.from_dict(ev.data["allowance"]))
+            elif ev.kind == "reviewer":
+                tier = ev.data.get("tier")
+                self._allowances.reviewer(str(ev.data["name"]), tier=tier if isinstance(tier, str) else None,
+                                          disabled=bool(ev.data.get("disabled")))
+        except Exception:  # an entry we cannot read might be a revocation: hold none until reloaded
+            self._allowances.load([])
+            self._engine.loop.call_soon_threadsafe(self._reload_allowances)
+
+    def _reload_allowances(self) -> None:
+        """Read every allowance again from the store (engine loop), after an event we could not apply."""
+        self._tasks.append(asyncio.ensure_future(self._load_allowances()))
 
     async def _load_allowances(self) -> None:
         """At start: the reviewers as they are, then every allowance (engine loop)."""

@@ -105,3 +105,31 @@ class TestIndex:
         lowered = allowed_outcome(asks(), allowance())
         assert (Level.NOTIFY, "al_1") == (lowered.level, allowance_of(lowered.reasons))
         assert lowered.explanation.startswith("Allowed without asking by standing approval al_1")
+
+
+class TestGateFailsClosed:
+    async def test_an_unreadable_allowance_event_drops_every_allowance_until_reloaded(self) -> None:
+        """It might have been a revocation: the gate holds none, then reads them again from the store."""
+        import asyncio
+
+        from signoff import Gate
+        from signoff._records import Event
+
+        policy = {"version": 1, "rules": [{"name": "r", "match": {"action": "refund"}, "level": "approve"}]}
+        gate = Gate.open(policy, "memory://")
+        try:
+            gate.add_reviewer("alice")
+            ticket = await gate.submit(Action(name="refund", agent="bot"))
+            await gate.allow(ticket.id, reviewer="alice")
+            assert Level.NOTIFY == gate.evaluate(Action(name="refund", agent="bot")).level
+            gate.store.notifier.publish([Event(seq=10**9, kind="allowance_revoked", ticket_id=None,
+                                               data={"allowance": {"id": "al_x"}})])
+            levels = [gate.evaluate(Action(name="refund", agent="bot")).level]
+            for _ in range(200):
+                await asyncio.sleep(0.01)
+                if gate.evaluate(Action(name="refund", agent="bot")).level is Level.NOTIFY:
+                    break
+            levels.append(gate.evaluate(Action(name="refund", agent="bot")).level)
+            assert [Level.APPROVE, Level.NOTIFY] == levels
+        finally:
+            await gate.aclose()
