@@ -82,6 +82,10 @@ class SSO:
         with urllib.request.urlopen(req, timeout=30) as r:
             assert r.status == 200
 
+    def userinfo_calls(self) -> int:
+        with urllib.request.urlopen(self.issuer + "/__test__/counts", timeout=30) as r:
+            return int(json.loads(r.read())["userinfo"])
+
     def reviewer(self, name: str) -> Any:
         return self.server.run(self.server.gate.get_reviewer(name))
 
@@ -111,14 +115,15 @@ def _wait_for(url: str, proc: subprocess.Popen[bytes], log: Path, what: str) -> 
         time.sleep(0.1)
 
 
-def start_sso(tmp: Path, node: Path, *, extra: tuple[str, ...] = ()) -> SSO:
+def start_sso(tmp: Path, node: Path, *, extra: tuple[str, ...] = (), claims_in_id_token: bool = False) -> SSO:
     port, provider_port = _free_port(), _free_port()
     issuer = f"http://localhost:{provider_port}"
     plog = tmp / "provider.log"
     with plog.open("wb") as out:
         provider = subprocess.Popen([str(node), str(PROVIDER_DIR / "provider.mjs"), issuer,
                                      f"http://127.0.0.1:{port}/login/oidc/callback"],
-                                    stdout=out, stderr=subprocess.STDOUT, cwd=PROVIDER_DIR)
+                                    stdout=out, stderr=subprocess.STDOUT, cwd=PROVIDER_DIR,
+                                    env={**os.environ, "CLAIMS_IN_ID_TOKEN": "1" if claims_in_id_token else "0"})
     try:
         _wait_for(issuer + "/.well-known/openid-configuration", provider, plog, "the OIDC provider")
         policy = tmp / "policy.yaml"
@@ -182,11 +187,13 @@ class TestSingleSignOn:
         """A senior-group member lands in the inbox as a senior reviewer, created at that first login."""
         name = f"senior-{secrets.token_hex(3)}"
         assert sso.reviewer(name) is None
+        calls = sso.userinfo_calls()
         at_provider(page, sso, name)
         page.wait_for_url(sso.url + "/")
         who = page.inner_text("header .who")
         reviewer = sso.reviewer(name)
         assert (f"{name} · senior", "senior", None) == (who, reviewer.tier, reviewer.password_hash)
+        assert calls + 1 == sso.userinfo_calls()  # this provider gives the claims at userinfo only
 
     def test_a_changed_mapping_updates_the_tier_and_logout_ends_the_session(
             self, page: Any, context: Any, sso: SSO) -> None:
@@ -401,3 +408,20 @@ class TestProviderTrouble:
         finally:
             gate.close()
         assert (502, True) == (r.status_code, "Identity provider unavailable" in r.text)
+
+
+def test_claims_in_the_id_token_need_no_userinfo_call(browser: Any, provider_ready: Path,
+                                                      tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A provider that puts the name and groups in the ID token: the login uses them and never asks the
+    userinfo endpoint (the default provider above only answers there, which the other tests use)."""
+    setup = start_sso(tmp_path_factory.mktemp("oidc-id-token"), provider_ready, claims_in_id_token=True)
+    ctx = browser.new_context()
+    try:
+        page = ctx.new_page()
+        name = f"junior-{secrets.token_hex(3)}"
+        at_provider(page, setup, name)
+        page.wait_for_url(setup.url + "/")
+        assert (f"{name} · junior", 0) == (page.inner_text("header .who"), setup.userinfo_calls())
+    finally:
+        ctx.close()
+        setup.stop()

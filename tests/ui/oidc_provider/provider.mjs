@@ -18,7 +18,10 @@ function groupsOf(login) {
   return ['contractors'];
 }
 
+// CLAIMS_IN_ID_TOKEN=1 puts the profile and groups in the ID token itself (Entra, Keycloak mappers); by
+// default they come only from the userinfo endpoint, as OIDC Core 5.4 has it for the code flow.
 const provider = new Provider(issuer, {
+  conformIdTokenClaims: process.env.CLAIMS_IN_ID_TOKEN !== '1',
   clients: [{
     client_id: 'signoff',
     client_secret: 'signoff-test-secret',
@@ -64,7 +67,13 @@ IdToken.prototype.issue = async function (options = {}) {
   return issue.call(this, options);
 };
 
+let userinfoCalls = 0;
 provider.use(async (ctx, nextMiddleware) => {
+  if (ctx.path === '/me') userinfoCalls += 1;
+  if (ctx.path === '/__test__/counts') {
+    ctx.body = { userinfo: userinfoCalls };
+    return;
+  }
   if (ctx.path === '/__test__/next-id-token' && ctx.method === 'POST') {
     let body = '';
     for await (const chunk of ctx.req) body += chunk;
