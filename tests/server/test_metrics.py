@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -20,7 +22,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from signoff import Action, Gate
-from tests.server.conftest import POLICY, Server, start_server, stop_process
+from tests.server.conftest import POLICY, Server, free_port, signoff_exe, start_server, stop_process, wait_until_up
 
 METRICS_TOKEN = "metrics-" + "m" * 24
 HOOK_SECRET = "whsec_" + base64.b64encode(b"s" * 32).decode()
@@ -210,3 +212,42 @@ class TestJsonLogs:
         assert any(line.get("path", "").endswith(ticket.id) and line.get("status") == 200 for line in tagged), tagged
         secrets = [token, METRICS_TOKEN, HOOK_SECRET, *served.tokens.values()]
         assert [] == [s for s in secrets if s in text]
+
+
+class TestSeveralServers:
+    def test_each_server_counts_its_own_work(self, served: Server, tmp_path: Path) -> None:
+        """Two servers on one database: a ticket submitted on one and decided on the other is created on the
+        first's counters and decided on the second's, once in all (sums across servers are right); the
+        pending gauge, read from the shared store, is the same on both."""
+        port = free_port()
+        second_url, log = f"http://127.0.0.1:{port}", tmp_path / "second.log"
+        policy = Path(served.db.removeprefix("sqlite:///")).parent / "policy.yaml"
+        with log.open("wb") as out:
+            proc = subprocess.Popen([signoff_exe(), "serve", "--policy", str(policy), "--db", served.db,
+                                     "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+                                     "--metrics-public"], stdout=out, stderr=subprocess.STDOUT,
+                                    env={**os.environ, "METRICS_TEST_HOOK_SECRET": HOOK_SECRET})
+        try:
+            wait_until_up(second_url, proc, log)
+            second = Server(url=second_url, db=served.db, gate=served.gate, proc=proc, log=log)
+            key = ("signoff_tickets_created_total", (("level", "approve"), ("rule", "prod-deploys")))
+            done = ("signoff_tickets_decided_total",
+                    (("level", "approve"), ("outcome", "approved"), ("rule", "prod-deploys")))
+            before = [scrape(served), scrape(second)]
+            name, token = served.agent()
+            agent = Gate.remote(served.url, token=token)
+            alice = Gate.remote(second_url, token=served.token("reviewer", "alice"))
+            try:
+                ticket = agent.submit_sync(deploy(name))
+                alice.approve_sync(ticket.id)
+            finally:
+                agent.close()
+                alice.close()
+            after = [scrape(served), scrape(second)]
+            moved = [(a.get(key, 0) - b.get(key, 0), a.get(done, 0) - b.get(done, 0))
+                     for a, b in zip(after, before, strict=True)]
+            assert [(1, 0), (0, 1)] == moved
+            pending = [s[("signoff_tickets_pending", (("tier", "*"),))] for s in after]
+            assert pending[0] == pending[1]
+        finally:
+            stop_process(proc)
