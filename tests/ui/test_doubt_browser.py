@@ -31,6 +31,8 @@ def test_a_reviewer_records_that_a_run_in_doubt_did_not_run(page: Any, server: S
     page.wait_for_url(lambda u: f"/tickets/{t.id}" in u)
     doubt = page.locator("section.doubt")
     assert "Did this run?" in doubt.inner_text()
+    claim = doubt.locator("dl.claim").inner_text()
+    assert "cl_ui" in claim and "lease ended" in claim
     page.screenshot(path=str(tmp_path / "ticket-in-doubt.png"), full_page=True)
     doubt.locator("input[name=note]").fill("the deploy log shows no v3")
     doubt.locator("button[value=not_run]").click()
@@ -48,15 +50,18 @@ def test_a_reviewer_records_that_a_run_in_doubt_did_not_run(page: Any, server: S
 
 
 def test_the_record_form_needs_the_csrf_token(page: Any, server: Served, agent: str) -> None:
-    """A post without the session's token is refused and records nothing."""
+    """A post without the session's token is refused and records nothing; the name the agent's client
+    gave itself shows as text, never as markup."""
     gate = server.gate
     t = server.run(gate.submit(Action(name="review.deploy", agent=agent, args={"v": 4}, reasoning="ship it")))
     server.run(gate.approve(t.id, reviewer="bob"))
     decision = server.run(gate.wait(t.id, timeout=30))
-    server.run(gate.claim_execution(t.id, action=decision.action, lease=0.01))
+    server.run(gate.claim_execution(t.id, action=decision.action, lease=0.01, instance="<b id=pwn>host</b>"))
     time.sleep(0.05)
     server.run(gate.sweep())
     login(page, server.url, next_path=f"/tickets/{t.id}")
+    assert ("<b id=pwn>host</b>", 0) == (page.locator("dl.claim dd.mono").first.inner_text(),
+                                         page.locator("#pwn").count())
     resp = page.request.post(f"{server.url}/tickets/{t.id}/execution", form={"outcome": "ran"},
                              headers={"Origin": server.url})
     assert 403 == resp.status
