@@ -56,6 +56,26 @@ class TestInstrument:
         assert (True, 1) == (first is second, first.created.labels("approve", "prod-deploys")._value.get())
 
 
+class TestReadiness:
+    def test_a_store_that_does_not_answer_is_counted(self, gate: Gate, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A readiness check the store fails answers 503 and counts a store error (operation ``ready``)."""
+
+        async def down() -> None:
+            raise StoreUnavailable("the database is down")
+
+        monkeypatch.setattr(gate, "ping", down)
+
+        async def check() -> tuple[int, int, str]:
+            app = create_app(gate, settings=ServerSettings(metrics_public=True))
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+                ready, healthz = await client.get("/readyz"), await client.get("/healthz")
+                return ready.status_code, healthz.status_code, (await client.get("/metrics")).text
+
+        ready, healthz, text = asyncio.run(check())
+        assert (503, 200, 1.0) == (ready, healthz, samples(text)[("signoff_store_errors_total",
+                                                                  (("operation", "ready"),))])
+
+
 class TestPublic:
     def test_metrics_public_needs_no_token(self, gate: Gate) -> None:
         """With ``metrics_public`` a scrape needs no token; without it the same scrape gets a 401."""

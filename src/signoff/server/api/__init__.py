@@ -49,6 +49,8 @@ async def _ready(ctx: Ctx) -> Response:
     except Exception as exc:  # any failure means not ready; the log has which
         reason = f"no answer within {timeout:g} s" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
         log.warning("readiness check: the store did not answer (%s)", reason)
+        if ctx.metrics is not None:
+            ctx.metrics.store_errors.labels("ready").inc()
         return problem_response(
             503, "the store did not answer; nothing can be submitted or decided until it does (the server's log "
                  "says why)", error="StoreUnavailable", extra={"checks": {"store": "unavailable"}})
