@@ -515,3 +515,73 @@ def test_a_policy_decides_as_the_library_says(source: str, activation: dict[str,
         else:
             assert outcome.matched_rules == ("r",), source
             assert "could not be evaluated" in outcome.reasons[0].message, source
+
+
+# The action variable: deciders read its fields from the Action itself, not from the dict the
+# library gets; random expressions over it, on random Actions, against the library.
+action_leaves = st.one_of(
+    st.sampled_from([
+        "action.has_confidence", "action.external", "has(action.confidence)", "has(action.nope)",
+        "action.missing == 1", "action == {}", "'name' in action", "action.name.startsWith('a')",
+        "action.reasoning.contains('é')", "action.tags.exists(t, t == 'ops')",
+        "size(action.alternatives) == 2", "action.tags[0] == 'ops'", "action.tags == ['ops', 'pii']",
+        "action.alternatives == ['a', 'b']",
+    ]),
+    st.tuples(
+        st.sampled_from(["action.name", "action.confidence", "action.agent", "action.reasoning", "action.tags[0]",
+                         "size(action.tags)", "size(action.alternatives)", "action.alternatives[0]"]),
+        st.sampled_from(CMP), literals,
+    ).map(" ".join),
+    st.tuples(st.sampled_from(["'pii'", "'é'", "'b'", "action.agent", "1"]), st.just("in"),
+              st.sampled_from(["action.tags", "action.alternatives"])).map(" ".join),
+    field_vs_literal,
+)
+action_expressions = st.recursive(
+    action_leaves,
+    lambda c: st.one_of(
+        st.tuples(c, st.sampled_from(["&&", "||", "==", "!="]), c).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        c.map(lambda x: f"!{x}"),
+        st.tuples(c, c, c).map(lambda t: f"({t[0]} ? {t[1]} : {t[2]})"),
+    ),
+    max_leaves=4,
+)
+action_scalars = scalars.filter(lambda v: type(v) is not int or -(2**63) <= v < 2**63)  # an Action refuses more
+random_actions = st.builds(
+    Action,
+    name=st.sampled_from(["a"]),
+    args=st.fixed_dictionaries({}, optional={k: action_scalars for k in FIELDS[:-1]}),
+    confidence=st.one_of(st.none(), st.floats(0, 1), st.sampled_from([0, 1, 0.5])),
+    reasoning=st.text(alphabet="ab é", max_size=3),
+    alternatives=st.lists(st.sampled_from(["a", "b", "é"]), max_size=2).map(tuple),
+    tags=st.frozensets(st.sampled_from(["pii", "ops", "é"]), max_size=2),
+    external=st.booleans(),
+    agent=st.sampled_from(["", "bot", "é"]),
+    context=st.fixed_dictionaries({}, optional={"env": action_scalars}),
+)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(action_expressions, random_actions)
+def test_a_policy_reads_the_action_as_the_library_does(source: str, action: Action) -> None:
+    """Conditions over ``action`` decide through a policy as the library does on the dict it gets."""
+    try:
+        cel.compile(source)
+        policy = Policy.from_dict({"version": 1, "rules": [
+            {"name": "r", "level": "approve", "match": {"action": "a"}, "when": source}]})
+    except Exception:
+        assume(False)
+        return
+    as_library = {"name": action.name, "confidence": action.confidence,
+                  "has_confidence": action.confidence is not None, "reasoning": action.reasoning,
+                  "alternatives": list(action.alternatives), "tags": sorted(action.tags),
+                  "external": action.external, "agent": action.agent}
+    kind, want = library(source, {"action": as_library, "args": action.args, "context": action.context})
+    for _ in range(2):
+        outcome = policy.evaluate(action)
+        if kind == "value" and want is True:
+            assert (outcome.matched_rules, outcome.near_misses) == (("r",), ()), source
+        elif kind == "value" and want is False:
+            assert (outcome.matched_rules, outcome.near_misses) == ((), ("r",)), source
+        else:
+            assert outcome.matched_rules == ("r",), source
+            assert "could not be evaluated" in outcome.reasons[0].message, source
