@@ -25,7 +25,7 @@ class TestPolicyBenchmark:
         """A small run measures every category, agrees with the naive evaluator and writes nothing."""
         doc = _load().main(n_actions=300, repeats=1, naive_repeats=1, write=False)
 
-        assert (["a", "a0", "b", "c", "d", "e"], 50, 0) == (
+        assert (["a", "a0", "b", "c", "d", "e", "f", "g", "h"], 50, 0) == (
             list(doc["categories"]), doc["rules"], doc["naive_level_mismatches"]
         )
         assert all(c["median_us"] > 0 for c in doc["categories"].values())
