@@ -95,8 +95,17 @@ def test_a_junior_is_not_offered_any_agent_and_cannot_allow_a_senior_rule(page: 
     login(page, server.url, name="jim", next_path=f"/tickets/{mine.id}")
     assert 1 == page.locator("#allow").count()
     assert 0 == page.locator("select[name=scope] option[value=any]").count()
+    assert 0 == page.locator("#allow .warn").count()  # no hidden characters here: no warning
     page.goto(f"{server.url}/tickets/{senior.id}")
     assert 0 == page.locator("#allow").count()
+
+
+def test_hidden_characters_in_the_arguments_are_warned_about(page: Any, server: Served) -> None:
+    """The proposal copies the arguments: a zero-width character in them is called out beside it."""
+    ticket = server.run(server.gate.submit(Action(name="review.deploy", agent="zw-bot", args={"env": "stag\u200bing"})))
+    login(page, server.url, next_path=f"/tickets/{ticket.id}")
+    page.click("#allow summary")
+    assert "invisible or reordering" in page.locator("#allow .warn").inner_text()
 
 
 def main() -> None:
