@@ -29,7 +29,7 @@ class _AsyncGate(GateLike, Protocol):
 
     def _sync(self, name: str, coro: Awaitable[R]) -> R: ...
     async def claim_execution(self, ticket_id: str, *, action: Action, instance: str | None = None,
-                              claim_id: str | None = None) -> Ticket: ...
+                              claim_id: str | None = None, lease: float | None = None) -> Ticket: ...
     async def finish_execution(self, ticket_id: str, *, ok: bool, error: str = "",
                                claim_id: str | None = None) -> Ticket: ...
 
@@ -116,12 +116,13 @@ class SyncTwins:
     def verify_audit_sync(self: _AsyncGate) -> VerifyResult:
         return self._sync("verify_audit_sync", self.verify_audit())
 
-    def execute_sync(self: _AsyncGate, decision: Decision, fn: Callable[..., Any]) -> Any:
+    def execute_sync(self: _AsyncGate, decision: Decision, fn: Callable[..., Any], *,
+                     lease: float | None = None) -> Any:
         """Sync twin of ``execute``: claimed and finished on the engine, ``fn`` runs in the calling
         thread (the tool may be slow or thread-bound)."""
         return execution.drive_sync(
             execution.execution_flow(decision), fn,
             claim=lambda tid, action, cid: self._sync("execute_sync", self.claim_execution(
-                tid, action=action, claim_id=cid)),
+                tid, action=action, claim_id=cid, lease=lease)),
             finish=lambda tid, ok, error, cid: self._sync("execute_sync", self.finish_execution(
                 tid, ok=ok, error=error, claim_id=cid)))

@@ -152,8 +152,8 @@ class RemoteFlows(RemoteTransport):
             return BatchResult(decided=[], failed={})
         return (yield from self._f_batch("/tickets/decide", {"decisions": decisions, "reviewer": reviewer}))
 
-    def _f_claim(self, ticket_id: str, action: Action, claim_id: str = "") -> Flow[Ticket]:
-        body = {"action": _action(action), "instance": self.instance, "claim_id": claim_id or None}
+    def _f_claim(self, ticket_id: str, action: Action, claim_id: str = "", lease: float | None = None) -> Flow[Ticket]:
+        body = {"action": _action(action), "instance": self.instance, "claim_id": claim_id or None, "lease": lease}
         return (yield from self._f_ticket("POST", f"/tickets/{_q(ticket_id)}/execution/claim", body))
 
     def _f_finish(self, ticket_id: str, ok: bool, error: str, claim_id: str = "") -> Flow[Ticket]:

@@ -135,12 +135,12 @@ class RemoteGate(RemoteFlows):
         return await self._drive(self._f_cancel(ticket_id, reason))
 
     @traced("signoff.execute")
-    async def execute(self, decision: Decision, fn: Callable[..., Any]) -> Any:
+    async def execute(self, decision: Decision, fn: Callable[..., Any], *, lease: float | None = None) -> Any:
         """Run ``fn(**decision.args)`` if the decision allows it, at most once per approval
-        (claim, run, finish: ``signoff._execution``, shared with the local Gate)."""
+        (claim, run, finish: ``signoff._execution``, shared with the local Gate); ``lease`` as there."""
         return await execution.drive(
             execution.execution_flow(decision), fn,
-            claim=lambda tid, action, cid: self._drive(self._f_claim(tid, action, cid)),
+            claim=lambda tid, action, cid: self._drive(self._f_claim(tid, action, cid, lease)),
             finish=lambda tid, ok, error, cid: self._drive(self._f_finish(tid, ok, error, cid)))
 
     def gated(self, name: str | None = None, *, agent: str = "", tags: Iterable[str] = (),
@@ -319,9 +319,9 @@ class RemoteGate(RemoteFlows):
     def verify_audit_sync(self) -> VerifyResult:
         return self._twin("verify_audit_sync", self._f_verify())
 
-    def execute_sync(self, decision: Decision, fn: Callable[..., Any]) -> Any:
+    def execute_sync(self, decision: Decision, fn: Callable[..., Any], *, lease: float | None = None) -> Any:
         """Sync twin of ``execute``: ``fn`` runs in the calling thread."""
         return execution.drive_sync(
             execution.execution_flow(decision), fn,
-            claim=lambda tid, action, cid: self._twin("execute_sync", self._f_claim(tid, action, cid)),
+            claim=lambda tid, action, cid: self._twin("execute_sync", self._f_claim(tid, action, cid, lease)),
             finish=lambda tid, ok, error, cid: self._twin("execute_sync", self._f_finish(tid, ok, error, cid)))

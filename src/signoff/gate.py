@@ -419,12 +419,13 @@ class Gate(SyncTwins, Deadlines, ServerDoors, Allowances):
 
     # -- executing approved actions ---------------------------------------------------------
     @traced("signoff.execute")
-    async def execute(self, decision: Decision, fn: Callable[..., Any]) -> Any:
+    async def execute(self, decision: Decision, fn: Callable[..., Any], *, lease: float | None = None) -> Any:
         """Run ``fn(**decision.args)`` if the decision allows it, at most once per approval
-        (claim, run, finish: ``signoff._execution``, shared with ``RemoteGate``)."""
+        (claim, run, finish: ``signoff._execution``, shared with ``RemoteGate``). ``lease``: the seconds
+        the run may take before it is in doubt (default: the policy's ``lease``, else ``execution_lease``)."""
         return await execution.drive(
             execution.execution_flow(decision), fn,
-            claim=lambda tid, action, cid: self.claim_execution(tid, action=action, claim_id=cid),
+            claim=lambda tid, action, cid: self.claim_execution(tid, action=action, claim_id=cid, lease=lease),
             finish=lambda tid, ok, error, cid: self.finish_execution(tid, ok=ok, error=error, claim_id=cid))
 
     def gated(self, name: str | None = None, *, agent: str = "", tags: Iterable[str] = (),

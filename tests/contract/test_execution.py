@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +168,22 @@ class TestAtMostOnce:
         result = await asyncio.to_thread(gate.execute_sync, decision, tool)  # type: ignore[arg-type]
         final = await gate.get_ticket(decision.ticket_id)  # type: ignore[attr-defined]
         assert ("done", ["refused", "unknown"], "executed") == (result, seen, final.execution)
+
+
+class TestExecuteLease:
+    async def test_execute_claims_with_the_callers_lease(self, gate: Gate) -> None:
+        """``execute(..., lease=)`` holds the run for that long (here an hour, not the default 15 minutes)."""
+        tid, decision = await approved_decision(gate)
+        seen: list[object] = []
+
+        async def tool(order: str, amount: float) -> None:
+            t = await gate.get_ticket(tid)
+            seen.append((t.execution, t.lease_until is not None and t.lease_until - t.decided_at))  # type: ignore[operator]
+
+        await gate.execute(decision, tool, lease=3600)  # type: ignore[arg-type]
+        (execution, held), = seen
+        assert "executing" == execution
+        assert timedelta(minutes=59) < held <= timedelta(hours=1, seconds=30)  # type: ignore[operator]
 
 
 class TestBinding:
