@@ -114,7 +114,7 @@ class Allowances:
         (``confirm_allowance``, or ``allow`` by another reviewer with the same scope and condition).
         Audited as ``allowance_created`` (``allowance_confirmed``).
 
-        .. versionadded:: 0.3.0
+        .. versionadded:: 0.2.0
         """
         return await self._engine.run(self._allow(ticket_id, reviewer=reviewer, condition=condition,
                                                   expires=expires, any_agent=any_agent, comment=comment))
@@ -155,7 +155,7 @@ class Allowances:
         """Add a second (third...) reviewer to an allowance: one made from a ticket that needs several
         approvers stands once that many gave it. The same checks as ``allow``. Audited.
 
-        .. versionadded:: 0.3.0
+        .. versionadded:: 0.2.0
         """
         return await self._engine.run(self._confirm(allowance_id, reviewer=reviewer))
 
@@ -187,7 +187,7 @@ class Allowances:
         """End an allowance now; requests ask again. Any enabled reviewer may (revoking only
         restricts); without one the call is the operator's own, recorded as ``actor``. Audited.
 
-        .. versionadded:: 0.3.0
+        .. versionadded:: 0.2.0
         """
         return await self._engine.run(self._revoke(allowance_id, reviewer=reviewer, actor=actor))
 
@@ -204,7 +204,7 @@ class Allowances:
     async def list_allowances(self, *, include_ended: bool = False) -> list[Allowance]:
         """Standing and pending allowances, oldest first (``include_ended``: revoked and expired too).
 
-        .. versionadded:: 0.3.0
+        .. versionadded:: 0.2.0
         """
         found = await self._engine.run(self.store.list_allowances())
         now = utcnow()
