@@ -18,8 +18,9 @@ from signoff._shadow import PolicyComparison
 if TYPE_CHECKING:
     from signoff.policy import Policy
 
-__all__ = ["QUICK_SECONDS", "Insights", "PolicyComparison", "Recommendation", "ReplayReport", "ReviewerStat", "Stat",
-           "compute_insights", "replay", "reviewer_stats", "visible_reviewers", "with_changes"]
+__all__ = ["QUICK_SECONDS", "Insights", "PolicyComparison", "Recommendation", "ReplayReport", "ReviewerStat",
+           "StandingOption", "Stat", "compute_insights", "replay", "reviewer_stats", "standing_options",
+           "visible_reviewers", "with_changes"]
 
 DECIDED = ("approved", "rejected", "expired", "aborted")
 
@@ -261,3 +262,48 @@ def with_changes(report: Insights, policy: Policy, tickets: Sequence[Ticket]) ->
             r = replace(r, change=change.diff or change.snippet, replay=str(replay(tickets, change.policy.evaluate)))
         recs.append(r)
     return replace(report, recommendations=recs)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StandingOption:
+    """A standing approval that would answer a "consider `notify`" recommendation for one agent only.
+
+    .. versionadded:: 0.2.0"""
+
+    rule: str
+    agent: str
+    approved: int
+    """How many of the rule's requests by this agent reviewers approved."""
+    ticket_id: str
+    """Its latest approved request: what ``gate.allow`` starts from."""
+    condition: str
+    """A condition proposed from that request's arguments (``propose_condition``)."""
+
+
+def standing_options(report: Insights, tickets: Iterable[Ticket], *,
+                     per_rule: int = 3) -> dict[str, list[StandingOption]]:
+    """For each rule recommended for ``notify``, the agents whose approvals made it, most approved first:
+    allowing one of them standing loosens the policy for that agent alone. Requests whose arguments
+    hide characters are left out (a condition copied from them would hide them too)."""
+    from signoff._allowances import propose_condition
+    from signoff._text import has_hidden
+
+    wanted = {r.rule for r in report.recommendations if r.rule and r.suggest_level is Level.NOTIFY}
+    latest: dict[tuple[str, str], Ticket] = {}
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for t in tickets:
+        if t.kind != "approval" or t.status != "approved" or not t.action.agent:
+            continue
+        for rule in wanted.intersection(t.rules):
+            key = (rule, t.action.agent)
+            counts[key] += 1
+            if key not in latest or (t.decided_at or t.created_at) > (latest[key].decided_at or latest[key].created_at):
+                latest[key] = t
+    out: dict[str, list[StandingOption]] = {}
+    for (rule, agent), n in sorted(counts.items(), key=lambda kv: -kv[1]):
+        t = latest[(rule, agent)]
+        if has_hidden(repr(t.action.args)) or len(out.get(rule, [])) >= per_rule:
+            continue
+        out.setdefault(rule, []).append(StandingOption(rule=rule, agent=agent, approved=n, ticket_id=t.id,
+                                                       condition=propose_condition(t.action.args)))
+    return out

@@ -36,3 +36,13 @@ def test_a_recommendation_opens_on_its_diff(page: Any, served: Served, tmp_path:
     assert "would have let 3 of 3 past requests through" in rec.locator("summary").inner_text()
     assert "signoff never edits the policy" in rec.inner_text()
     rec.screenshot(path=str(tmp_path / "insights-recommendation.png"))
+
+    allow = rec.locator("form.allow-one")
+    assert allow.count() == 1 and "3 approved; when args.n <= 2" in allow.inner_text()
+    allow.locator("button").click()
+    page.wait_for_url(lambda u: "/allowances" in u)
+    assert "allowed from now on" in page.locator("body").inner_text()
+    later = served.run(served.gate.guard(Action(name="review.deploy", agent="ci", args={"n": 1}, reasoning="ok")))
+    assert later.status == "notified", later
+    bigger = served.run(served.gate.submit(Action(name="review.deploy", agent="ci", args={"n": 9}, reasoning="ok")))
+    assert (bigger.kind, bigger.status) == ("approval", "pending")  # outside the condition: a person again

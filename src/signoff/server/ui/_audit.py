@@ -5,7 +5,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from signoff.insights import QUICK_SECONDS, visible_reviewers
+from signoff._model import Level
+from signoff.insights import QUICK_SECONDS, StandingOption, standing_options, visible_reviewers
 from signoff.server.ui._base import HTTPProblem, InboxUI, Viewer
 from signoff.server.ui._chart import day_range
 
@@ -13,6 +14,8 @@ __all__ = ["audit", "insights"]
 
 AUDIT_PAGE = 100
 """Audit entries per page."""
+STANDING_WINDOW = 5000
+"""Latest approvals read to offer a standing approval beside a "consider notify" recommendation."""
 
 
 async def audit(ui: InboxUI, request: Request, viewer: Viewer) -> Response:
@@ -38,8 +41,13 @@ async def insights(ui: InboxUI, request: Request, viewer: Viewer) -> Response:
     except ValueError:
         raise HTTPProblem(400, "min_volume must be a whole number of decisions (e.g. 20)") from None
     report = await ui.gate.insights(min_volume=min_volume)
+    options: dict[str, list[StandingOption]] = {}
+    if any(r.rule and r.suggest_level is Level.NOTIFY for r in report.recommendations):
+        approved = await ui.gate.list_tickets(kind="approval", status="approved", limit=STANDING_WINDOW,
+                                              newest_first=True)
+        options = standing_options(report, approved)
     tiers = ui.gate.policy.tiers
     reviewers = visible_reviewers(report.reviewers, viewer.name, viewer.reviewer.tier, tiers)
     return ui.render(request, "insights.html", viewer, report=report, span=day_range(report.timeline),
                      pending=await ui.pending_count(), reviewers=reviewers, quick=QUICK_SECONDS,
-                     sees_all=not tiers or viewer.reviewer.tier == tiers[-1])
+                     sees_all=not tiers or viewer.reviewer.tier == tiers[-1], standing=options)
