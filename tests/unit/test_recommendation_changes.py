@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from signoff import Action, Gate
 from signoff.cli import main
-from signoff.insights import compute_insights, with_changes
+from signoff.insights import compute_insights, standing_options, with_changes
 from signoff.policy import Policy
 
 POLICY = """\
@@ -87,3 +87,18 @@ def test_cli_prints_the_diff_under_the_recommendation(tmp_path: Path) -> None:
     assert "    +    level: notify" in lines
     bare = CliRunner().invoke(main, ["insights", "--db", db, "--min-volume", "3"]).output
     assert "pass --policy FILE" in bare and "+    level: notify" not in bare
+
+
+def test_standing_options_name_the_agents_behind_a_notify_recommendation(tmp_path: Path) -> None:
+    """Deploys (always approved) offer the agent that made them, with a condition from its latest
+    approved arguments; payments (always rejected) offer nothing; hidden characters are never proposed."""
+    policy, db = history(tmp_path)
+    with Gate.open(policy=policy, store=db, sweep=False) as g:
+        t = g.submit_sync(Action(name="deploy", args={"n": "1\u202e2"}, agent="sly"))
+        g.approve_sync(t.id, reviewer="alice")
+        tickets = g.list_tickets_sync(kind="approval", limit=1000)
+    report = compute_insights(tickets, min_volume=3)
+    options = standing_options(report, tickets)
+    assert list(options) == ["deploys"]
+    (bot,) = options["deploys"]
+    assert (bot.agent, bot.approved, bot.condition) == ("bot", 6, "args.n <= 5")
