@@ -5,6 +5,7 @@ Pure functions over decided tickets, so every store gives the same answers.
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -302,7 +303,7 @@ def standing_options(report: Insights, tickets: Iterable[Ticket], *,
     out: dict[str, list[StandingOption]] = {}
     for (rule, agent), n in sorted(counts.items(), key=lambda kv: -kv[1]):
         t = latest[(rule, agent)]
-        if has_hidden(repr(t.action.args)) or len(out.get(rule, [])) >= per_rule:
+        if has_hidden(json.dumps(t.action.args, ensure_ascii=False, default=str)) or len(out.get(rule, [])) >= per_rule:
             continue
         out.setdefault(rule, []).append(StandingOption(rule=rule, agent=agent, approved=n, ticket_id=t.id,
                                                        condition=propose_condition(t.action.args)))
