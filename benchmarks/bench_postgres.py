@@ -5,7 +5,8 @@ A throwaway PostgreSQL cluster is started for the run (tests/postgres_server.py,
 
 * cycle: ``submit(action, 1 KB state)`` -> ``approve`` -> ``resume`` through the public
   async API, on PostgreSQL and on a SQLite file, one after the other in this run.
-* floor: one raw INSERT + COMMIT on the same cluster (psycopg, no signoff).
+* floor: one raw INSERT + COMMIT on the same cluster (psycopg, no signoff), after each
+  PostgreSQL cycle, so that both see the same load.
 * throughput: submissions per second with 1 and with 3 gate processes on the same
   database, each with ``CONCURRENCY`` submissions in flight, all started together and
   counted over the same window; each in-flight submitter is its own agent (a quota check
@@ -20,7 +21,13 @@ A throwaway PostgreSQL cluster is started for the run (tests/postgres_server.py,
   returned here to the moment ``wait`` returns there (CLOCK_MONOTONIC is shared by all
   processes on Linux). The waiter learns of it through LISTEN/NOTIFY, not by polling.
 
+* round trips: messages the store sends to PostgreSQL per call of the cycle (one
+  ``AsyncConnection.execute`` is one message and one answer), counted on the cycle's gate.
+* grouped: the same throughput with ``?commit=grouped`` (store/postgres.py, "Grouped
+  commits"): the audit chain's lock is released before the disk flush, which writers share.
+
 Targets (issue 6): wake p50 under 10 ms across processes; 3 processes faster than 1.
+Targets (issue 14): the cycle within 4x of the raw commit floor; 3 processes at least 1.5x one.
 
 Run: python benchmarks/bench_postgres.py (or ``make bench``); writes benchmarks/results/postgres.json.
 """
@@ -37,7 +44,10 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +69,9 @@ POLICY: dict[str, Any] = {
 }
 CONCURRENCY = 2
 TARGET_WAKE_P50_MS = 10.0
+TARGET_CYCLE_OVER_FLOOR = 4.0
+TARGET_THREE_OVER_ONE = 1.5
+ROUNDS = 3  # throughput: 1 and 3 processes alternate this many times; the median of each is kept
 
 
 
@@ -77,8 +90,11 @@ def _action(i: int) -> Action:
                   reasoning="release train 42; checks green", confidence=0.9)
 
 
-async def _cycles(gate: Gate, state: Any, n: int, warmup: int) -> list[float]:
-    out = []
+async def _cycles(gate: Gate, state: Any, n: int, warmup: int,
+                  between: Callable[[], float] | None = None) -> tuple[list[float], list[float]]:
+    """``n`` timed cycles; ``between`` (one raw commit) runs after each, so that the floor is
+    measured under the same load as the cycles, and returns its own time."""
+    out, floor = [], []
     for i in range(n + warmup):
         t0 = time.perf_counter()
         t = await gate.submit(_action(i), state=state)
@@ -89,31 +105,88 @@ async def _cycles(gate: Gate, state: Any, n: int, warmup: int) -> list[float]:
             raise AssertionError(f"cycle {i}: {decision}")
         if i >= warmup:
             out.append((t1 - t0) * 1000)
-    return out
+            if between is not None:
+                floor.append(between())
+    return out, floor
 
 
-def _cycle(url: str, n: int) -> list[float]:
-    gate = Gate.open(policy=POLICY, store=url)
-    try:
-        gate.add_reviewer("alice", tier="senior")
-        return asyncio.run(_cycles(gate, _state(1024), n, warmup=30))
-    finally:
-        gate.close()
-
-
-def _raw_commits(url: str, n: int) -> list[float]:
+def _cycle(url: str, n: int, raw_url: str | None = None) -> tuple[list[float], list[float]]:
+    """The cycle on ``url``; with ``raw_url``, a raw INSERT + COMMIT there after each cycle (the floor)."""
     import psycopg
 
-    out = []
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS raw (id bigserial PRIMARY KEY, body text)")
-        for _ in range(n):
-            t0 = time.perf_counter()
-            with conn.transaction():
-                conn.execute("INSERT INTO raw (body) VALUES (%s)", ("x" * 2500,))
-            out.append((time.perf_counter() - t0) * 1000)
-        conn.execute("DROP TABLE raw")
-    return out
+    gate = Gate.open(policy=POLICY, store=url)
+    raw = psycopg.connect(raw_url, autocommit=True) if raw_url else None
+    try:
+        gate.add_reviewer("alice", tier="senior")
+        between = None
+        if raw is not None:
+            raw.execute("CREATE TABLE IF NOT EXISTS raw (id bigserial PRIMARY KEY, body text)")
+            between = lambda: _raw_commit(raw)  # noqa: E731
+        return asyncio.run(_cycles(gate, _state(1024), n, warmup=30, between=between))
+    finally:
+        gate.close()
+        if raw is not None:
+            raw.close()
+
+
+def _raw_commit(conn: Any) -> float:
+    """One raw INSERT (2.5 KB) + COMMIT through psycopg's transaction(): the floor, in ms."""
+    t0 = time.perf_counter()
+    with conn.transaction():
+        conn.execute("INSERT INTO raw (body) VALUES (%s)", ("x" * 2500,))
+    return (time.perf_counter() - t0) * 1000
+
+
+def _round_trips(url: str, n: int = 200) -> tuple[dict[str, int], dict[str, float]]:
+    """Messages sent to the database by each call of a cycle, and the median time of each message
+    (sent to answer read, as the store's event loop sees it) over ``n`` cycles after a warm-up."""
+    import psycopg
+
+    counted: list[tuple[str, float]] = []
+    original = psycopg.AsyncConnection.execute
+
+    async def execute(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return await original(self, query, *args, **kwargs)
+        finally:
+            counted.append((str(query), (time.perf_counter() - t0) * 1000))
+
+    async def cycles(gate: Gate, count: int) -> tuple[dict[str, int], dict[str, list[float]]]:
+        trips: dict[str, int] = {}
+        times: dict[str, list[float]] = {}
+
+        def take(call: str) -> None:
+            trips[call] = len(counted)
+            for k, (text, ms) in enumerate(counted):
+                label = f"{call} {k + 1}: " + ("writes + signoff_append + COMMIT" if "signoff_append" in text
+                                               else "BEGIN + locks + reads" if text.startswith("BEGIN")
+                                               else " ".join(text.split()[:4]))
+                times.setdefault(label, []).append(ms)
+            counted.clear()
+
+        for i in range(count):
+            counted.clear()
+            t = await gate.submit(_action(i), state=_state(1024))
+            take("submit")
+            await gate.approve(t.id, reviewer="alice")
+            take("approve")
+            await gate.resume(t.id)
+            take("resume")
+        return trips, times
+
+    gate = Gate.open(policy=POLICY, store=url, sweep=False)
+    try:
+        gate.add_reviewer("alice", tier="senior")
+        asyncio.run(cycles(gate, 20))
+        psycopg.AsyncConnection.execute = execute  # type: ignore[method-assign]
+        try:
+            trips, times = asyncio.run(cycles(gate, n))
+        finally:
+            psycopg.AsyncConnection.execute = original  # type: ignore[method-assign]
+    finally:
+        gate.close()
+    return {**trips, "cycle": sum(trips.values())}, {k: round(statistics.median(v), 3) for k, v in times.items()}
 
 
 _SUBMITTER = textwrap.dedent("""
@@ -151,8 +224,29 @@ _SUBMITTER = textwrap.dedent("""
 """)
 
 
-def _throughput(url: str, processes: int, seconds: float) -> float:
+def _sample_waits(url: str, go_at: float, seconds: float, tally: Counter[str]) -> None:
+    """What the gate's pooled connections are doing, sampled every 2 ms over the measured window:
+    running, or waiting (on the audit chain's advisory lock, on the WAL flush, ...)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        time.sleep(max(0.0, go_at - time.time()))
+        end = go_at + seconds
+        while time.time() < end:
+            rows = conn.execute("SELECT wait_event_type, wait_event FROM pg_stat_activity "
+                                "WHERE state = 'active' AND application_name LIKE 'signoff-pool/%%'").fetchall()
+            for wtype, wevent in rows:
+                tally[f"{wtype}:{wevent}" if wtype else "running"] += 1
+            tally["(samples)"] += 1
+            time.sleep(0.002)
+
+
+def _throughput(url: str, processes: int, seconds: float, waits: Counter[str] | None = None) -> float:
     go_at = time.time() + 8.0  # every process has imported, opened and warmed up by then
+    sampler = None
+    if waits is not None:
+        sampler = threading.Thread(target=_sample_waits, args=(url.partition("?")[0], go_at, seconds, waits))
+        sampler.start()
     procs = [subprocess.Popen([sys.executable, "-c", _SUBMITTER, json.dumps(POLICY), url, str(go_at), str(seconds),
                                str(CONCURRENCY), f"p{p}"], stdout=subprocess.PIPE, text=True)
              for p in range(processes)]
@@ -163,6 +257,8 @@ def _throughput(url: str, processes: int, seconds: float) -> float:
             raise RuntimeError(f"submitter failed ({proc.returncode}): {out}")
         lines = [ln for ln in out.splitlines() if ln.startswith("{")]
         total += int(json.loads(lines[-1])["submitted"])
+    if sampler is not None:
+        sampler.join()
     return total / seconds
 
 
@@ -223,6 +319,84 @@ def _cross_process_wakes(url: str, n: int, warmup: int) -> list[float]:
     return out
 
 
+def _notes(f: dict[str, Any]) -> list[str]:
+    """The page's prose, with this run's figures (issue 14: where the time goes, what stands in the way)."""
+    rt, sub, ms = f["round_trips"], f["submissions_per_s"], f["message_median_ms"]
+    waits = f["pool_connections_per_sample"]
+    floor, cycle = f["raw_commit_postgres"]["median_ms"], f["cycle_postgres"]["median_ms"]
+    in_db = sum(ms.values())
+
+    def show(key: str) -> str:
+        return ", ".join(f"{k} {v}" for k, v in waits[key].items()) or "none"
+
+    def wait(key: str, event: str) -> float:
+        return float(waits[key].get(event, 0.0))
+
+    return [
+        f"**Round trips** (messages to the database, one `execute` each, counted in this run): submit "
+        f"{rt['submit']}, approve {rt['approve']}, resume {rt['resume']}: {rt['cycle']} a cycle, the same "
+        "before and after this change (and with `commit=grouped`, whose flush commit travels in the same "
+        "message). Each write transaction is already two: `BEGIN` + its locks + its reads, then the writes "
+        "+ `signoff_append` + `COMMIT` in one message (store/_pg_tx.py). The other three are the gate's own "
+        "reads, each a call of its own: the reviewer (approve), then the ticket and its state (resume). "
+        "Median time of each message, sent to answer, in this run: "
+        + "; ".join(f"{k} {v} ms" for k, v in ms.items())
+        + f". Together {in_db:.2f} ms of the {cycle} ms cycle; the rest is the gate's Python and two "
+        "thread hops per gate call (the PostgreSQL store lives on the engine loop, the SQLite store is "
+        "awaited inline).",
+        f"**What stands in the way of the cycle target** ({cycle / floor:.1f}x the floor, target 4x): the "
+        f"floor ({floor} ms) is one durable commit of one row in 3 round trips. The cycle makes two durable "
+        "commits, each carrying more than the floor's (a ticket row with 9 indexes and the 1 KB state, or "
+        "its update; the audit row; the chain's head record; the NOTIFY), so the two commit messages "
+        f"alone are several floors, before the {rt['cycle'] - 2} other messages and the gate's own time. "
+        "What would bring it "
+        "nearer: fewer gate calls per cycle (the reviewer read, and the ticket + state reads as one "
+        "message: changes in gate.py, outside this store) and cheaper commits; not fewer round trips "
+        "inside the store's transaction, which is already at the two the issue asks for. Measured apart "
+        "(issue 14's notes, 300 alternations on one durable cluster): a raw INSERT + COMMIT in one message "
+        "0.32 ms, with a NOTIFY 0.32 ms, with `signoff_append` 0.73 ms: the chain's append (its lock, the "
+        "head record's rewrite, the audit row and its indexes), not the NOTIFY, is what it adds.",
+        "**What serialises processes.** Every write appends to the one audit chain under an advisory lock "
+        "held to the end of `COMMIT`, and PostgreSQL holds its own NOTIFY lock (one for the whole server) to the "
+        "end of every notifying `COMMIT` too; with `synchronous_commit` on, that end comes after the WAL "
+        "flush, so the writers of every process queue one disk flush each. Sampled in this run (the "
+        "gates' pooled connections: the average number in each state at a 2 ms sample over the measured "
+        f"window): 1 process: {show('one')}; 3 processes: {show('three')}. With 3 processes "
+        f"{wait('three', 'Lock:advisory')} connections on average wait on the chain's lock (1 process: "
+        f"{wait('one', 'Lock:advisory')}).",
+        "**`?commit=grouped`** (opt-in, store/postgres.py \"Grouped commits\"): the chain's transaction "
+        "commits with `synchronous_commit = off`, so both locks go as soon as the commit record is "
+        "written, and a durable commit of the session's own (`commit_flush`, one row per session) follows "
+        "in the same message, returning once the WAL is on disk up to it: concurrent writers share flushes "
+        "(PostgreSQL's group commit) instead of queueing one each behind the lock. The caller still hears "
+        "of a write only once it is durable (tests/integration/test_postgres_grouped_commit.py stops the "
+        "server with `-m immediate` after acknowledged writes; without the flush commit it loses some). "
+        "Not the default: for the length of that flush another session can read the committed rows, so a "
+        "database crash in that instant could lose a decision another process already acted on. Sampled, "
+        f"1 process: {show('one_g')}; 3 processes: {show('three_g')}: the wait on the chain's lock is gone "
+        f"({wait('three_g', 'Lock:advisory')}), and what is left is the flush itself (`WALWrite`: waiting "
+        "for the flush in progress to join the next one; `WALSync`: in it).",
+        f"**Throughput in this run** (medians of {ROUNDS} alternated rounds; each round under `rounds` in "
+        f"the results file): default {sub['postgres_1_process']} -> {sub['postgres_3_processes']}/s for 1 "
+        f"-> 3 processes; grouped {sub['postgres_grouped_1_process']} -> {sub['postgres_grouped_3_processes']}"
+        f"/s. The same configuration moved between rounds by up to {_spread(sub['rounds']):.1f}x: on this "
+        "shared 2-core machine the gate processes, the database, the disk's flushes and the other work "
+        "running on it compete, and that noise is larger than the 1.5x being measured; once the chain's "
+        "lock is out of the way (grouped), the disk flush and these two cores are what bound 3 processes.",
+    ]
+
+
+def _spread(rounds: dict[str, list[float]]) -> float:
+    """The largest max/min ratio between rounds of one configuration."""
+    return max((max(v) / min(v) for v in rounds.values() if v and min(v) > 0), default=1.0)
+
+
+def _per_sample(tally: Counter[str]) -> dict[str, float]:
+    """Average number of the gate's connections in each state at a sample (the top five)."""
+    n = tally.pop("(samples)", 0) or 1
+    return {k: round(v / n, 2) for k, v in tally.most_common(5)}
+
+
 def _server_version(url: str) -> str:
     import psycopg
 
@@ -240,11 +414,16 @@ def main(*, n_cycle: int = 500, n_wake: int = 200, seconds: float = 5.0, write: 
         base = cluster.url
         version = _server_version(base)
         with tempfile.TemporaryDirectory(prefix="signoff-bench-") as tmp:
-            raw = _raw_commits(create_database(base), 300)
-            pg_cycle = _cycle(create_database(base), n_cycle)
-            sqlite_cycle = _cycle(f"sqlite:///{tmp}/queue.db", n_cycle)
-            one = _throughput(create_database(base), 1, seconds)
-            three = _throughput(create_database(base), 3, seconds)
+            pg_cycle, raw = _cycle(create_database(base), n_cycle, raw_url=create_database(base))
+            sqlite_cycle, _ = _cycle(f"sqlite:///{tmp}/queue.db", n_cycle)
+            trips, trip_ms = _round_trips(create_database(base))
+            rates: dict[str, list[float]] = {"one": [], "three": [], "one_g": [], "three_g": []}
+            waits: dict[str, Counter[str]] = {k: Counter() for k in rates}
+            for _ in range(ROUNDS):  # alternated: a shared machine's load shifts during the run
+                for key, procs, opt in (("one", 1, ""), ("three", 3, ""), ("one_g", 1, "?commit=grouped"),
+                                        ("three_g", 3, "?commit=grouped")):
+                    rates[key].append(_throughput(create_database(base) + opt, procs, seconds, waits[key]))
+            one, three, one_g, three_g = (statistics.median(rates[k]) for k in ("one", "three", "one_g", "three_g"))
             sqlite_one = _throughput(f"sqlite:///{tmp}/load1.db", 1, seconds)
             sqlite_three = _throughput(f"sqlite:///{tmp}/load3.db", 3, seconds)
             wake = _cross_process_wakes(create_database(base), n_wake, warmup=10)
@@ -256,26 +435,41 @@ def main(*, n_cycle: int = 500, n_wake: int = 200, seconds: float = 5.0, write: 
         "cycle_sqlite": {**_summary(sqlite_cycle), "cycles_per_s": round(1000 / statistics.fmean(sqlite_cycle), 1)},
         "raw_commit_postgres": _summary(raw),
         "wake_cross_process_postgres": _summary(wake),
+        "round_trips": trips,
+        "message_median_ms": trip_ms,
+        "pool_connections_per_sample": {k: _per_sample(c) for k, c in waits.items()},
         "submissions_per_s": {"postgres_1_process": round(one, 1), "postgres_3_processes": round(three, 1),
+                              "postgres_grouped_1_process": round(one_g, 1),
+                              "postgres_grouped_3_processes": round(three_g, 1),
+                              "rounds": {k: [round(r, 1) for r in v] for k, v in rates.items()},
                               "sqlite_1_process": round(sqlite_one, 1),
                               "sqlite_3_processes": round(sqlite_three, 1),
                               "in_flight_per_process": CONCURRENCY, "window_s": seconds},
     }
     wake_ok = figures["wake_cross_process_postgres"]["median_ms"] < TARGET_WAKE_P50_MS
+    over_floor = figures["cycle_postgres"]["median_ms"] / figures["raw_commit_postgres"]["median_ms"]
+    cycle_ok = over_floor <= TARGET_CYCLE_OVER_FLOOR
+    scale_ok, scale_g_ok = three / one >= TARGET_THREE_OVER_ONE, three_g / one_g >= TARGET_THREE_OVER_ONE
     cyc_pg, cyc_sq = figures["cycle_postgres"], figures["cycle_sqlite"]
     raw_pg, wake_pg = figures["raw_commit_postgres"], figures["wake_cross_process_postgres"]
     rows = [
         ["submit -> approve -> resume, 1 KB state, PostgreSQL", cyc_pg["n"], cyc_pg["median_ms"], cyc_pg["p99_ms"],
-         cyc_pg["cycles_per_s"], ""],
+         cyc_pg["cycles_per_s"],
+         f"<= {TARGET_CYCLE_OVER_FLOOR:g}x floor: {over_floor:.1f}x, {'met' if cycle_ok else 'MISSED'}"],
         ["submit -> approve -> resume, 1 KB state, SQLite", cyc_sq["n"], cyc_sq["median_ms"], cyc_sq["p99_ms"],
          cyc_sq["cycles_per_s"], ""],
-        ["floor: one raw INSERT + COMMIT on PostgreSQL (fsync on)", raw_pg["n"], raw_pg["median_ms"],
+        ["floor: one raw INSERT + COMMIT on PostgreSQL (fsync on), after each cycle", raw_pg["n"], raw_pg["median_ms"],
          raw_pg["p99_ms"], "", ""],
         ["decision committed -> waiter returns, another process, PostgreSQL (LISTEN/NOTIFY)", wake_pg["n"],
          wake_pg["median_ms"], wake_pg["p99_ms"], "", f"< {TARGET_WAKE_P50_MS:g} ms: {'met' if wake_ok else 'MISSED'}"],
         [f"submissions, 1 gate process ({CONCURRENCY} in flight), PostgreSQL", "", "", "", round(one, 1), ""],
         [f"submissions, 3 gate processes ({CONCURRENCY} in flight each), PostgreSQL", "", "", "", round(three, 1),
-         f"> 1 process: {'met' if three > one else 'MISSED'}"],
+         f">= {TARGET_THREE_OVER_ONE:g}x 1 process: {three / one:.2f}x, {'met' if scale_ok else 'MISSED'}"],
+        [f"submissions, 1 gate process ({CONCURRENCY} in flight), PostgreSQL, commit=grouped", "", "", "",
+         round(one_g, 1), ""],
+        [f"submissions, 3 gate processes ({CONCURRENCY} in flight each), PostgreSQL, commit=grouped", "", "", "",
+         round(three_g, 1),
+         f">= {TARGET_THREE_OVER_ONE:g}x 1 process: {three_g / one_g:.2f}x, {'met' if scale_g_ok else 'MISSED'}"],
         [f"submissions, 1 gate process ({CONCURRENCY} in flight), SQLite", "", "", "", round(sqlite_one, 1), ""],
         [f"submissions, 3 gate processes ({CONCURRENCY} in flight each), SQLite", "", "", "",
          round(sqlite_three, 1), ""],
@@ -292,9 +486,12 @@ def main(*, n_cycle: int = 500, n_wake: int = 200, seconds: float = 5.0, write: 
         "table": {"columns": ["measure", "n", "median ms", "p99 ms", "per second", "target"], "rows": rows},
         "ratios": {
             "PostgreSQL cycle / SQLite cycle, median": round(cyc_pg["median_ms"] / cyc_sq["median_ms"], 2),
+            "PostgreSQL cycle / raw commit floor, median": round(over_floor, 2),
             "PostgreSQL submissions/s, 3 processes / 1 process": round(three / one, 2),
+            "PostgreSQL submissions/s, commit=grouped, 3 processes / 1 process": round(three_g / one_g, 2),
             "SQLite submissions/s, 3 processes / 1 process": round(sqlite_three / sqlite_one, 2),
         },
+        "notes": _notes(figures),
     }
     if write:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
