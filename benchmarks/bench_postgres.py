@@ -379,10 +379,14 @@ def _notes(f: dict[str, Any]) -> list[str]:
         f"**Throughput in this run** (medians of {ROUNDS} alternated rounds; each round under `rounds` in "
         f"the results file): default {sub['postgres_1_process']} -> {sub['postgres_3_processes']}/s for 1 "
         f"-> 3 processes; grouped {sub['postgres_grouped_1_process']} -> {sub['postgres_grouped_3_processes']}"
-        f"/s. The same configuration moved between rounds by up to {_spread(sub['rounds']):.1f}x: on this "
-        "shared 2-core machine the gate processes, the database, the disk's flushes and the other work "
-        "running on it compete, and that noise is larger than the 1.5x being measured; once the chain's "
-        "lock is out of the way (grouped), the disk flush and these two cores are what bound 3 processes.",
+        f"/s. The same configuration moved between rounds by up to {_spread(sub['rounds']):.1f}x (this "
+        "shared 2-core machine: the gate processes, the database, its disk flushes and other work running "
+        "on it compete). Once the chain's lock is out of the way (grouped), of the "
+        f"{3 * CONCURRENCY} submissions in flight in 3 processes only {sum(waits['three_g'].values()):.1f} "
+        f"are in the database at a sample on average ({wait('three_g', 'running')} running, the rest "
+        "waiting for a disk flush): the others are in the gates' own Python, which shares these two cores "
+        "with the database, so on this machine more processes cannot add much; more cores, or servers on "
+        "machines of their own, were not measured here.",
     ]
 
 
