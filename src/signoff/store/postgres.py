@@ -117,6 +117,9 @@ class PostgresStore(BaseStore, OutboxMixin, ArchiveMixin):
     ``safety_interval``: seconds between catch-ups ``poll()`` asks for besides LISTEN;
     ``lease_interval``: how often ``sweeper_lease()`` asks the database (a takeover takes this long);
     ``grouped_commit``: the URL's ``commit=grouped`` (see the module docstring).
+
+    .. versionchanged:: 0.2.0
+       ``grouped_commit`` and the URL option ``commit``.
     """
 
     def __init__(self, url: str, *, min_size: int | None = None, max_size: int | None = None,
