@@ -266,7 +266,7 @@ _ROUTES: dict[str, Callable[[RemoteTeam, str], Any]] = {
                                  "resolve_suggestion", "record_execution", "set_mode",
                                  "allow", "confirm_allowance", "revoke_allowance")},
     **{n: _by_viewer for n in ("wait", "resume", "get_ticket", "list_tickets", "find_ticket", "insights",
-                               "verify_audit", "get_mode", "runs_in_doubt", "list_allowances")},
+                               "verify_audit", "get_mode", "runs_in_doubt", "list_allowances", "surges")},
 }
 
 

@@ -17,6 +17,7 @@ from signoff._gatelike import GateLike
 from signoff._model import Action, Decision, Resolution, Ticket
 from signoff.audit import VerifyResult
 from signoff.insights import Insights
+from signoff.review._flood import Surge
 
 __all__ = ["SyncTwins"]
 
@@ -109,6 +110,9 @@ class SyncTwins:
                               outcome: Resolution, note: str = "") -> Ticket:
         return self._sync("record_execution_sync", self.record_execution(ticket_id, reviewer=reviewer,
                                                                           outcome=outcome, note=note))
+
+    def surges_sync(self: _AsyncGate) -> dict[str, Surge]:
+        return self._sync("surges_sync", self.surges())
 
     def insights_sync(self: _AsyncGate, *, min_volume: int = 20) -> Insights:
         return self._sync("insights_sync", self.insights(min_volume=min_volume))

@@ -23,11 +23,13 @@ from signoff._wire import (
     decision_from_dict,
     insights_from_dict,
     outcome_from_dict,
+    surge_from_dict,
     ticket_from_dict,
     verify_from_dict,
 )
 from signoff.audit import VerifyResult
 from signoff.insights import Insights
+from signoff.review._flood import Surge
 from signoff.review._grouping import shown_ids
 
 __all__ = ["RemoteFlows"]
@@ -159,6 +161,10 @@ class RemoteFlows(RemoteTransport):
     def _f_finish(self, ticket_id: str, ok: bool, error: str, claim_id: str = "") -> Flow[Ticket]:
         return (yield from self._f_ticket("POST", f"/tickets/{_q(ticket_id)}/execution/finish",
                                           {"ok": ok, "error": error, "claim_id": claim_id or None}))
+
+    def _f_surges(self) -> Flow[dict[str, Surge]]:
+        data = yield _Call("GET", "/surges")
+        return {s.agent: s for s in map(surge_from_dict, data)}
 
     def _f_in_doubt(self, limit: int) -> Flow[list[Ticket]]:
         data = yield _Call("GET", "/executions/in-doubt", params={"limit": limit})

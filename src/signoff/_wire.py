@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from signoff import _errors
@@ -22,6 +23,7 @@ from signoff._records import AuditEntry
 from signoff._shadow import comparison_from_dict, comparison_to_dict
 from signoff.audit import VerifyResult
 from signoff.insights import Insights, Recommendation, ReviewerStat, Stat
+from signoff.review._flood import Surge
 
 STAT = RecordCodec(Stat, computed=("approval_rate",))
 REVIEWER_STAT = RecordCodec(ReviewerStat, computed=("approval_rate", "quick_share"))
@@ -41,6 +43,8 @@ __all__ = [
     "loads_exact",
     "outcome_from_dict",
     "outcome_to_dict",
+    "surge_from_dict",
+    "surge_to_dict",
     "ticket_from_dict",
     "ticket_to_dict",
     "verify_from_dict",
@@ -193,3 +197,15 @@ def error_from_problem(status: int, body: Mapping[str, Any], *, fallback: type[S
         decision = decision_from_dict(raw) if isinstance(raw, Mapping) else None
         return cls(message, decision=decision, **attrs)
     return cls(message, **attrs)
+
+
+def surge_to_dict(s: Surge) -> dict[str, Any]:
+    """A flood-guard flag (``Gate.surges``) on the wire; ``message`` is the sentence reviewers read."""
+    return {"agent": s.agent, "recent": s.recent, "usual": s.usual, "window_seconds": s.window.total_seconds(),
+            "history_seconds": s.history.total_seconds(), "message": s.describe()}
+
+
+def surge_from_dict(d: Mapping[str, Any]) -> Surge:
+    return Surge(agent=str(d["agent"]), recent=int(d["recent"]), usual=float(d["usual"]),
+                 window=timedelta(seconds=float(d["window_seconds"])),
+                 history=timedelta(seconds=float(d["history_seconds"])))

@@ -31,6 +31,7 @@ from signoff._remote_flows import RemoteFlows
 from signoff._telemetry import traced
 from signoff.audit import VerifyResult
 from signoff.insights import Insights
+from signoff.review._flood import Surge
 
 __all__ = ["RemoteGate"]
 
@@ -180,6 +181,10 @@ class RemoteGate(RemoteFlows):
                                  note: str = "") -> Ticket:
         return await self._drive(self._f_resolve(ticket_id, reviewer, done, note))
 
+    async def surges(self) -> dict[str, Surge]:
+        """Agents the flood guard flags, by name (a reviewer token; ``Gate.surges``)."""
+        return await self._drive(self._f_surges())
+
     async def runs_in_doubt(self, *, limit: int = 100) -> list[Ticket]:
         """Approved tickets whose run is in doubt, oldest first (a reviewer token)."""
         return await self._drive(self._f_in_doubt(limit))
@@ -305,6 +310,9 @@ class RemoteGate(RemoteFlows):
     def resolve_suggestion_sync(self, ticket_id: str, *, reviewer: str | None = None, done: bool,
                                 note: str = "") -> Ticket:
         return self._twin("resolve_suggestion_sync", self._f_resolve(ticket_id, reviewer, done, note))
+
+    def surges_sync(self) -> dict[str, Surge]:
+        return self._twin("surges_sync", self._f_surges())
 
     def runs_in_doubt_sync(self, *, limit: int = 100) -> list[Ticket]:
         return self._twin("runs_in_doubt_sync", self._f_in_doubt(limit))

@@ -64,3 +64,15 @@ async def test_below_the_floor_nothing_is_held(open_gate: GateFactory) -> None:
     ids = [await refund(gate, "bot") for _ in range(3)]
     result = await gate.decide_many(ids, reviewer="alice", approve=True)
     assert (len(result.decided), result.failed) == (3, {})
+
+
+async def test_every_door_sees_the_flag_and_holds_back(gate: Gate) -> None:
+    """With the default guard (20 in 10 minutes, no history): Gate.surges names the agent (over the API
+    too, where RemoteGate reads GET /api/v1/surges), and a bulk approval leaves its tickets pending."""
+    loop = [await refund(gate, "loop", 10.0 + i) for i in range(20)]
+    found = await gate.surges()
+    assert list(found) == ["loop"] and found["loop"].recent == 20
+    assert "20 tickets in the last 10m, none in the 1d before" == found["loop"].describe()
+    result = await gate.decide_many(loop[:3], reviewer="alice", approve=True)
+    assert (result.decided, sorted(result.failed)) == ([], sorted(loop[:3]))
+    assert "held back from group approval" in next(iter(result.failed.values()))

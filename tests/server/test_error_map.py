@@ -111,7 +111,7 @@ class TestNoConnectionDetails:
     async def test_a_batch_failure_does_not_name_the_database(self, doors: Doors,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
         """POST /tickets/decide lists a store failure in ``failed`` in general words, never the store's own."""
-        doors.fail("approve", StoreUnavailable(f"{DSN}: connection refused"), monkeypatch)
+        doors.fail("_approve", StoreUnavailable(f"{DSN}: connection refused"), monkeypatch)  # what it calls
         r = await doors.api.post("/api/v1/tickets/decide", json={"decisions": [{"ticket_id": "tk_1", "approve": True}]})
         failed = r.json()["failed"]
         assert (200, ["tk_1"], False) == (r.status_code, list(failed), "db-7.internal" in failed["tk_1"])

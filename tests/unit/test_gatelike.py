@@ -23,7 +23,6 @@ LOCAL_ONLY = {
     "revoke_session", "session_revoked", "find_reviewer", "find_reviewer_sync",
     # claimed runs: their lease (a remote caller may ask its own per claim)
     "execution_lease", "lease_for",
-    "surges",  # the flood guard's count, which the server's doors and inbox apply
     "put_reviewer",  # reviewers made or updated at single sign-on, where the database is
     # the notification outbox, delivered by the server's deliverer
     "init_outbox", "expand_outbox", "claim_notifications", "finish_notifications", "list_notifications",

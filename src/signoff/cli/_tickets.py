@@ -20,6 +20,10 @@ from signoff._model import Ticket, utcnow
 from signoff._text import has_hidden, reveal, reveal_value
 from signoff._via import decided_via
 from signoff.cli._db import db_option, fail, policy_option, print_table, run_store, signoff_errors, span, when
+from signoff.policy import Policy
+from signoff.policy._spec import FloodGuard
+from signoff.review import _flood as flood
+from signoff.review._flood import Surge
 from signoff.review._grouping import MAX_GROUP_DECISION, spread
 from signoff.store import Store, TicketQuery
 from signoff.store._records import ticket_to_json
@@ -54,23 +58,34 @@ def tickets() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per ticket, for scripts.")
 @click.option("--in-doubt", "in_doubt", is_flag=True,
               help="Only approved tickets whose run never reported back (record them with record-run).")
+@policy_option(required=False)
 def list_cmd(db: str, status: str, kind: str | None, agent: str | None, action: str | None, group: str | None,
-             batch: str | None, limit: int, as_json: bool, in_doubt: bool) -> None:
-    """Tickets, oldest first (pending ones by default)."""
+             batch: str | None, limit: int, as_json: bool, in_doubt: bool, policy: str | None) -> None:
+    """Tickets, oldest first (pending ones by default). Agents the flood guard flags (the policy's
+    ``defaults.flood_guard``, its defaults without --policy) are named above the list."""
     statuses: str | tuple[str, ...] | None = None if status == "all" else tuple(s.strip() for s in status.split(","))
     query = TicketQuery(status=statuses, kind=kind, agent=agent, action=action, group=group, batch=batch,
                         limit=limit)
     if in_doubt:
         status = "in-doubt"
 
-    async def fetch(store: Store) -> tuple[list[Ticket], int]:
+    with signoff_errors():
+        guard = Policy.load(policy).spec.defaults.flood_guard if policy else FloodGuard()
+
+    async def fetch(store: Store) -> tuple[list[Ticket], int, dict[str, Surge]]:
+        since, recent = flood.windows(guard, utcnow())
+        surging = flood.surges(await store.agent_activity(since, recent), guard) if not as_json else {}
         if in_doubt:
             doubts = await store.in_doubt(limit + 1)
-            return doubts[:limit], len(doubts)
-        return await store.list_tickets(query), await store.count_tickets(query)
+            return doubts[:limit], len(doubts), surging
+        return await store.list_tickets(query), await store.count_tickets(query), surging
 
     with signoff_errors():
-        found, total = run_store(db, fetch)
+        found, total, surging = run_store(db, fetch)
+    for s in surging.values():  # agent names are the agent's words: revealed
+        click.echo(click.style("flood guard: ", fg="red", bold=True)
+                   + reveal(f"agent {s.agent!r} is submitting far above its usual rate ({s.describe()}); "
+                            "its tickets are held back from group approval", one_line=True), err=True)
     if as_json:
         for t in found:
             click.echo(_json_line(t))

@@ -119,3 +119,13 @@ def test_archive_usage_errors(db: str) -> None:
     assert "--older-than" in cli("db", "archive", "--db", db, "--older-than", "soon", "--to", "x").output
     missing = cli("db", "archive", "--db", db, "--older-than", "90d")
     assert missing.exit_code == 2 and "--to FILE" in missing.output
+
+
+def test_tickets_list_names_a_surging_agent(tmp_path: Path) -> None:
+    """``signoff tickets list`` names an agent the flood guard flags (the default guard: 20 tickets)."""
+    db = f"sqlite:///{tmp_path}/flood.db"
+    history(db, decided=0, pending=20)
+    result = CliRunner().invoke(main, ["tickets", "list", "--db", db, "--limit", "1"])
+    assert result.exit_code == 0
+    assert "flood guard: agent 'bot' is submitting far above its usual rate (20 tickets in the last 10m" \
+        in result.output

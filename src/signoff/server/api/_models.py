@@ -272,6 +272,15 @@ class AuditPage(BaseModel):
     next_after: int | None = Field(description="Pass as `after` for the next page; null at the end.")
 
 
+class SurgeOut(BaseModel):
+    agent: str
+    recent: int = Field(description="Its approval tickets in the last window.")
+    usual: float = Field(description="Its mean per window over the history before.")
+    window_seconds: float
+    history_seconds: float
+    message: str = Field(description="The sentence reviewers read.")
+
+
 class VerifyOut(BaseModel):
     ok: bool
     count: int

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from signoff._decisions import BatchResult
 from signoff._errors import NotAuthorized, SignoffError
 from signoff._model import Ticket
-from signoff._wire import audit_entry_to_dict, insights_to_dict, ticket_to_dict, verify_to_dict
+from signoff._wire import audit_entry_to_dict, insights_to_dict, surge_to_dict, ticket_to_dict, verify_to_dict
 from signoff.insights import visible_reviewers
 from signoff.review._grouping import MAX_GROUP_DECISION
 from signoff.server._auth import AnyPrincipal, Principal, ReviewerPrincipal
@@ -32,6 +32,7 @@ from signoff.server.api._models import (
     NoteIn,
     RecordExecutionIn,
     RejectIn,
+    SurgeOut,
     TicketKindName,
     TicketOut,
     TicketPage,
@@ -102,15 +103,17 @@ async def reject(ticket_id: TicketId, body: RejectIn, principal: ReviewerPrincip
 @router.post("/tickets/decide", response_model=BatchResultOut, summary="Decide several tickets, each its own way")
 async def decide_many(body: DecideManyIn, principal: ReviewerPrincipal, ctx: Ctx) -> Response:
     """Each decision is applied on its own: one that fails (already decided, wrong tier) is listed in
-    ``failed`` and does not stop the others."""
+    ``failed`` and does not stop the others. Approving several at once leaves out the tickets of agents
+    the flood guard flags (``GET /surges``), as ``Gate.decide_many`` does."""
     reviewer = _as(principal, body.reviewer)
     decided: list[Ticket] = []
     failed: dict[str, str] = {}
+    hold = await ctx.gate.surges() if sum(d.approve for d in body.decisions) > 1 else {}
     for d in body.decisions:
         try:
             if d.approve:
-                decided.append(await ctx.gate.approve(d.ticket_id, reviewer=reviewer, args=d.args,
-                                                      comment=d.feedback))
+                decided.append(await ctx.gate._approve(d.ticket_id, reviewer=reviewer, args=d.args,
+                                                       comment=d.feedback, hold=hold))
             else:
                 decided.append(await ctx.gate.reject(d.ticket_id, reviewer=reviewer, feedback=d.feedback))
         except SignoffError as exc:
@@ -158,6 +161,13 @@ async def suggestion_dismiss(ticket_id: TicketId, principal: ReviewerPrincipal, 
     ticket = await ctx.gate.resolve_suggestion(ticket_id, reviewer=_as(principal, body.reviewer if body else None),
                                                done=False, note=body.note if body else "")
     return json_response(ticket_to_dict(ticket))
+
+
+@router.get("/surges", response_model=list[SurgeOut], summary="Agents submitting far above their usual rate")
+async def surges(principal: ReviewerPrincipal, ctx: Ctx) -> Response:
+    """The flood guard (the policy's ``defaults.flood_guard``): agents whose approval tickets surge far above
+    their own usual rate. Their tickets are held back from group approval (``failed`` says so)."""
+    return json_response([surge_to_dict(s) for s in (await ctx.gate.surges()).values()])
 
 
 @router.get("/executions/in-doubt", response_model=list[TicketOut], summary="Approved runs that never reported back")
