@@ -149,6 +149,9 @@ class TestListenerReconnects:
 
         waiting_store._connect = held_connect  # type: ignore[method-assign]
         waiter = asyncio.ensure_future(waiting.wait(ticket.id, timeout=60))
+        # parked: its first read of the ticket (still pending) is done, so only a wake-up can end it
+        await eventually(lambda: waiting_store.notifier.concerned([ticket.id]), "the waiter is parked")
+        await asyncio.sleep(0.2)  # and its re-read of the ticket (right after registering) is done
         first_pid = waiting_store.listener_pid
         assert first_pid is not None
         assert [(True,)] == sql(db, "SELECT pg_terminate_backend(%s)", (first_pid,))
