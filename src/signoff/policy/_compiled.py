@@ -27,9 +27,9 @@ from signoff._model import Action, Level, Outcome, Reason, ReviewersRequired, ca
 from signoff.policy._cel import Condition, compile_condition, describe_failure
 from signoff.policy._cel_fast import is_plain
 from signoff.policy._cel_source import Emitter
+from signoff.policy._crule import _CRule
 from signoff.policy._decide import Decider, Shared, build, build_shared, new_emitter
-from signoff.policy._fields import OnTimeout
-from signoff.policy._spec import PolicySpec, Reviewers, Rule
+from signoff.policy._spec import PolicySpec, Rule
 
 IsKnown = Callable[[str], bool]
 
@@ -50,25 +50,6 @@ LEVEL_WORDS = {
     Level.DENY: "the policy forbids it",
 }
 _CACHE_MAX = 8192
-
-
-@dataclass(slots=True)
-class _CRule:
-    index: int
-    name: str
-    level: Level
-    code: str
-    tags: frozenset[str]
-    agent_re: re.Pattern[str] | None
-    agents: tuple[str, ...]
-    external: bool | None
-    cond: Condition | None
-    reviewers: Reviewers | None
-    timeout: timedelta | None
-    on_timeout: OnTimeout | None
-    retries: int | None
-    reason: Reason
-    mode_reason: Reason | None
 
 
 def _glob_regex(patterns: Sequence[str]) -> re.Pattern[str]:

@@ -30,7 +30,7 @@ from signoff.policy._cel_fast import _INT_MAX, _INT_MIN, is_plain
 from signoff.policy._cel_source import HELPERS, Emitter
 
 if TYPE_CHECKING:
-    from signoff.policy._compiled import _CRule
+    from signoff.policy._crule import _CRule
 
 ID_BITS = 14
 """The low bits of an answer: which decider gave it."""

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from signoff._model import Ticket
     from signoff._records import Change
     from signoff.gate import Gate
-    from signoff.server._context import ServerContext
+    from signoff.server._principals import Authenticator
+    from signoff.server._settings import ServerSettings
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics", "authorize", "instrument"]
 
@@ -167,14 +168,13 @@ def instrument(gate: Gate) -> Metrics:
     return metrics
 
 
-async def authorize(request: Request, ctx: ServerContext) -> None:
+async def authorize(request: Request, settings: ServerSettings, auth: Authenticator) -> None:
     """Let the scrape through, or raise: public with ``--metrics-public``; otherwise ``Authorization:
     Bearer`` with the metrics token (``SIGNOFF_METRICS_TOKEN``) or any reviewer's API token."""
     from fastapi.security.utils import get_authorization_scheme_param
 
     from signoff.server._error_map import Unauthenticated
 
-    settings = ctx.settings
     if settings.metrics_public:
         return
     scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
@@ -183,7 +183,7 @@ async def authorize(request: Request, ctx: ServerContext) -> None:
                               "metrics token (SIGNOFF_METRICS_TOKEN) or a reviewer token")
     if settings.metrics_token and hmac.compare_digest(token.encode(), settings.metrics_token.encode()):
         return
-    principal = await ctx.auth.principal(token)
+    principal = await auth.principal(token)
     if principal is None:
         raise Unauthenticated("the token is not valid for /metrics: not the metrics token, and not a known "
                               "reviewer token")

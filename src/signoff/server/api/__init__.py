@@ -81,7 +81,7 @@ async def healthz() -> Response:
 async def metrics(request: Request, ctx: Ctx) -> Response:
     from signoff.server._metrics import CONTENT_TYPE_LATEST, authorize
 
-    await authorize(request, ctx)
+    await authorize(request, ctx.settings, ctx.auth)
     assert ctx.metrics is not None
     body = await ctx.metrics.render(ctx.gate, timeout=ctx.settings.ready_timeout_seconds)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
