@@ -167,6 +167,7 @@ SCENARIOS: dict[str, tuple[Callable[[Gate], Any], Any]] = {
     "resolve_suggestion_sync": (_suggestion, ("suggested", "done")),
     "record_execution_sync": (_record, True),
     "runs_in_doubt_sync": (lambda g: g.runs_in_doubt_sync(limit=5), []),
+    "surges_sync": (lambda g: g.surges_sync(), {}),
     "insights_sync": (_insights, [("issue_refund", 1, 1)]),
     "verify_audit_sync": (_verify, (True, True)),
     "allow_sync": (_allow, ("active", "notify")),

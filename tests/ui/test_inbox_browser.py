@@ -258,7 +258,7 @@ class TestUntrustedText:
         login(page, server.url)
         page.goto(f"{server.url}/tickets/{t.id}")
         expect(page.locator("#args mark.hidden-char")).to_have_text("<U+202E>")
-        expect(page.locator(".alert")).to_contain_text("1 hidden character")
+        expect(page.locator("div.alert")).to_contain_text("1 hidden character")
         inbox(page, server, agent)
         expect(row(page, t).locator(".warn-badge")).to_contain_text("1 hidden")
 
