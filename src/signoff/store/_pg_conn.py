@@ -26,7 +26,7 @@ def redact(url: str) -> str:
     return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
 
 
-_POOL_OPTIONS = ("pool_min_size", "pool_max_size", "pool_timeout", "commit")
+_POOL_OPTIONS = ("pool_min_size", "pool_max_size", "pool_timeout", "commit", "lock_timeout")
 
 
 def split_url(url: str) -> tuple[str, dict[str, str]]:

@@ -51,8 +51,10 @@ psycopg 3 with a connection pool. How the guarantees are kept across servers:
   rebuilt (its own reconnection backs off for minutes after a long outage).
 
 URL options (stripped before connecting): ``pool_min_size`` (1), ``pool_max_size`` (10),
-``pool_timeout`` (seconds to wait for a connection, 5), ``commit`` (``each``, the default, or
-``grouped``: see "Grouped commits" above). Everything else is libpq's, e.g.
+``pool_timeout`` (seconds to wait for a connection, 5), ``lock_timeout`` (seconds a request's
+statement waits for a lock another transaction holds, a row or the audit chain's, 5: then
+StoreUnavailable saying so; migrations and the listener are not bounded by it), ``commit``
+(``each``, the default, or ``grouped``: see "Grouped commits" above). Everything else is libpq's, e.g.
 ``?options=-csearch_path%3Dsignoff`` to keep the tables in their own schema.
 """
 
@@ -67,6 +69,7 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg import AsyncClientCursor, AsyncConnection
+from psycopg import sql as pgsql
 from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
@@ -133,6 +136,7 @@ class PostgresStore(BaseStore, OutboxMixin, ArchiveMixin):
         self._max_size = max(self._max_size, self._min_size)
         self._timeout = timeout if timeout is not None else pool_option(options, "pool_timeout", 5.0, url)
         self._grouped = grouped_commit if grouped_commit is not None else commit_option(options, url)
+        self._lock_timeout = pool_option(options, "lock_timeout", 5.0, url)
         self._connect_kwargs: dict[str, Any] = {
             "connect_timeout": connect_timeout, "keepalives": 1, "keepalives_idle": 10,
             "keepalives_interval": 5, "keepalives_count": 3,
@@ -165,6 +169,9 @@ class PostgresStore(BaseStore, OutboxMixin, ArchiveMixin):
         text = str(exc).strip() or type(exc).__name__
         if isinstance(exc, PoolTimeout):
             text = f"no database connection within {self._timeout:g}s ({text})"
+        elif getattr(exc, "sqlstate", None) == "55P03":  # lock_not_available: lock_timeout ran out
+            text = (f"another transaction held a lock this request needs for more than {self._lock_timeout:g}s "
+                    "(lock_timeout); nothing was written")
         elif attempt is not None and attempt.commit_sent and connection_lost(exc):
             text += "; the connection failed during COMMIT, so the change may or may not have been written"
         return StoreUnavailable(f"{self._display}: {text}")
@@ -216,8 +223,13 @@ class PostgresStore(BaseStore, OutboxMixin, ArchiveMixin):
     def _new_pool(self) -> AsyncConnectionPool:
         return AsyncConnectionPool(
             self._conninfo, min_size=self._min_size, max_size=self._max_size, open=False, timeout=self._timeout,
-            name="signoff", kwargs={"autocommit": True, "application_name": app_name("pool"),
+            configure=self._configure, name="signoff", kwargs={"autocommit": True, "application_name": app_name("pool"),
                                     "cursor_factory": AsyncClientCursor, **self._connect_kwargs})
+
+    async def _configure(self, conn: AsyncConnection[Any]) -> None:
+        """A request's connection waits at most ``lock_timeout`` for a lock (a row a stuck transaction
+        holds, the audit chain's advisory lock): a bounded wait, then StoreUnavailable."""
+        await conn.execute(pgsql.SQL("SET lock_timeout = {}").format(pgsql.Literal(int(self._lock_timeout * 1000))))
 
     async def _recover_pool(self, pool: AsyncConnectionPool) -> bool:
         """The pool found no connection in time. If the database answers a fresh connection now,
