@@ -229,6 +229,19 @@ def start_cluster(*, durable: bool = False) -> Cluster:
         raise
 
 
+def start_own_cluster(*, durable: bool = False) -> Cluster:
+    """A cluster of the test's own, which it may stop and start (the caller stops it at the end).
+    When PostgreSQL cannot be started the test is skipped with the reason, except under ``CI=true``."""
+    import pytest
+
+    try:
+        return start_cluster(durable=durable)
+    except PostgresSetupError as exc:
+        if _in_ci():
+            raise
+        pytest.skip(f"PostgreSQL could not be started: {exc}")
+
+
 def start_postgres() -> str | None:
     """The URL of this process's test cluster (started on first call), or None when impossible.
 

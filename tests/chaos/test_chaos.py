@@ -312,14 +312,9 @@ def write_report(name: str, report: Report) -> None:
 def pg_cluster() -> Iterator[Any]:
     """A private cluster: this suite stops and starts it. Durable: with synchronous_commit off (the
     other tests' setting) an immediate stop loses commits already acknowledged, as documented."""
-    from tests.postgres_server import PostgresSetupError, start_cluster
+    from tests.postgres_server import start_own_cluster
 
-    try:
-        cluster = start_cluster(durable=True)
-    except PostgresSetupError as exc:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(f"PostgreSQL unavailable: {exc}")
+    cluster = start_own_cluster(durable=True)
     try:
         yield cluster
     finally:

@@ -7,7 +7,6 @@ lives), and no answer to anyone, authenticated or not, may show the connection d
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import subprocess
@@ -20,21 +19,13 @@ import httpx
 import pytest
 
 from signoff import Gate
-from tests.postgres_server import Cluster, PostgresSetupError, create_database, start_cluster
+from tests.integration._policies import DEPLOYS as POLICY
+from tests.postgres_server import Cluster, create_database, start_own_cluster
 from tests.server.conftest import free_port, stop_process, wait_until_up
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 PASSWORD = "correct horse battery"
-POLICY = """\
-version: 1
-defaults: {level: auto, timeout: 30m, on_timeout: abort}
-tiers: [senior]
-rules:
-  - name: deploys
-    match: {action: deploy}
-    level: approve
-"""
 
 
 @dataclass
@@ -48,12 +39,7 @@ class Deployment:
 
 @pytest.fixture
 def deployment(tmp_path: Path) -> Iterator[Deployment]:
-    try:
-        cluster = start_cluster()  # our own: this test stops it
-    except PostgresSetupError as exc:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            raise
-        pytest.skip(f"PostgreSQL could not be started: {exc}")
+    cluster = start_own_cluster()  # this test stops it
     proc: subprocess.Popen[bytes] | None = None
     try:
         db_name = "t_health_" + secrets.token_hex(6)

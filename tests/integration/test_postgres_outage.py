@@ -8,7 +8,6 @@ Its own throwaway cluster (this test stops and starts it). The only time bounds 
 
 from __future__ import annotations
 
-import os
 import secrets
 import subprocess
 import sys
@@ -22,7 +21,8 @@ import pytest
 
 from signoff import Gate
 from signoff._tokens import hash_token
-from tests.postgres_server import Cluster, PostgresSetupError, create_database, start_cluster
+from tests.integration._policies import DEPLOYS as POLICY
+from tests.postgres_server import Cluster, create_database, start_own_cluster
 from tests.server.conftest import free_port, stop_process, wait_until_up
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -30,15 +30,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 POOL_TIMEOUT = 2.0  # seconds a request waits for a connection (the URL's pool_timeout)
 HANG = 10 * POOL_TIMEOUT
 TOKEN_CACHE = 2.0  # ServerSettings.token_cache_seconds: the short cache that lapses during the outage
-POLICY = """\
-version: 1
-defaults: {level: auto, timeout: 30m, on_timeout: abort}
-tiers: [senior]
-rules:
-  - name: deploys
-    match: {action: deploy}
-    level: approve
-"""
 AUTO = {"action": {"name": "lookup", "args": {"q": "order"}, "reasoning": "r"}}
 DEPLOY = {"action": {"name": "deploy", "args": {"service": "api"}, "reasoning": "green"}}
 
@@ -54,12 +45,7 @@ class Deployment:
 
 @pytest.fixture
 def deployment(tmp_path: Path) -> Iterator[Deployment]:
-    try:
-        cluster = start_cluster()  # our own: this test stops it
-    except PostgresSetupError as exc:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            raise
-        pytest.skip(f"PostgreSQL could not be started: {exc}")
+    cluster = start_own_cluster()  # this test stops it
     proc: subprocess.Popen[bytes] | None = None
     try:
         db = create_database(cluster.url, "t_outage_" + secrets.token_hex(6))

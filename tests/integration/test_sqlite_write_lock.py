@@ -21,19 +21,11 @@ import httpx
 import pytest
 
 from signoff import Action, Gate, StoreUnavailable
+from tests.integration._policies import DEPLOYS as POLICY
 from tests.server.conftest import free_port, signoff_exe, stop_process, wait_until_up
 
 BUSY = 1.0  # seconds: the store's busy_timeout in these tests
 HANG = 10 * BUSY
-POLICY = """\
-version: 1
-defaults: {level: auto, timeout: 30m, on_timeout: abort}
-tiers: [senior]
-rules:
-  - name: deploys
-    match: {action: deploy}
-    level: approve
-"""
 HOLD = textwrap.dedent("""\
     import sqlite3, sys
     conn = sqlite3.connect(sys.argv[1], isolation_level=None)
