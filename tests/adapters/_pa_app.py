@@ -20,37 +20,13 @@ from pydantic_ai.toolsets import FunctionToolset
 
 import signoff
 from signoff.integrations.pydantic_ai import SignoffToolset
+from tests.adapters._refund_tools import RAN, close_account, delete_customer_data, issue_refund, lookup_order
 
-RAN: list[tuple[str, dict[str, Any]]] = []
 REASONING = "Order late 3 days; policy 4.2 allows a refund."
 
 
-def lookup_order(order: str) -> str:
-    """Look up an order."""
-    RAN.append(("lookup_order", {"order": order}))
-    return f"order {order} is late"
-
-
-def issue_refund(order: str, amount: float) -> str:
-    """Refund an order."""
-    RAN.append(("issue_refund", {"order": order, "amount": amount}))
-    return f"refunded {amount} on {order}"
-
-
-def close_account(customer: str) -> str:
-    """Close an account."""
-    RAN.append(("close_account", {"customer": customer}))
-    return f"closed {customer}"
-
-
-def delete_customer_data(customer: str) -> str:
-    """Delete a customer's data."""
-    RAN.append(("delete_customer_data", {"customer": customer}))
-    return f"deleted {customer}"
-
-
 def send_receipt(to: str) -> str:
-    """Send a receipt."""
+    """Send a receipt (to an address: the Pydantic AI tests edit it)."""
     RAN.append(("send_receipt", {"to": to}))
     return f"receipt sent to {to}"
 

@@ -1,6 +1,6 @@
 """The support desk's tools as plain functions, shared by the scripted apps of the adapters whose
-frameworks wrap plain functions (Google ADK, Strands, Agent Framework): each app wraps them in its
-own framework's tool type. ``RAN`` records every call that really ran (tests clear it)."""
+frameworks wrap plain functions (Google ADK, Strands, Agent Framework, Pydantic AI): each app wraps
+them in its own framework's tool type. ``RAN`` records every call that really ran (tests clear it)."""
 
 from __future__ import annotations
 
