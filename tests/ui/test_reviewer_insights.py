@@ -47,6 +47,7 @@ class TestReviewerFigures:
             login(page, served.url, name="jim", next_path=f"/tickets/{first.id}")
             page.click("form[data-decide=approve] button")
             assert "approved" == _decided(served, first.id)
+            page.wait_for_url(lambda u: f"/tickets/{first.id}" not in u)  # the page moves on by itself
 
             other = alice.new_page()
             login(other, served.url, name="alice", next_path=f"/tickets/{second.id}")
@@ -54,6 +55,7 @@ class TestReviewerFigures:
             other.fill("form[data-decide=reject] textarea", "not today")
             other.click("form[data-decide=reject] button")
             assert "rejected" == _decided(served, second.id)
+            other.wait_for_url(lambda u: f"/tickets/{second.id}" not in u)
 
             page.goto(served.url + "/insights")
             mine = page.locator("section#reviewers")
