@@ -32,8 +32,8 @@ from signoff._errors import UserError
 from signoff._model import Action, Level, Outcome, Reason, canonical_json, utcnow
 from signoff.policy._cel import ConditionSyntaxError, compile_condition
 
-__all__ = ["EXPIRIES", "Allowance", "AllowanceIndex", "AllowanceStatus", "check_condition", "expiry_of",
-           "new_allowance_id", "propose_condition"]
+__all__ = ["EXPIRIES", "Allowance", "AllowanceIndex", "AllowanceStatus", "before_allowance", "check_condition",
+           "expiry_of", "new_allowance_id", "propose_condition"]
 
 AllowanceStatus = Literal["pending", "active", "expired", "revoked"]
 REASON_CODE = "standing_approval"
@@ -72,6 +72,13 @@ class Allowance:
     revoked_at: datetime | None = None
     revoked_by: str | None = None
     comment: str = ""
+    uses: int | None = None
+    """How many requests it let through (its ``allowance_used`` audit entries still in the store); None
+    where not counted: ``list_allowances`` counts, the record returned by ``allow``/``revoke`` does not.
+
+    .. versionadded:: 0.2.0"""
+    last_used_at: datetime | None = None
+    """When it last let a request through (None: never, or not counted)."""
 
     def status(self, now: datetime | None = None) -> AllowanceStatus:
         """``pending`` (waiting for more reviewers), ``active``, ``expired`` or ``revoked``."""
@@ -93,12 +100,19 @@ class Allowance:
                 "tier": self.tier, "required": self.required, "reviewers": list(self.reviewers),
                 "ticket_id": self.ticket_id, "created_at": self.created_at.isoformat(),
                 "expires_at": _iso(self.expires_at), "revoked_at": _iso(self.revoked_at),
-                "revoked_by": self.revoked_by, "comment": self.comment, "status": self.status()}
+                "revoked_by": self.revoked_by, "comment": self.comment, "status": self.status(),
+                **({"uses": self.uses, "last_used_at": _iso(self.last_used_at)} if self.uses is not None else {})}
 
     def to_json(self) -> str:
         data = self.to_dict()
-        del data["status"]  # derived: never stored
+        for derived in ("status", "uses", "last_used_at"):  # never stored
+            data.pop(derived, None)
         return canonical_json(data)
+
+    def with_uses(self, uses: Mapping[str, tuple[int, datetime]]) -> Allowance:
+        """This allowance with its use count and last use from ``uses`` (``Store.allowance_uses``)."""
+        n, last = uses.get(self.id, (0, None))
+        return replace(self, uses=n, last_used_at=last)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Allowance:
@@ -112,7 +126,9 @@ class Allowance:
                    required=int(data.get("required") or 1), reviewers=tuple(data.get("reviewers") or ()),
                    ticket_id=data.get("ticket_id"), created_at=parse_datetime(data["created_at"]),
                    expires_at=opt("expires_at"), revoked_at=opt("revoked_at"), revoked_by=data.get("revoked_by"),
-                   comment=str(data.get("comment") or ""))
+                   comment=str(data.get("comment") or ""),
+                   uses=int(data["uses"]) if data.get("uses") is not None else None,
+                   last_used_at=opt("last_used_at"))
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -292,6 +308,16 @@ def allowed_outcome(outcome: Outcome, allowance: Allowance) -> Outcome:
                     level=Level.NOTIFY,
                     message=f"Allowed without asking by standing approval {allowance.id}: {allowance.describe()}")
     return replace(outcome, level=Level.NOTIFY, reasons=(*outcome.reasons, reason))
+
+
+def before_allowance(outcome: Outcome) -> Outcome:
+    """The policy's own outcome of one a standing approval lowered (``allowed_outcome`` undone: the
+    ``approve`` it asked for, without the allowance's reason); any other outcome as it is. A shadow
+    policy compares with this, so an allowance is never taken for the policy disagreeing."""
+    reasons = outcome.reasons
+    if outcome.level is not Level.NOTIFY or not reasons or reasons[-1].code != REASON_CODE:
+        return outcome
+    return replace(outcome, level=Level.APPROVE, reasons=reasons[:-1])
 
 
 def allowance_of(reasons: Iterable[Reason]) -> str | None:

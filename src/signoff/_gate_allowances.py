@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from signoff.policy import Policy
     from signoff.store import Store
 
-__all__ = ["Allowances", "revoke_in"]
+__all__ = ["Allowances", "listed", "revoke_in"]
 
 R = TypeVar("R")
 
@@ -202,13 +202,13 @@ class Allowances:
         return made
 
     async def list_allowances(self, *, include_ended: bool = False) -> list[Allowance]:
-        """Standing and pending allowances, oldest first (``include_ended``: revoked and expired too).
+        """Standing and pending allowances, oldest first (``include_ended``: revoked and expired too),
+        each with ``uses`` and ``last_used_at``: how often and when it last let a request through.
 
         .. versionadded:: 0.2.0
+        .. versionchanged:: 0.2.0 ``uses`` and ``last_used_at``.
         """
-        found = await self._engine.run(self.store.list_allowances())
-        now = utcnow()
-        return found if include_ended else [a for a in found if a.status(now) in ("active", "pending")]
+        return await self._engine.run(listed(self.store, include_ended=include_ended))
 
     # -- sync twins (keep in sync) ----------------------------------------------------------------
     def allow_sync(self, ticket_id: str, *, reviewer: str | None = None, condition: str | None = None,
@@ -233,6 +233,19 @@ class Allowances:
             if a.id == allowance_id:
                 return a
         raise NotFound(f"no allowance {allowance_id!r}")
+
+
+async def listed(store: Store, *, include_ended: bool) -> list[Allowance]:
+    """The allowances ``list_allowances`` shows, with their uses: two reads (the records, then one grouped
+    count over the audit log's ``allowance_used`` entries, skipped when there is nothing to show)."""
+    found = await store.list_allowances()
+    now = utcnow()
+    if not include_ended:
+        found = [a for a in found if a.status(now) in ("active", "pending")]
+    if not found:
+        return found
+    uses = await store.allowance_uses()
+    return [a.with_uses(uses) for a in found]
 
 
 async def revoke_in(store: Store, allowance_id: str, *, actor: str) -> Allowance:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from signoff._allowances import before_allowance
 from signoff._model import Action, Level, Outcome, Ticket, utcnow
 from signoff.policy import Policy
 from signoff.store._records import AuditDraft, AuditEntry
@@ -90,8 +91,11 @@ class ShadowRecorder:
 
     def ticket(self, ticket: Ticket, outcome: Outcome, *, mode: str | None, is_known: IsKnown) -> None:
         """An action that made ``ticket`` (``outcome``: the policy's own word, before an explicit
-        submit forced a review): remembered by id where the candidate disagrees."""
+        submit forced a review): remembered by id where the candidate disagrees. A standing approval's
+        ``notify`` counts as the ``approve`` the policy asked for: the candidate is compared with the
+        policy, not with the reviewers' allowances (``guard`` passes the outcome after the allowance)."""
         action = ticket.action
+        outcome = before_allowance(outcome)
         shadow = self.candidate(action, mode=mode, is_known=is_known)
         with self._lock:
             self._evaluated += 1

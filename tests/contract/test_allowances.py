@@ -9,6 +9,7 @@ import pytest
 
 from signoff import Action, Gate, Level
 from signoff._errors import Conflict, NotAuthorized, UserError
+from signoff._model import utcnow
 from tests.contract.conftest import GateFactory, audit_kinds
 
 
@@ -72,6 +73,38 @@ class TestWhatItAllows:
         assert "allowance_revoked" in audit_kinds(store_url)
         with pytest.raises(Conflict):
             await gate.revoke_allowance(aid, reviewer="carol")
+
+
+class TestUses:
+    async def test_each_allowance_counts_the_requests_it_let_through(self, gate: Gate) -> None:
+        """Uses come from the audit log's allowance_used entries, per allowance: guard and submit_many
+        both count; a request that still asked a human, or fell under another allowance, does not."""
+        before = utcnow()
+        refunds = await allowed_refund(gate)
+        payment = await gate.submit(Action(name="send_payment", args={"amount": 5}, agent="pay-bot"))
+        other = await gate.allow(payment.id, reviewer="bob", condition="args.amount <= 5")
+        await gate.confirm_allowance(other.id, reviewer="carol")
+        assert None is other.uses  # what allow returns is not counted
+        for amount in (150.0, 160.0):
+            assert "notified" == (await gate.guard(refund(amount), timeout=5)).status
+        made = [*await gate.submit_many([refund(170.0), refund(900.0)]),
+                await gate.submit(refund(180.0, agent="other-bot"))]
+        assert ["notification", "approval", "approval"] == [t.kind for t in made]
+        uses = {a.id: (a.uses, a.last_used_at) for a in await gate.list_allowances()}
+        after = utcnow()
+        assert (3, 0, None) == (uses[refunds][0], uses[other.id][0], uses[other.id][1])
+        last = uses[refunds][1]
+        assert last is not None and before <= last <= after
+
+    async def test_an_ended_allowance_keeps_its_count(self, gate: Gate) -> None:
+        """Revoked, it is listed (with include_ended) with the uses it had; none are added after."""
+        aid = await allowed_refund(gate)
+        await gate.guard(refund(150.0), timeout=5)
+        await gate.revoke_allowance(aid, reviewer="alice")
+        await gate.submit(refund(150.0))  # asks a human again: not a use
+        [ended] = await gate.list_allowances(include_ended=True)
+        assert (aid, "revoked", 1) == (ended.id, ended.status(), ended.uses)
+        assert ended.last_used_at is not None
 
 
 class TestWhoMayGiveIt:

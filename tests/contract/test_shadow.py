@@ -49,3 +49,17 @@ class TestShadow:
         await gate.guard(Action(name="send_digest", agent="bot"))
         assert None is (await gate.insights()).shadow
         assert "shadow" not in audit_kinds(store_url)
+
+    async def test_a_request_an_allowance_let_through_is_compared_as_the_policy_asked(
+            self, open_gate: GateFactory) -> None:
+        """The candidate is the policy in force itself: a refund a standing approval lets run (notify) is
+        what the policy asked a human for (approve), as the candidate does, so nothing disagrees, by guard
+        or by submit."""
+        gate = open_gate(shadow_policy=copy.deepcopy(POLICY))
+        ticket = await gate.submit(refund(50.0, 0))
+        await gate.allow(ticket.id, reviewer="alice", condition="args.amount <= 200.0")
+        assert "notified" == (await gate.guard(refund(60.0, 1))).status
+        assert ["notification"] == [t.kind for t in await gate.submit_many([refund(70.0, 2)])]
+        report = (await gate.insights()).shadow
+        assert report is not None
+        assert (3, 0, 0, []) == (report.evaluated, report.disagreed, report.would_ask, report.changes)

@@ -61,3 +61,20 @@ async def test_refusals(api: tuple[Gate, httpx.AsyncClient, str, str]) -> None:
     assert [403, 403, 422, 422, 404] == [r.status_code for r in answers]
     assert "column" in answers[2].text
     assert "pending" == (await gate.get_ticket(ticket.id)).status
+
+
+async def test_listed_allowances_carry_their_uses(api: tuple[Gate, httpx.AsyncClient, str, str]) -> None:
+    """GET /allowances adds uses and last_used_at (documented in the OpenAPI document); the record
+    that allow returns is not counted, so it carries neither."""
+    gate, client, reviewer, _ = api
+    ticket = await gate.submit(Action(name="deploy", agent="bot", args={"env": "staging"}))
+    made = (await client.post(f"/api/v1/tickets/{ticket.id}/allow", headers=auth(reviewer), json={})).json()
+    assert ("uses" in made, "last_used_at" in made) == (False, False)
+    listed = (await client.get("/api/v1/allowances", headers=auth(reviewer))).json()["allowances"]
+    assert [(0, None)] == [(a["uses"], a["last_used_at"]) for a in listed]
+    for _ in range(2):
+        assert "notified" == (await gate.guard(Action(name="deploy", agent="bot", args={"env": "prod"}))).status
+    [used] = (await client.get("/api/v1/allowances", headers=auth(reviewer))).json()["allowances"]
+    assert (made["id"], 2, True) == (used["id"], used["uses"], used["last_used_at"].endswith("+00:00"))
+    spec = (await client.get("/api/v1/openapi.json")).json()
+    assert {"uses", "last_used_at"} <= set(spec["components"]["schemas"]["AllowanceOut"]["properties"])

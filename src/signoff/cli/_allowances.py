@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from signoff._allowances import EXPIRIES, Allowance
-from signoff._gate_allowances import revoke_in
+from signoff._gate_allowances import listed, revoke_in
 from signoff._model import utcnow
 from signoff._text import reveal
 from signoff.cli._db import db_option, fail, policy_option, print_table, run_store, signoff_errors, span
@@ -42,12 +42,11 @@ def list_cmd(db: str, include_ended: bool, as_json: bool) -> None:
     """Standing (and pending) allowances, oldest first."""
 
     async def fetch(store: Store) -> list[Allowance]:
-        return await store.list_allowances()
+        return await listed(store, include_ended=include_ended)
 
     with signoff_errors():
         found = run_store(db, fetch)
     now = utcnow()
-    found = [a for a in found if include_ended or a.status(now) in ("active", "pending")]
     if as_json:
         for a in found:
             click.echo(json.dumps(a.to_dict(), sort_keys=True, separators=(",", ":")))  # ASCII: no raw controls
@@ -59,11 +58,12 @@ def list_cmd(db: str, include_ended: bool, as_json: bool) -> None:
     for a in found:
         left = span((a.expires_at - now).total_seconds()) if a.expires_at and a.expires_at > now else (
             "-" if a.expires_at else "until revoked")
+        used = "never" if a.last_used_at is None else span(max(0.0, (now - a.last_used_at).total_seconds())) + " ago"
         rows.append([a.id, a.status(now), reveal(a.action, one_line=True, max_len=40),
                      "any agent" if a.agent is None else reveal(a.agent, one_line=True, max_len=30),
                      reveal(a.condition or "-", one_line=True, max_len=60), f"{len(a.reviewers)}/{a.required}",
-                     ", ".join(a.reviewers), left])
-    print_table(["ID", "STATUS", "ACTION", "AGENT", "CONDITION", "GIVEN", "BY", "LEFT"], rows,
+                     ", ".join(a.reviewers), left, str(a.uses or 0), used])
+    print_table(["ID", "STATUS", "ACTION", "AGENT", "CONDITION", "GIVEN", "BY", "LEFT", "USES", "LAST USED"], rows,
                 colours={1: _COLOURS.get})
 
 

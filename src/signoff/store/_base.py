@@ -390,6 +390,13 @@ class BaseStore(ABC):
         """Every allowance, oldest first (revoked and expired ones too)."""
         return [Allowance.from_dict(json.loads(r[0])) for r in await self._fetch(Query("list_allowances"))]
 
+    async def allowance_uses(self) -> dict[str, tuple[int, datetime]]:
+        """Allowance id -> (requests it let through, the last one's time), from the audit log's
+        ``allowance_used`` entries: one grouped read (a partial index holds just those entries)."""
+        rows = await self._fetch(Query("allowance_uses"))
+        return {str(r[0]): (int(r[1]), datetime.fromisoformat(str(r[2])).astimezone(UTC)) for r in rows
+                if r[0] is not None}
+
 
 def _allowance_row(a: Allowance) -> dict[str, Any]:
     return {"id": a.id, "action": a.action, "agent": a.agent, "created_at": a.created_at,

@@ -263,6 +263,14 @@ class MemoryStore(BaseStore, OutboxMixin, ArchiveMixin):
         rows = sorted(self.db.allowances.values(), key=lambda r: (_ts(r["created_at"]), r["id"]))
         return [(r["body"],) for r in rows]
 
+    def _q_allowance_uses(self, p: Params, f: Any) -> list[Row]:
+        uses: dict[str, tuple[int, str]] = {}
+        for e in self.db.audit:
+            if e.kind == "allowance_used" and e.data.get("allowance_id") is not None:
+                n, last = uses.get(e.data["allowance_id"], (0, e.at))
+                uses[e.data["allowance_id"]] = (n + 1, max(last, e.at))
+        return [(aid, n, last) for aid, (n, last) in uses.items()]
+
     def _q_put_reviewer(self, p: Params, f: Any) -> None:
         old = self.db.reviewers.get(p["name"])
         password = p["password_hash"] if p["password_hash"] is not None else (old[2] if old else None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from tests.unit.cli.test_queue_cli import env, gate, run
 
@@ -44,6 +45,25 @@ class TestAllowancesCli:
             assert Level.APPROVE == g.evaluate(staging).level
         kinds = run(env, "audit", "list").stdout
         assert "allowance_created" in kinds and "allowance_revoked" in kinds
+
+    def test_list_shows_how_much_each_is_used(self, env: dict[str, str]) -> None:
+        """USES and LAST USED count the requests each allowance let through (--json: uses, last_used_at);
+        one never used reads 0 and never."""
+        tid = _setup(env)
+        used = json.loads(run(env, "allowances", "allow", tid, "--as", "alice", "--json").stdout)["id"]
+        other = _setup(env, agent="other-bot")
+        idle = json.loads(run(env, "allowances", "allow", other, "--as", "alice", "--json").stdout)["id"]
+        with gate(env) as g:
+            for n in range(3):
+                assert "notified" == g.guard_sync(Action(name="deploy_production", args={"n": n},
+                                                         agent="deploy-bot")).status
+        listed = run(env, "allowances", "list").stdout.splitlines()
+        header, *lines = (re.split(r"\s{2,}", line.strip()) for line in listed)
+        assert ["USES", "LAST USED"] == header[-2:]
+        rows = {cells[0]: cells[-2:] for cells in lines}
+        assert (["3", True], ["0", "never"]) == ([rows[used][0], rows[used][1].endswith(" ago")], rows[idle])
+        by_id = {a["id"]: a for a in map(json.loads, run(env, "allowances", "list", "--json").stdout.splitlines())}
+        assert (3, 0, None) == (by_id[used]["uses"], by_id[idle]["uses"], by_id[idle]["last_used_at"])
 
     def test_refusals_are_one_line_errors(self, env: dict[str, str]) -> None:
         """A bad condition exits 2 naming the column; a junior cannot allow a senior's ticket; an unknown id exits 2."""

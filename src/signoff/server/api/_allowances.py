@@ -56,6 +56,10 @@ class AllowanceOut(BaseModel):
     revoked_by: str | None
     comment: str
     status: Literal["pending", "active", "expired", "revoked"]
+    uses: int | None = Field(default=None, description="How many requests it let through (its allowance_used "
+                             "audit entries in the store). In lists; absent where not counted (allow, confirm, "
+                             "revoke).")
+    last_used_at: str | None = Field(default=None, description="When it last let a request through (null: never).")
 
 
 class AllowancePage(BaseModel):

@@ -257,3 +257,8 @@ SELECT body FROM allowances ORDER BY created_at, id;
 -- is on disk. Each session rewrites only its own row (its pid), so sessions never wait on each
 -- other here, and the flushes of concurrent writers are shared (PostgreSQL's group commit)
 INSERT INTO commit_flush (pid, n) VALUES (pg_backend_pid(), 1) ON CONFLICT (pid) DO UPDATE SET n = commit_flush.n + 1;
+
+-- allowance_uses: each allowance's uses (requests it let through) and the last one's time, from the
+-- audit log (ISO times compare as text); the partial index audit_allowance_used holds just these entries
+SELECT (data::jsonb) ->> 'allowance_id', count(*), max(at) FROM audit
+WHERE kind = 'allowance_used' GROUP BY (data::jsonb) ->> 'allowance_id';

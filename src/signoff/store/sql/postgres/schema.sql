@@ -103,6 +103,9 @@ CREATE TABLE IF NOT EXISTS audit (
     hash      text NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_ticket ON audit (ticket_id);
+-- The entries of requests a standing approval let through, by allowance: their uses (allowance_uses).
+CREATE INDEX IF NOT EXISTS audit_allowance_used ON audit (((data::jsonb) ->> 'allowance_id'), at)
+    WHERE kind = 'allowance_used';
 
 -- Append entries to the chain at the very end of a write transaction, so the lock that
 -- serialises appends is held only for this call and the COMMIT that follows it (never across

@@ -218,3 +218,8 @@ SELECT body FROM allowances WHERE id = :id;
 
 -- list_allowances: every allowance, oldest first
 SELECT body FROM allowances ORDER BY created_at, id;
+
+-- allowance_uses: each allowance's uses (requests it let through) and the last one's time, from the
+-- audit log (ISO times compare as text); the partial index audit_allowance_used holds just these entries
+SELECT json_extract(data, '$.allowance_id'), COUNT(*), MAX(at) FROM audit
+WHERE kind = 'allowance_used' GROUP BY json_extract(data, '$.allowance_id');

@@ -81,6 +81,9 @@ CREATE TABLE audit (
     hash      TEXT NOT NULL
 );
 CREATE INDEX audit_ticket ON audit (ticket_id);
+-- The entries of requests a standing approval let through, by allowance: their uses (allowance_uses).
+CREATE INDEX audit_allowance_used ON audit (json_extract(data, '$.allowance_id'), at)
+    WHERE kind = 'allowance_used';
 
 -- Standing approvals (signoff._allowances): one agent (NULL: any) may repeat one action without
 -- asking, within the body's CEL condition, until expires_at (NULL: until revoked) or revoked_at.
