@@ -2,7 +2,7 @@
 
 A CEL call costs ~10 µs, most of it converting Python values into CEL; a policy with a
 dozen conditions per decision spends almost all its time there. ``compile_fast`` turns
-the common subset (literals, field and index access, comparisons, arithmetic, ``&&``
+the tree ``_cel_parse`` gives for the common subset (literals, field and index access, comparisons, arithmetic, ``&&``
 ``||`` ``!``, the ternary, ``in``, ``has()``, ``size``, ``startsWith``/``endsWith``/
 ``contains``, list and map literals, ``exists``/``all``) into plain closures.
 
@@ -25,25 +25,30 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from signoff.policy._cel_parse import INT_MAX as _INT_MAX
+from signoff.policy._cel_parse import INT_MIN as _INT_MIN
+from signoff.policy._cel_parse import (
+    Binary,
+    Call,
+    Comprehension,
+    Const,
+    Has,
+    Ident,
+    Index,
+    ListLit,
+    MapLit,
+    Node,
+    Select,
+    Ternary,
+    Unary,
+    Unsupported,
+    parse,
+)
+
 Fn = Callable[[dict[str, Any]], Any]
 
-_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 _EXACT_FLOAT = 2**53
 _NONE = type(None)
-_ESCAPES = {"\\": "\\", "'": "'", '"': '"', "n": "\n", "t": "\t", "r": "\r"}
-_TOKEN = re.compile(r"""\s*(?:
-    (?P<float>\d+\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+)
-  | (?P<int>\d+)
-  | (?P<str>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
-  | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<op>\|\||&&|==|!=|<=|>=|[<>!+\-*/%?:.\[\](),{}])
-)""", re.VERBOSE)
-_RESERVED = {"in", "as", "break", "const", "continue", "else", "for", "function", "if", "import", "let",
-             "loop", "package", "namespace", "return", "var", "void", "while"}
-
-
-class Unsupported(Exception):
-    """The source uses something outside the compiled subset: run it on the library."""
 
 
 class Fallback(Exception):
@@ -183,8 +188,6 @@ def _compare(op: str, left: Fn, right: Fn) -> Fn:
             a, b = left(env), right(env)
             return _ordered(a, b) and a >= b
         return ge
-    if op == "in":
-        return _in(left, right)
     raise Unsupported(op)
 
 
@@ -231,13 +234,15 @@ _COMPARE_SLOW: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
-def _in(left: Fn, right: Fn) -> Fn:
-    general = _in_general(left, right)
-    path = getattr(right, "path", None)
-    const = getattr(left, "const", None)
-    if path is None or const is None or type(const[0]) is not str:
+def _in(left: Node, right: Node) -> Fn:
+    x, coll = _build(left), _build(right)
+
+    def general(env: dict[str, Any]) -> Any:
+        return member(x(env), coll(env))
+    if not (isinstance(left, Const) and type(left.value) is str
+            and isinstance(right, Select) and isinstance(right.target, Ident)):
         return general
-    var, name, text = path[0], path[1], const[0]
+    var, name, text = right.target.name, right.name, left.value
 
     def literal_in_field(env: dict[str, Any]) -> Any:
         """``'pii' in action.tags``: a string literal in a list of strings."""
@@ -251,10 +256,6 @@ def _in(left: Fn, right: Fn) -> Fn:
                 return text in coll
         return general(env)
     return literal_in_field
-
-
-def _in_general(left: Fn, right: Fn) -> Fn:
-    return lambda env: member(left(env), right(env))
 
 
 def member(x: Any, coll: Any) -> bool:
@@ -322,7 +323,6 @@ def _var_field(var: str, name: str) -> Fn:
         if type(o) is dict:
             return o[name]
         raise Fallback
-    run.path = (var, name)  # type: ignore[attr-defined]
     return run
 
 
@@ -355,7 +355,7 @@ def leaf(env):
 """
 
 
-def _leaf(path: tuple[str, str], op: str, const: Any) -> Fn | None:
+def _leaf(var: str, name: str, op: str, const: Any) -> Fn | None:
     if op not in _PY_OPS:
         return None
     if type(const) is str:
@@ -371,7 +371,7 @@ def _leaf(path: tuple[str, str], op: str, const: Any) -> Fn | None:
         float_ok = True
     else:
         return None
-    namespace: dict[str, Any] = {"VAR": path[0], "NAME": path[1], "C": const, "slow": _COMPARE_SLOW[op],
+    namespace: dict[str, Any] = {"VAR": var, "NAME": name, "C": const, "slow": _COMPARE_SLOW[op],
                                  "Fallback": Fallback, "LO": bounds[0], "HI": bounds[1], "FLOAT_OK": float_ok}
     # op is one of _PY_OPS' six operators, nothing else; the file name shows in tracebacks and profiles
     exec(compile(src.replace("OP", op), f"{__file__}:leaf", "exec"), namespace)
@@ -469,273 +469,65 @@ def _map(entries: list[tuple[str, Fn]]) -> Fn:
 def _const(value: Any) -> Fn:
     def run(env: dict[str, Any]) -> Any:
         return value
-    run.const = (value,)  # type: ignore[attr-defined]
     return run
 
 
-# ------------------------------------------------------------------ parser
+# ------------------------------------------------------------------ the tree to closures
 
-class _Parser:
-    def __init__(self, source: str) -> None:
-        self.tokens: list[tuple[str, str]] = []
-        pos = 0
-        source = source.rstrip()
-        while pos < len(source):
-            m = _TOKEN.match(source, pos)
-            if m is None or m.end() == pos:
-                raise Unsupported(source[pos:])
-            kind = m.lastgroup or ""
-            self.tokens.append((kind, m.group(kind)))
-            pos = m.end()
-        self.i = 0
-        self.scope: list[str] = []
-
-    def peek(self) -> tuple[str, str]:
-        return self.tokens[self.i] if self.i < len(self.tokens) else ("end", "")
-
-    def take(self, text: str | None = None) -> tuple[str, str]:
-        tok = self.peek()
-        if tok[0] == "end" or (text is not None and tok[1] != text) or (text is not None and tok[0] == "str"):
-            raise Unsupported(f"expected {text!r}")
-        self.i += 1
-        return tok
-
-    def accept(self, text: str) -> bool:
-        kind, value = self.peek()
-        if kind in ("op", "ident") and value == text:
-            self.i += 1
-            return True
-        return False
-
-    def parse(self) -> Fn:
-        fn = self.expr()
-        if self.peek()[0] != "end":
-            raise Unsupported("trailing input")
-        return fn
-
-    def expr(self) -> Fn:
-        cond = self.or_()
-        if self.accept("?"):
-            yes = self.or_()
-            self.take(":")
-            no = self.expr()
-            return _ternary(cond, yes, no)
-        return cond
-
-    def or_(self) -> Fn:
-        fn = self.and_()
-        while self.accept("||"):
-            fn = _or(fn, self.and_())
-        return fn
-
-    def and_(self) -> Fn:
-        fn = self.rel()
-        while self.accept("&&"):
-            fn = _and(fn, self.rel())
-        return fn
-
-    def rel(self) -> Fn:
-        fn = self.add()
-        while True:
-            kind, op = self.peek()
-            if not ((kind == "op" and op in ("==", "!=", "<", "<=", ">", ">=")) or (kind == "ident" and op == "in")):
-                return fn
-            self.i += 1
-            start = self.i
-            right = self.add()
-            const = self._literal_at(start)
-            path = getattr(fn, "path", None)
-            fast = None
-            if const is not None and op != "in":
-                fast = (_leaf(path, op, const[0]) if path is not None else None) or _compare_const(op, fn, const[0])
-            fn = fast or _compare(op, fn, right)
-
-    def _literal_at(self, start: int) -> tuple[Any] | None:
-        """The value of the tokens [start, i) when they are one string or number literal."""
-        toks = self.tokens[start:self.i]
-        if len(toks) == 1 and toks[0][0] in ("str", "int", "float"):
-            return (_literal(toks[0]),)
-        if len(toks) == 2 and toks[0] == ("op", "-") and toks[1][0] in ("int", "float"):
-            v = -_literal(toks[1])
-            return (v,) if type(v) is float or _int(v) else None
-        return None
-
-    def add(self) -> Fn:
-        fn = self.mul()
-        while True:
-            kind, op = self.peek()
-            if kind != "op" or op not in ("+", "-"):
-                return fn
-            self.i += 1
-            fn = _arith(op, fn, self.mul())
-
-    def mul(self) -> Fn:
-        fn = self.unary()
-        while True:
-            kind, op = self.peek()
-            if kind != "op" or op not in ("*", "/", "%"):
-                return fn
-            self.i += 1
-            fn = _arith(op, fn, self.unary())
-
-    def unary(self) -> Fn:
-        if self.accept("!"):
-            return _not(self.unary())
-        if self.accept("-"):
-            kind, text = self.peek()
-            nxt = self.tokens[self.i + 1] if self.i + 1 < len(self.tokens) else ("end", "")
-            if kind == "int" and not (nxt[0] == "op" and nxt[1] in (".", "[")):
-                self.i += 1
-                value = -int(text)
-                if value < _INT_MIN:
-                    raise Unsupported(text)
-                return _const(value)
-            return _neg(self.unary())
-        return self.member()
-
-    def member(self) -> Fn:
-        kind, text = self.peek()
-        fn = self.primary()
-        var = text if kind == "ident" and self.tokens[self.i - 1] == (kind, text) else None
-        while True:
-            if self.accept("."):
-                k, name = self.take()
-                if k != "ident" or name in _RESERVED:
-                    raise Unsupported(name)
-                if self.accept("("):
-                    fn = self.method(fn, name)
-                elif var is not None:
-                    fn = _var_field(var, name)
-                else:
-                    fn = _field(fn, name)
-                var = None
-            elif self.accept("["):
-                key = self.expr()
-                self.take("]")
-                fn = _index(fn, key)
-                var = None
-            else:
-                return fn
-
-    def method(self, target: Fn, name: str) -> Fn:
-        if name in ("exists", "all"):
-            kind, var = self.take()
-            if kind != "ident" or var in _RESERVED or var in ("true", "false", "null"):
-                raise Unsupported(var)
-            self.take(",")
-            self.scope.append(var)
-            pred = self.expr()
-            self.scope.pop()
-            self.take(")")
-            return _comprehension(name, target, var, pred)
-        args = self.arguments()
-        if name in ("startsWith", "endsWith", "contains") and len(args) == 1:
-            return _string_method(name, target, args[0])
-        if name == "size" and not args:
-            return _size(target)
-        raise Unsupported(name)
-
-    def arguments(self) -> list[Fn]:
-        args: list[Fn] = []
-        if self.accept(")"):
-            return args
-        while True:
-            args.append(self.expr())
-            if self.accept(")"):
-                return args
-            self.take(",")
-
-    def primary(self) -> Fn:
-        kind, text = self.take()
-        if kind in ("int", "float", "str"):
-            return _const(_literal((kind, text)))
-        if kind == "ident":
-            if text in ("true", "false"):
-                return _const(text == "true")
-            if text == "null":
-                return _const(None)
-            if text in _RESERVED:
-                raise Unsupported(text)
-            if self.accept("("):
-                return self.function(text)
-            name = text
+def _build(node: Node) -> Fn:
+    """The closure for one node of ``_cel_parse``'s tree."""
+    match node:
+        case Const(value):
+            return _const(value)
+        case Ident(name):
             return lambda env: env[name]
-        if text == "(":
-            fn = self.expr()
-            self.take(")")
-            return fn
-        if text == "[":
-            items: list[Fn] = []
-            if not self.accept("]"):
-                while True:
-                    items.append(self.expr())
-                    if self.accept("]"):
-                        break
-                    self.take(",")
-            return _list(items)
-        if text == "{":
-            entries: list[tuple[str, Fn]] = []
-            if not self.accept("}"):
-                while True:
-                    k, key = self.take()
-                    if k != "str":
-                        raise Unsupported("map keys other than string literals")
-                    self.take(":")
-                    entries.append((_literal((k, key)), self.expr()))
-                    if self.accept("}"):
-                        break
-                    self.take(",")
-            if len({k for k, _ in entries}) != len(entries):
-                raise Unsupported("duplicate map keys")
-            return _map(entries)
-        raise Unsupported(text)
-
-    def function(self, name: str) -> Fn:
-        if name == "has":
-            start = self.i
-            target = self.member()
-            self.take(")")
-            toks = self.tokens[start:self.i - 1]
-            if len(toks) < 3 or toks[-2] != ("op", ".") or toks[-1][0] != "ident":
-                raise Unsupported("has() needs a field selection")
-            # rebuild the operand without its last selection
-            sub = _Parser.__new__(_Parser)
-            sub.tokens, sub.i, sub.scope = toks[:-2], 0, list(self.scope)
-            owner = sub.member()
-            if sub.i != len(sub.tokens):
-                raise Unsupported("has() operand")
-            del target
-            return _has(owner, toks[-1][1])
-        args = self.arguments()
-        if name == "size" and len(args) == 1:
-            return _size(args[0])
-        raise Unsupported(name)
+        case Select(Ident(var), name):
+            return _var_field(var, name)
+        case Select(target, name):
+            return _field(_build(target), name)
+        case Index(target, key):
+            return _index(_build(target), _build(key))
+        case Unary("!", operand):
+            return _not(_build(operand))
+        case Unary(_, operand):
+            return _neg(_build(operand))
+        case Binary("&&", left, right):
+            return _and(_build(left), _build(right))
+        case Binary("||", left, right):
+            return _or(_build(left), _build(right))
+        case Binary("in", left, right):
+            return _in(left, right)
+        case Binary(op, left, right) if op in _PY_OPS:
+            return _relation(op, left, right)
+        case Binary(op, left, right):
+            return _arith(op, _build(left), _build(right))
+        case Ternary(cond, yes, no):
+            return _ternary(_build(cond), _build(yes), _build(no))
+        case Has(target, name):
+            return _has(_build(target), name)
+        case Call("size", (target,)):
+            return _size(_build(target))
+        case Call(name, (target, arg)):
+            return _string_method(name, _build(target), _build(arg))
+        case Comprehension(kind, target, var, pred):
+            return _comprehension(kind, _build(target), var, _build(pred))
+        case ListLit(items):
+            return _list([_build(i) for i in items])
+        case MapLit(entries):
+            return _map([(k, _build(v)) for k, v in entries])
+    raise Unsupported(repr(node))
 
 
-def _literal(tok: tuple[str, str]) -> Any:
-    kind, text = tok
-    if kind == "int":
-        value = int(text)
-        if value > _INT_MAX:
-            raise Unsupported(text)
-        return value
-    if kind == "float":
-        return float(text)
-    body = text[1:-1]
-    out: list[str] = []
-    i = 0
-    while i < len(body):
-        c = body[i]
-        if c == "\\":
-            nxt = body[i + 1] if i + 1 < len(body) else ""
-            if nxt not in _ESCAPES:
-                raise Unsupported(f"escape \\{nxt}")
-            out.append(_ESCAPES[nxt])
-            i += 2
-        else:
-            out.append(c)
-            i += 1
-    return "".join(out)
+def _relation(op: str, left: Node, right: Node) -> Fn:
+    """A comparison; against a literal, with the literal's checks done once (``args.x > 200``)."""
+    fn = _build(left)
+    if isinstance(right, Const):
+        leaf = _leaf(left.target.name, left.name, op, right.value) if (
+            isinstance(left, Select) and isinstance(left.target, Ident)) else None
+        fast = leaf or _compare_const(op, fn, right.value)
+        if fast is not None:
+            return fast
+    return _compare(op, fn, _build(right))
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -784,10 +576,10 @@ def is_plain(value: Any, depth: int = 0) -> bool:
 def compile_fast(source: str) -> Fn | None:
     """A closure computing ``source`` on the happy path (raising otherwise), or None when unsupported.
 
-    Only call this for a source the CEL library has already compiled: the parser here is
-    lenient about what the library rejects.
+    Only call this for a source the CEL library has already compiled: the parser
+    (``_cel_parse``) is lenient about what the library rejects.
     """
     try:
-        return _Parser(source).parse()
+        return _build(parse(source))
     except (Unsupported, ValueError, IndexError, RecursionError):
         return None

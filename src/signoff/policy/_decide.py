@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from signoff._model import Action
-from signoff.policy._cel_fast import _INT_MAX, _INT_MIN, is_plain
+from signoff.policy._cel_fast import is_plain
+from signoff.policy._cel_parse import INT_MAX, INT_MIN
 from signoff.policy._cel_source import HELPERS, Emitter
 
 if TYPE_CHECKING:
@@ -245,9 +246,9 @@ def build(rules: Sequence[_CRule], run_condition: RunCondition,
     namespace.update(em.consts_now())
     head = ["def decide(action):", "    try:", f"        k = {number}", *_locals(body, "        ")]
     if "args" in reads:
-        head.append(_PLAIN_CHECK.format(var="A", attr="args", lo=_INT_MIN, hi=_INT_MAX).rstrip("\n"))
+        head.append(_PLAIN_CHECK.format(var="A", attr="args", lo=INT_MIN, hi=INT_MAX).rstrip("\n"))
     if "context" in reads:
-        head.append(_PLAIN_CHECK.format(var="C", attr="context", lo=_INT_MIN, hi=_INT_MAX).rstrip("\n"))
+        head.append(_PLAIN_CHECK.format(var="C", attr="context", lo=INT_MIN, hi=INT_MAX).rstrip("\n"))
     if "action" in reads:
         head.append("        if not _action_plain(action, _as_dict):\n            return -1")
     if shared is not None and shared.call is not None:
