@@ -50,6 +50,7 @@ def allow_flow(page: Any, served: Served, agent: str, out: Path) -> None:
     assert 1 == row.count()
     cells = row.inner_text()
     assert agent in cells and "args.amount <= 200.0" in cells and "active" in cells
+    assert "not yet" == row.locator("td.uses").inner_text().strip()
     assert "approved" == served.run(served.gate.get_ticket(ticket.id)).status
 
     # The test process's gate follows the server's change through the store, as another server would.
@@ -57,16 +58,21 @@ def allow_flow(page: Any, served: Served, agent: str, out: Path) -> None:
     _eventually(lambda: served.gate.evaluate(again).level is Level.NOTIFY)
     decision = served.run(served.gate.guard(again, timeout=5))
     assert "notified" == decision.status
+    assert "notified" == served.run(served.gate.guard(again.evolve(args={"amount": 180.0}), timeout=5)).status
     page.goto(served.url + "/feed")
     feed_row = page.locator("table.list tbody tr", has_text=agent).first
     assert "standing approval" in feed_row.inner_text()
     page.goto(served.url + "/allowances")
+    uses = page.locator("#allowances tbody tr[data-allowance] td.uses")
+    assert ("2", True) == (uses.get_attribute("data-uses"), uses.inner_text().startswith("2 requests\nlast used "))
+    assert uses.inner_text().endswith(" ago")
     page.screenshot(path=str(out / "allowances.png"), full_page=True)
 
     page.click("#allowances tbody tr[data-allowance] button.reject")
     page.wait_for_url(lambda u: "/allowances" in u)
     assert "Revoked allowance" in page.locator("body").inner_text()
     assert "revoked by alice" in page.locator("#ended").inner_text()
+    assert "2" == page.locator("#ended td.uses").first.get_attribute("data-uses")  # it keeps its count
     _eventually(lambda: served.gate.evaluate(again).level is Level.APPROVE)
 
 
