@@ -13,6 +13,7 @@ from signoff._allowances import (
     AllowanceIndex,
     allowance_of,
     allowed_outcome,
+    before_allowance,
     check_condition,
     covers,
     expiry_of,
@@ -70,6 +71,17 @@ class TestChecks:
         assert "expired" == allowance(expires_at=utcnow() - timedelta(seconds=1)).status()
         assert "revoked" == allowance(revoked_at=utcnow()).status()
 
+    def test_uses_travel_but_are_never_stored(self) -> None:
+        """Counted uses go over the wire (to_dict/from_dict) and never into the stored record (to_json);
+        a record not counted carries no uses fields at all, so its audit entries stay as they were."""
+        last, plain = utcnow(), allowance()
+        counted = plain.with_uses({"al_1": (3, last), "al_2": (1, last)})
+        assert (3, last) == (counted.uses, counted.last_used_at)
+        assert counted == Allowance.from_dict(counted.to_dict())
+        assert ("uses" in counted.to_json(), "uses" in plain.to_dict()) == (False, False)
+        assert plain.to_json() == counted.to_json()
+        assert (0, None) == (allowance(id="al_9").with_uses({}).uses, allowance(id="al_9").with_uses({}).last_used_at)
+
 
 class TestIndex:
     def test_matching(self) -> None:
@@ -105,6 +117,14 @@ class TestIndex:
         lowered = allowed_outcome(asks(), allowance())
         assert (Level.NOTIFY, "al_1") == (lowered.level, allowance_of(lowered.reasons))
         assert lowered.explanation.startswith("Allowed without asking by standing approval al_1")
+
+    def test_the_policys_own_outcome_is_recovered(self) -> None:
+        """before_allowance undoes allowed_outcome exactly (what a shadow policy compares with) and leaves
+        any other outcome, a rule's own notify included, as it is."""
+        plain = asks()
+        assert plain == before_allowance(allowed_outcome(plain, allowance()))
+        notify = Outcome(level=Level.NOTIFY, matched_rules=("digest",))
+        assert (notify, plain) == (before_allowance(notify), before_allowance(plain))
 
 
 class TestGateFailsClosed:
