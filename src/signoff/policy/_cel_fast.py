@@ -102,26 +102,15 @@ def _checked(v: int) -> int:
 
 # ------------------------------------------------------------------ operators
 
-def _and(left: Fn, right: Fn) -> Fn:
+def _logic(stop: bool, left: Fn, right: Fn) -> Fn:
+    """``&&`` (``stop`` False: a false left side decides) or ``||`` (``stop`` True)."""
+    go_on = not stop
+
     def run(env: dict[str, Any]) -> Any:
         a = left(env)
-        if a is False:
-            return False
-        if a is not True:
-            raise Fallback
-        b = right(env)
-        if type(b) is not bool:
-            raise Fallback
-        return b
-    return run
-
-
-def _or(left: Fn, right: Fn) -> Fn:
-    def run(env: dict[str, Any]) -> Any:
-        a = left(env)
-        if a is True:
-            return True
-        if a is not False:
+        if a is stop:
+            return stop
+        if a is not go_on:
             raise Fallback
         b = right(env)
         if type(b) is not bool:
@@ -142,14 +131,16 @@ def _not(inner: Fn) -> Fn:
 
 
 def _neg(inner: Fn) -> Fn:
-    def run(env: dict[str, Any]) -> Any:
-        v = inner(env)
-        if type(v) is float:
-            return -v
-        if _int(v):
-            return _checked(-v)
-        raise Fallback
-    return run
+    return lambda env: negate(inner(env))
+
+
+def negate(v: Any) -> Any:
+    """CEL ``-v`` on the happy path (raises Fallback otherwise); shared with ``_cel_source``."""
+    if type(v) is float:
+        return -v
+    if _int(v):
+        return _checked(-v)
+    raise Fallback
 
 
 def _ternary(cond: Fn, yes: Fn, no: Fn) -> Fn:
@@ -491,10 +482,8 @@ def _build(node: Node) -> Fn:
             return _not(_build(operand))
         case Unary(_, operand):
             return _neg(_build(operand))
-        case Binary("&&", left, right):
-            return _and(_build(left), _build(right))
-        case Binary("||", left, right):
-            return _or(_build(left), _build(right))
+        case Binary("&&" | "||" as op, left, right):
+            return _logic(op == "||", _build(left), _build(right))
         case Binary("in", left, right):
             return _in(left, right)
         case Binary(op, left, right) if op in _PY_OPS:

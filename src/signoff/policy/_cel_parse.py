@@ -154,9 +154,10 @@ class _Parser:
         column = offset - self.source.rfind("\n", 0, offset)
         return f"line {line}, column {column}"
 
-    def unsupported(self, what: str) -> Unsupported:
-        """``what`` at the current token (the end of the source when there is none)."""
-        offset = self.starts[self.i] if self.i < len(self.starts) else len(self.source.rstrip())
+    def unsupported(self, what: str, at: int | None = None) -> Unsupported:
+        """``what`` at token ``at``, by default the current one (the end of the source when there is none)."""
+        at = self.i if at is None else at
+        offset = self.starts[at] if at < len(self.starts) else len(self.source.rstrip())
         return Unsupported(f"{what} at {self._where(offset)}")
 
     def peek(self, ahead: int = 0) -> tuple[str, str]:
@@ -166,7 +167,7 @@ class _Parser:
     def take(self, text: str | None = None) -> tuple[str, str]:
         tok = self.peek()
         if tok[0] == "end" or (text is not None and (tok[1] != text or tok[0] == "str")):
-            raise self.unsupported(f"expected {text or 'more'!r}")
+            raise self.unsupported("unexpected end" if tok[0] == "end" else f"expected {text!r}")
         self.i += 1
         return tok
 
@@ -254,6 +255,7 @@ class _Parser:
                 return node
 
     def method(self, target: Node, name: str) -> Node:
+        at = self.i - 2  # the name, before its "("
         if name in ("exists", "all"):
             var = self.name()
             if var in ("true", "false", "null"):
@@ -267,7 +269,7 @@ class _Parser:
             return Call(name, (target, args[0]))
         if name == "size" and not args:
             return Call("size", (target,))
-        raise self.unsupported(f"method {name}()")
+        raise self.unsupported(f"method {name}() outside the subset", at)
 
     def primary(self) -> Node:
         kind, text = self.take()
@@ -288,9 +290,9 @@ class _Parser:
         if text == "[":
             return ListLit(tuple(self.sequence("]", self.expr)))
         if text == "{":
-            entries = self.sequence("}", self.entry)
+            at, entries = self.i - 1, self.sequence("}", self.entry)
             if len({k for k, _ in entries}) != len(entries):
-                raise self.unsupported("duplicate map keys")
+                raise self.unsupported("duplicate map keys", at)
             return MapLit(tuple(entries))
         self.i -= 1
         raise self.unsupported(f"unexpected {text!r}")
@@ -304,17 +306,18 @@ class _Parser:
         return self.literal(kind, key), self.expr()
 
     def function(self, name: str) -> Node:
+        at = self.i - 2  # the name, before its "("
         if name == "has":
             node = self.member()
             self.take(")")
             # the operand is a field selection as written (``has((a.b))`` is not: the library decides)
             if not isinstance(node, Select) or self.tokens[self.i - 2][0] != "ident":
-                raise self.unsupported("has() needs a field selection")
+                raise self.unsupported("has() needs a field selection", at)
             return Has(node.target, node.name)
         args = self.sequence(")", self.expr)
         if name == "size" and len(args) == 1:
             return Call("size", (args[0],))
-        raise self.unsupported(f"function {name}()")
+        raise self.unsupported(f"function {name}() outside the subset", at)
 
     def literal(self, kind: str, text: str) -> Any:
         """The value of the literal token just taken."""

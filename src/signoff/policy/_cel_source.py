@@ -50,16 +50,8 @@ def _fb() -> Any:
     raise Fallback
 
 
-def _neg(v: Any) -> Any:
-    if type(v) is float:
-        return -v
-    if F._int(v):
-        return F._checked(-v)
-    raise Fallback
-
-
 HELPERS: dict[str, Any] = {
-    "_fb": _fb, "_neg": _neg, "_member": F.member, "_arith": F.arith, "_index": F.index,
+    "_fb": _fb, "_neg": F.negate, "_member": F.member, "_arith": F.arith, "_index": F.index,
     "_field": F.field, "_has": F.has, "_size": F.size, "Fallback": Fallback,
     **{name: F._COMPARE_SLOW[op] for op, name in _SLOW_NAME.items()},
 }
