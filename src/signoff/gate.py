@@ -36,6 +36,7 @@ from signoff._gate_deadlines import Deadlines, deadline_before
 from signoff._gate_doors import ServerDoors
 from signoff._gate_sync import SyncTwins
 from signoff._model import Action, Decision, Level, Outcome, Resolution, Ticket, utcnow
+from signoff._records import Change
 from signoff._seen import current_seen, with_seen
 from signoff._shadow import ShadowRecorder, flush, run_flusher, shadow_report
 from signoff._telemetry import traced
@@ -388,10 +389,8 @@ class Gate(SyncTwins, Deadlines, ServerDoors, Allowances):
         return decision, state.value() if state is not None else None
 
     async def _decided_with_state(self, ticket_id: str) -> tuple[Decision, StoredState | None] | None:
-        t = await self.store.get_ticket(ticket_id)
-        if t.status == "pending":
-            return None
-        return decision_of(t), await self.store.get_state(ticket_id)
+        t, state = await self.store.get_ticket_with_state(ticket_id)
+        return None if t.status == "pending" else (decision_of(t), state)
 
     async def get_ticket(self, ticket_id: str) -> Ticket:
         return await self._engine.run(self.store.get_ticket(ticket_id))
@@ -451,11 +450,15 @@ class Gate(SyncTwins, Deadlines, ServerDoors, Allowances):
     async def _reviewer(self, name: str | None) -> Reviewer:
         if not name:
             raise UserError(_NEED_REVIEWER)
-        reviewer = await self._engine.run(self.store.get_reviewer(name))
-        if reviewer is None:
-            raise NotAuthorized(f"unknown reviewer {name!r}: add them with `signoff reviewer add` or "
-                                "gate.add_reviewer()")
-        return reviewer
+        return _known(name, await self._engine.run(self.store.get_reviewer(name)))
+
+    async def _by_reviewer(self, ticket_id: str, name: str | None,
+                           step: Callable[[Ticket, Reviewer], Change | None]) -> Ticket:
+        """A reviewer's change to one ticket, their record read in the ticket's own transaction."""
+        if not name:
+            raise UserError(_NEED_REVIEWER)
+        return await self._engine.run(self.store.update_ticket_by(
+            ticket_id, name, lambda t, rv: step(t, _known(name, rv))))
 
     @traced("signoff.decide")
     @_on_engine
@@ -471,10 +474,9 @@ class Gate(SyncTwins, Deadlines, ServerDoors, Allowances):
         """``approve``; a ticket of an agent in ``hold`` (approved with others while it surges) is refused."""
         via = current_via()
         seen = current_seen()  # signoff._seen: how long the reviewer had it open
-        rv = await self._reviewer(reviewer)
         tiers = self.policy.tiers
 
-        def change(t: Ticket) -> Any:
+        def change(t: Ticket, rv: Reviewer) -> Any:
             if hold and t.action.agent in hold:
                 raise Conflict(held_back(hold[t.action.agent]))
             c = tr.approve(t, rv, tiers=tiers, now=utcnow(), args=args, evaluate=self._judge, comment=comment,
@@ -483,18 +485,17 @@ class Gate(SyncTwins, Deadlines, ServerDoors, Allowances):
                 c = _with_fingerprint(c)
             return with_seen(c, seen)
 
-        return await self._engine.run(self.store.update_ticket(ticket_id, change))
+        return await self._by_reviewer(ticket_id, reviewer, change)
 
     @traced("signoff.decide")
     @_on_engine
     async def reject(self, ticket_id: str, *, reviewer: str | None = None, feedback: str = "") -> Ticket:
         """Reject with feedback; the agent receives the words."""
         via = current_via()
-        rv = await self._reviewer(reviewer)
         tiers = self.policy.tiers
         seen = current_seen()
-        return await self._engine.run(self.store.update_ticket(ticket_id, lambda t: with_seen(
-            tr.reject(t, rv, tiers=tiers, now=utcnow(), feedback=feedback, via=via), seen)))
+        return await self._by_reviewer(ticket_id, reviewer, lambda t, rv: with_seen(
+            tr.reject(t, rv, tiers=tiers, now=utcnow(), feedback=feedback, via=via), seen))
 
     async def decide_many(self, ticket_ids: Iterable[str], *, reviewer: str | None = None, approve: bool,
                           feedback: str = "") -> BatchResult:
@@ -567,30 +568,25 @@ class Gate(SyncTwins, Deadlines, ServerDoors, Allowances):
     @_on_engine
     async def flag(self, ticket_id: str, *, reviewer: str | None = None, note: str = "") -> Ticket:
         """Flag an action that ran under ``notify`` for a closer look."""
-        rv = await self._reviewer(reviewer)
-        return await self._engine.run(self.store.update_ticket(
-            ticket_id, lambda t: tr.flag(t, rv, now=utcnow(), note=note)))
+        return await self._by_reviewer(ticket_id, reviewer, lambda t, rv: tr.flag(t, rv, now=utcnow(), note=note))
 
     @_on_engine
     async def resolve_suggestion(self, ticket_id: str, *, reviewer: str | None = None, done: bool,
                                  note: str = "") -> Ticket:
         """Mark a suggestion done (a human executed it) or dismissed."""
-        rv = await self._reviewer(reviewer)
         tiers = self.policy.tiers
-        return await self._engine.run(self.store.update_ticket(
-            ticket_id, lambda t: tr.resolve_suggestion(t, rv, tiers=tiers, now=utcnow(), done=done, note=note)))
+        return await self._by_reviewer(ticket_id, reviewer, lambda t, rv: tr.resolve_suggestion(
+            t, rv, tiers=tiers, now=utcnow(), done=done, note=note))
 
     async def record_execution(self, ticket_id: str, *, reviewer: str | None = None, outcome: Resolution,
                                note: str = "") -> Ticket:
         """Record what happened to a run in doubt (``execution == "unknown"``): it ``ran``, it did
         ``not_run``, or ``reapprove``: a new approval (the ticket's tier, as ``approve``) that the agent
         must execute again; nothing re-runs by itself."""
-        rv = await self._reviewer(reviewer)
         tiers = self.policy.tiers
         via = current_via()
-        return await self._engine.run(self.store.update_ticket(
-            ticket_id, lambda t: tr.resolve_unknown(t, rv, tiers=tiers, now=utcnow(), outcome=outcome, note=note,
-                                                    via=via)))
+        return await self._by_reviewer(ticket_id, reviewer, lambda t, rv: tr.resolve_unknown(
+            t, rv, tiers=tiers, now=utcnow(), outcome=outcome, note=note, via=via))
 
     def set_mode(self, mode: str | None, *, actor: str = "operator", reviewer: str | None = None) -> None:
         """Switch a mode on (``None``: off). Audited; every gate on the store follows.
@@ -653,6 +649,12 @@ async def _in_engine(coro: Awaitable[R]) -> R:
 
 _NO_TICKET = frozenset((Level.AUTO, Level.DENY))  # outcomes the shadow counts at evaluation
 _NEED_REVIEWER = "a local gate needs reviewer=NAME (a RemoteGate decides as its token's reviewer)"
+
+
+def _known(name: str, reviewer: Reviewer | None) -> Reviewer:
+    if reviewer is None:
+        raise NotAuthorized(f"unknown reviewer {name!r}: add them with `signoff reviewer add` or gate.add_reviewer()")
+    return reviewer
 
 
 def _force_approval(outcome: Outcome) -> Outcome:

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from signoff import Action, Conflict, Gate, InvalidAction, NotAuthorized, NotFound, Rejected, UserError
+from signoff.store import Reviewer
 from tests.contract.conftest import GateFactory, audit_kinds
 
 
@@ -98,6 +99,38 @@ class TestTransitions:
         t = await gate.submit(refund())
         with pytest.raises(NotAuthorized, match="unknown reviewer 'mallory'"):
             await gate.approve(t.id, reviewer="mallory")
+        assert "pending" == (await gate.get_ticket(t.id)).status
+
+    @pytest.mark.local_only("reaches under the gate to the store's update_ticket_by")
+    async def test_the_reviewer_is_read_with_the_ticket_in_one_transaction(self, gate: Gate) -> None:
+        """``update_ticket_by`` hands the change the reviewer's record as stored (None for a stranger)
+        together with the locked ticket; a change that refuses writes nothing."""
+        t = await gate.submit(refund())
+        seen: list[object] = []
+
+        def refuse(ticket: object, rv: object) -> None:
+            seen.append((getattr(ticket, "id", None), rv))
+            raise NotAuthorized("no")
+
+        for name in ("alice", "mallory"):
+            with pytest.raises(NotAuthorized):
+                await gate._engine.run(gate.store.update_ticket_by(t.id, name, refuse))
+        alice = await gate.get_reviewer("alice")
+        assert [(t.id, alice), (t.id, None)] == seen and alice is not None
+        assert ("pending", ["submitted"]) == ((await gate.get_ticket(t.id)).status,
+                                              [e.kind for e in await gate.audit_entries(ticket_id=t.id)])
+        with pytest.raises(NotFound):
+            await gate._engine.run(gate.store.update_ticket_by("tk_nope", "alice", refuse))
+
+    @pytest.mark.local_only("writes a reviewer through the local gate's admin door")
+    async def test_a_reviewer_disabled_meanwhile_cannot_decide(self, gate: Gate) -> None:
+        """The reviewer's record is read in the decision's own transaction: disabled a moment ago (by
+        an admin, on any server), they are refused and the ticket stays pending."""
+        t = await gate.submit(refund())
+        await gate.put_reviewer(Reviewer(name="alice", tier="junior", disabled=True), actor="admin")
+        with pytest.raises(NotAuthorized):
+            await gate.approve(t.id, reviewer="alice")
+        assert "pending" == (await gate.get_ticket(t.id)).status
 
     async def test_waiter_is_woken_by_the_decision(self, gate: Gate) -> None:
         """A guard waiting in a task returns the decision made while it waits."""

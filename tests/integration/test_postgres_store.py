@@ -311,3 +311,31 @@ class TestAuditVerifyCommand:
         sql(db, "UPDATE audit SET actor = 'mallory' WHERE seq = 2")
         broken = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
         assert (0, 1, True) == (intact.returncode, broken.returncode, "2" in broken.stdout + broken.stderr)
+
+
+class TestRoundTrips:
+    def test_a_cycle_costs_five_messages(self, db: str, gates: list[Gate], monkeypatch: pytest.MonkeyPatch) -> None:
+        """submit: locks and reads, then writes + chain + COMMIT; approve: the ticket locked and the
+        reviewer read, then writes + chain + COMMIT; resume of a decided ticket: one read. Each message
+        to PostgreSQL is a round trip, the cost of the cycle on a distant database."""
+        g = open_gate(gates, db, sweep=False)
+        g.add_reviewer("alice", tier="senior")
+        g.submit_sync(act(n=0), state={"step": 1})  # warm: pool connections, the listener
+        sent: list[str] = []
+        original = psycopg.AsyncConnection.execute
+
+        async def execute(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+            if self.info.get_parameters().get("application_name", "").startswith("signoff-pool"):
+                sent.append(str(query))  # the gate's own requests, not the listener's catch-up reads
+            return await original(self, query, *args, **kwargs)
+
+        monkeypatch.setattr(psycopg.AsyncConnection, "execute", execute)
+        counts = []
+        t = g.submit_sync(act(n=1), state={"step": 2})
+        counts.append(len(sent))
+        g.approve_sync(t.id, reviewer="alice")
+        counts.append(len(sent) - sum(counts))
+        decision, state = g.resume_sync(t.id)
+        counts.append(len(sent) - sum(counts))
+        assert ("approved", {"step": 2}) == (decision.status, state)
+        assert [2, 2, 1] == counts, sent

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
 
     from signoff._model import Ticket
-    from signoff._records import Change
+    from signoff._records import Change, Reviewer
     from signoff.gate import Gate
     from signoff.server._principals import Authenticator
     from signoff.server._settings import ServerSettings
@@ -127,7 +127,7 @@ def instrument(gate: Gate) -> Metrics:
         return existing
     metrics = Metrics()
     store: Any = gate.store
-    insert, update = store.insert_tickets, store.update_ticket
+    insert, update = store.insert_tickets, store.update_ticket_by
 
     async def insert_tickets(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -138,15 +138,17 @@ def instrument(gate: Gate) -> Metrics:
         metrics.tickets_created(made)
         return made
 
-    async def update_ticket(ticket_id: str, change: Callable[[Ticket], Change | None]) -> Any:
+    async def update_ticket_by(ticket_id: str, reviewer: str | None,
+                               change: Callable[[Ticket, Reviewer | None], Change | None]) -> Any:
+        # Every change to a ticket comes through here (the store's update_ticket calls it).
         seen: list[Change | None] = [None]
 
-        def spy(t: Ticket) -> Change | None:
-            seen[0] = c = change(t)  # the last call is the one committed (a retried transaction calls again)
+        def spy(t: Ticket, rv: Reviewer | None) -> Change | None:
+            seen[0] = c = change(t, rv)  # the last call is the one committed (a retried transaction calls again)
             return c
 
         try:
-            result = await update(ticket_id, spy)
+            result = await update(ticket_id, reviewer, spy)
         except StoreUnavailable:
             metrics.store_errors.labels("update_ticket").inc()
             raise
@@ -154,7 +156,7 @@ def instrument(gate: Gate) -> Metrics:
             metrics.changed(seen[0])
         return result
 
-    store.insert_tickets, store.update_ticket = insert_tickets, update_ticket
+    store.insert_tickets, store.update_ticket_by = insert_tickets, update_ticket_by
     evaluate, observe, clock = gate.evaluate, metrics.evaluate.observe, time.perf_counter
 
     def timed_evaluate(action: Any) -> Any:

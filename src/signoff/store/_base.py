@@ -228,8 +228,18 @@ class BaseStore(ABC):
         row = await self._one(Query("get_state", {"id": ticket_id}))
         if row is None:
             raise NotFound(f"no ticket {ticket_id!r}", ticket_id=ticket_id)
-        if row[1] is not None or self.inline_state_bytes is None:
-            return decode_state(row[0], row[1])
+        return await self._state(ticket_id, row[0], row[1])
+
+    async def get_ticket_with_state(self, ticket_id: str) -> tuple[Ticket, StoredState | None]:
+        row = await self._one(Query("get_ticket_state", {"id": ticket_id}))
+        if row is None:
+            raise NotFound(f"no ticket {ticket_id!r}", ticket_id=ticket_id)
+        return ticket_from_json(row[0]), await self._state(ticket_id, row[1], row[2])
+
+    async def _state(self, ticket_id: str, kind: Any, data: Any) -> StoredState | None:
+        """The state read from the ticket's row, or (a large one) from its own table."""
+        if data is not None or self.inline_state_bytes is None:
+            return decode_state(kind, data)
         row = await self._one(Query("get_state_apart", {"id": ticket_id}))
         return decode_state(row[0], row[1]) if row is not None else None
 
@@ -248,12 +258,20 @@ class BaseStore(ABC):
         return {str(r[0]): (int(r[1] or 0), int(r[2] or 0)) for r in rows}
 
     async def update_ticket(self, ticket_id: str, change: Callable[[Ticket], Change | None]) -> Ticket:
+        return await self.update_ticket_by(ticket_id, None, lambda t, _: change(t))
+
+    async def update_ticket_by(self, ticket_id: str, reviewer: str | None,
+                               change: Callable[[Ticket, Reviewer | None], Change | None]) -> Ticket:
+        reads = [Query("lock_ticket", {"id": ticket_id})]
+        if reviewer is not None:
+            reads.append(Query("get_reviewer", {"name": reviewer}))
+
         def decide(rows: list[list[Row]]) -> Writes[Ticket]:
             # Under the ticket's lock: a second decision sees the first (and ``change`` raises Conflict).
             if not rows[0]:
                 raise NotFound(f"no ticket {ticket_id!r}", ticket_id=ticket_id)
             current = ticket_from_json(rows[0][0][0])
-            result = change(current)
+            result = change(current, _reviewer(rows[1][0]) if reviewer is not None and rows[1] else None)
             if result is None:
                 return Writes(result=current)
             t = result.ticket
@@ -266,7 +284,7 @@ class BaseStore(ABC):
                                                           "ticket_id": t.id, "learnt_at": utcnow()}))
             return Writes(result=t, writes=writes, audit=result.audit)
 
-        return await self._apply(Transaction(reads=[Query("lock_ticket", {"id": ticket_id})], decide=decide))
+        return await self._apply(Transaction(reads=reads, decide=decide))
 
     async def due_tickets(self, now: datetime, limit: int = 100) -> list[str]:
         return [str(r[0]) for r in await self._fetch(Query("due_tickets", {"now": now, "limit": limit}))]

@@ -197,6 +197,10 @@ class MemoryStore(BaseStore, OutboxMixin, ArchiveMixin):
         row = self.db.tickets.get(p["id"])
         return [(row["state_kind"], row["state"])] if row else []
 
+    def _q_get_ticket_state(self, p: Params, f: Any) -> list[Row]:
+        row = self.db.tickets.get(p["id"])
+        return [(row["body"], row["state_kind"], row["state"])] if row else []
+
     def _listed(self, f: Any, newest: bool) -> list[dict[str, Any]]:
         rows = [r for r in self.db.tickets.values() if _matches(r, f)]
         return sorted(rows, key=lambda r: (_ts(r["created_at"]), r["pos"]), reverse=newest)

@@ -86,6 +86,9 @@ WHERE id = %(id)s;
 -- get_state: the agent's state saved with a ticket
 SELECT state_kind, state FROM tickets WHERE id = %(id)s;
 
+-- get_ticket_state: a ticket and its state in one read (resume)
+SELECT body, state_kind, state FROM tickets WHERE id = %(id)s;
+
 -- list_tickets: tickets matching the filters, oldest first (pos: insertion order within an instant)
 SELECT body FROM tickets {where} ORDER BY created_at ASC, pos ASC LIMIT %(limit)s OFFSET %(offset)s;
 

@@ -64,6 +64,9 @@ WHERE id = :id;
 -- get_state: the state kept in the ticket row (NULL when none, or kept apart)
 SELECT state_kind, state FROM tickets WHERE id = :id;
 
+-- get_ticket_state: a ticket and the state kept in its row, in one read (resume)
+SELECT body, state_kind, state FROM tickets WHERE id = :id;
+
 -- get_state_apart: a large state, kept in its own table
 SELECT kind, data FROM ticket_states WHERE ticket_id = :id;
 
