@@ -20,7 +20,6 @@ tests/unit/test_cel_fast.py checks the values. A source outside the subset compi
 
 from __future__ import annotations
 
-import operator
 import re
 from collections.abc import Callable
 from typing import Any
@@ -155,69 +154,10 @@ def _ternary(cond: Fn, yes: Fn, no: Fn) -> Fn:
 
 
 def _compare(op: str, left: Fn, right: Fn) -> Fn:
-    if op == "==":
-        return lambda env: _eq(left(env), right(env))
-    if op == "!=":
-        return lambda env: not _eq(left(env), right(env))
-    if op == "<":
-        def lt(env: dict[str, Any]) -> Any:
-            a, b = left(env), right(env)
-            return _ordered(a, b) and a < b
-        return lt
-    if op == "<=":
-        def le(env: dict[str, Any]) -> Any:
-            a, b = left(env), right(env)
-            return _ordered(a, b) and a <= b
-        return le
-    if op == ">":
-        def gt(env: dict[str, Any]) -> Any:
-            a, b = left(env), right(env)
-            return _ordered(a, b) and a > b
-        return gt
-    if op == ">=":
-        def ge(env: dict[str, Any]) -> Any:
-            a, b = left(env), right(env)
-            return _ordered(a, b) and a >= b
-        return ge
-    raise Unsupported(op)
+    slow = _COMPARE_SLOW[op]
+    return lambda env: slow(left(env), right(env))
 
 
-def _compare_const(op: str, left: Fn, const: Any) -> Fn | None:
-    """``args.x > 200``, ``context.env == 'production'``: the literal's checks done once."""
-    fast, slow = _PY_OPS[op], _COMPARE_SLOW[op]
-    if type(const) is str:
-        def text(env: dict[str, Any]) -> Any:
-            v = left(env)
-            if type(v) is str:
-                return fast(v, const)
-            return slow(v, const)
-        return text
-    if type(const) is int and _int(const):
-        exact = -_EXACT_FLOAT <= const <= _EXACT_FLOAT
-
-        def integer(env: dict[str, Any]) -> Any:
-            v = left(env)
-            if type(v) is int and _INT_MIN <= v <= _INT_MAX:
-                return fast(v, const)
-            if exact and type(v) is float and v == v:
-                return fast(v, const)
-            return slow(v, const)
-        return integer
-    if type(const) is float and const == const:
-        def double(env: dict[str, Any]) -> Any:
-            v = left(env)
-            if type(v) is float and v == v:
-                return fast(v, const)
-            if type(v) is int and -_EXACT_FLOAT <= v <= _EXACT_FLOAT:
-                return fast(v, const)
-            return slow(v, const)
-        return double
-    return None
-
-
-_PY_OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
-}
 _COMPARE_SLOW: dict[str, Callable[[Any, Any], bool]] = {
     "==": _eq, "!=": lambda a, b: not _eq(a, b),
     "<": lambda a, b: _ordered(a, b) and a < b, "<=": lambda a, b: _ordered(a, b) and a <= b,
@@ -317,14 +257,11 @@ def _var_field(var: str, name: str) -> Fn:
     return run
 
 
-# ``variable.field OP literal``, the form most conditions take, as one function with the
-# operator inlined: the same checks as ``_compare_const``, without three calls per comparison.
+# ``x OP literal``, the form most conditions take, as one function with the operator inlined
+# and the literal's checks done once; READ is ``x``: inline when it is ``variable.field``.
 _LEAF_NUMBER = """
 def leaf(env):
-    o = env[VAR]
-    if type(o) is not dict:
-        raise Fallback
-    v = o[NAME]
+READ
     t = type(v)
     if t is int:
         if LO <= v <= HI:
@@ -336,23 +273,22 @@ def leaf(env):
 """
 _LEAF_STRING = """
 def leaf(env):
-    o = env[VAR]
-    if type(o) is not dict:
-        raise Fallback
-    v = o[NAME]
+READ
     if type(v) is str:
         return v OP C
     return slow(v, C)
 """
+_READ_FIELD = """    o = env[VAR]
+    if type(o) is not dict:
+        raise Fallback
+    v = o[NAME]"""
 
 
-def _leaf(var: str, name: str, op: str, const: Any) -> Fn | None:
-    if op not in _PY_OPS:
-        return None
+def _leaf(left: Node, op: str, const: Any) -> Fn | None:
     if type(const) is str:
         src, bounds, float_ok = _LEAF_STRING, (0, 0), False
     elif type(const) is int and _int(const):
-        # an int field against an int literal is exact at any int64 magnitude; a double only below 2**53
+        # an int against an int literal is exact at any int64 magnitude; a double only below 2**53
         src = _LEAF_NUMBER
         bounds = (_INT_MIN, _INT_MAX)
         float_ok = -_EXACT_FLOAT <= const <= _EXACT_FLOAT
@@ -362,10 +298,15 @@ def _leaf(var: str, name: str, op: str, const: Any) -> Fn | None:
         float_ok = True
     else:
         return None
-    namespace: dict[str, Any] = {"VAR": var, "NAME": name, "C": const, "slow": _COMPARE_SLOW[op],
-                                 "Fallback": Fallback, "LO": bounds[0], "HI": bounds[1], "FLOAT_OK": float_ok}
-    # op is one of _PY_OPS' six operators, nothing else; the file name shows in tracebacks and profiles
-    exec(compile(src.replace("OP", op), f"{__file__}:leaf", "exec"), namespace)
+    namespace: dict[str, Any] = {"C": const, "slow": _COMPARE_SLOW[op], "Fallback": Fallback,
+                                 "LO": bounds[0], "HI": bounds[1], "FLOAT_OK": float_ok}
+    if isinstance(left, Select) and isinstance(left.target, Ident):
+        read = _READ_FIELD
+        namespace.update(VAR=left.target.name, NAME=left.name)
+    else:
+        read, namespace["LEFT"] = "    v = LEFT(env)", _build(left)
+    # op is one of the six comparisons, nothing else; the file name shows in tracebacks and profiles
+    exec(compile(src.replace("OP", op).replace("READ", read), f"{__file__}:leaf", "exec"), namespace)
     leaf: Fn = namespace["leaf"]
     return leaf
 
@@ -486,7 +427,7 @@ def _build(node: Node) -> Fn:
             return _logic(op == "||", _build(left), _build(right))
         case Binary("in", left, right):
             return _in(left, right)
-        case Binary(op, left, right) if op in _PY_OPS:
+        case Binary(op, left, right) if op in _COMPARE_SLOW:
             return _relation(op, left, right)
         case Binary(op, left, right):
             return _arith(op, _build(left), _build(right))
@@ -508,15 +449,9 @@ def _build(node: Node) -> Fn:
 
 
 def _relation(op: str, left: Node, right: Node) -> Fn:
-    """A comparison; against a literal, with the literal's checks done once (``args.x > 200``)."""
-    fn = _build(left)
-    if isinstance(right, Const):
-        leaf = _leaf(left.target.name, left.name, op, right.value) if (
-            isinstance(left, Select) and isinstance(left.target, Ident)) else None
-        fast = leaf or _compare_const(op, fn, right.value)
-        if fast is not None:
-            return fast
-    return _compare(op, fn, _build(right))
+    """A comparison; against a literal, one generated function (``args.x > 200``)."""
+    leaf = _leaf(left, op, right.value) if isinstance(right, Const) else None
+    return leaf or _compare(op, _build(left), _build(right))
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
