@@ -11,9 +11,9 @@ on the happy path, and raises anywhere else (a missing field, a wrong type, an e
 ``&&``/``||`` might absorb), so that the caller asks the library instead. It assumes every
 variable it reads holds a plain value (``_cel_fast.is_plain``): the caller checks that first.
 Every operation the expression does not inline calls the helper the closures use
-(``_cel_fast.member``, ``arith``...), so both share one definition of each check. Trees
-outside the subset (comprehensions, macros, other functions) give ``None``: the caller then
-calls the condition's closure. tests/unit/test_cel_fast.py compares the expressions with the
+(``_cel_fast.member``, ``arith``...), so both share one definition of each check. A
+comprehension (which the closures compile) and a whole ``action`` give ``None``: the caller
+then calls the condition's closure. tests/unit/test_cel_fast.py compares the expressions with the
 library as it does the closures.
 """
 
