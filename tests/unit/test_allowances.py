@@ -131,6 +131,7 @@ class TestGateFailsClosed:
     async def test_an_unreadable_allowance_event_drops_every_allowance_until_reloaded(self) -> None:
         """It might have been a revocation: the gate holds none, then reads them again from the store."""
         import asyncio
+        import threading
 
         from signoff import Gate
         from signoff._records import Event
@@ -142,9 +143,15 @@ class TestGateFailsClosed:
             ticket = await gate.submit(Action(name="refund", agent="bot"))
             await gate.allow(ticket.id, reviewer="alice")
             assert Level.NOTIFY == gate.evaluate(Action(name="refund", agent="bot")).level
+            # Hold the engine loop (where the reload runs) until the first look: without this the
+            # reload could finish on the engine's thread before this thread evaluates again.
+            busy, go_on = threading.Event(), threading.Event()
+            gate._engine.loop.call_soon_threadsafe(lambda: (busy.set(), go_on.wait(10)))
+            assert busy.wait(10)
             gate.store.notifier.publish([Event(seq=10**9, kind="allowance_revoked", ticket_id=None,
                                                data={"allowance": {"id": "al_x"}})])
             levels = [gate.evaluate(Action(name="refund", agent="bot")).level]
+            go_on.set()
             for _ in range(200):
                 await asyncio.sleep(0.01)
                 if gate.evaluate(Action(name="refund", agent="bot")).level is Level.NOTIFY:
