@@ -39,7 +39,8 @@ def allowances() -> None:
 @click.option("--all", "include_ended", is_flag=True, help="Revoked and expired ones too.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per allowance, for scripts.")
 def list_cmd(db: str, include_ended: bool, as_json: bool) -> None:
-    """Standing (and pending) allowances, oldest first."""
+    """Standing (and pending) allowances, oldest first, with how many requests each let through (USES)
+    and when it last did."""
 
     async def fetch(store: Store) -> list[Allowance]:
         return await listed(store, include_ended=include_ended)

@@ -96,7 +96,8 @@ async def revoke(allowance_id: Id, principal: ReviewerPrincipal, ctx: Ctx, body:
     return json_response(made.to_dict())
 
 
-@router.get("/allowances", response_model=AllowancePage, summary="Standing and pending allowances")
+@router.get("/allowances", response_model=AllowancePage,
+            summary="Standing and pending allowances, with how many requests each let through")
 async def list_allowances(principal: ReviewerPrincipal, ctx: Ctx,
                           include_ended: Annotated[bool, Query()] = False) -> Response:
     found: list[Any] = await ctx.gate.list_allowances(include_ended=include_ended)
