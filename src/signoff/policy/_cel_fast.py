@@ -24,25 +24,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from signoff.policy import _cel_parse as T
 from signoff.policy._cel_parse import INT_MAX as _INT_MAX
 from signoff.policy._cel_parse import INT_MIN as _INT_MIN
-from signoff.policy._cel_parse import (
-    Binary,
-    Call,
-    Comprehension,
-    Const,
-    Has,
-    Ident,
-    Index,
-    ListLit,
-    MapLit,
-    Node,
-    Select,
-    Ternary,
-    Unary,
-    Unsupported,
-    parse,
-)
+from signoff.policy._cel_parse import Unsupported, parse
 
 Fn = Callable[[dict[str, Any]], Any]
 
@@ -165,13 +150,13 @@ _COMPARE_SLOW: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
-def _in(left: Node, right: Node) -> Fn:
+def _in(left: T.Node, right: T.Node) -> Fn:
     x, coll = _build(left), _build(right)
 
     def general(env: dict[str, Any]) -> Any:
         return member(x(env), coll(env))
-    if not (isinstance(left, Const) and type(left.value) is str
-            and isinstance(right, Select) and isinstance(right.target, Ident)):
+    if not (isinstance(left, T.Const) and type(left.value) is str
+            and isinstance(right, T.Select) and isinstance(right.target, T.Ident)):
         return general
     var, name, text = right.target.name, right.name, left.value
 
@@ -284,7 +269,7 @@ _READ_FIELD = """    o = env[VAR]
     v = o[NAME]"""
 
 
-def _leaf(left: Node, op: str, const: Any) -> Fn | None:
+def _leaf(left: T.Node, op: str, const: Any) -> Fn | None:
     if type(const) is str:
         src, bounds, float_ok = _LEAF_STRING, (0, 0), False
     elif type(const) is int and _int(const):
@@ -300,7 +285,7 @@ def _leaf(left: Node, op: str, const: Any) -> Fn | None:
         return None
     namespace: dict[str, Any] = {"C": const, "slow": _COMPARE_SLOW[op], "Fallback": Fallback,
                                  "LO": bounds[0], "HI": bounds[1], "FLOAT_OK": float_ok}
-    if isinstance(left, Select) and isinstance(left.target, Ident):
+    if isinstance(left, T.Select) and isinstance(left.target, T.Ident):
         read = _READ_FIELD
         namespace.update(VAR=left.target.name, NAME=left.name)
     else:
@@ -406,51 +391,51 @@ def _const(value: Any) -> Fn:
 
 # ------------------------------------------------------------------ the tree to closures
 
-def _build(node: Node) -> Fn:
+def _build(node: T.Node) -> Fn:
     """The closure for one node of ``_cel_parse``'s tree."""
     match node:
-        case Const(value):
+        case T.Const(value):
             return _const(value)
-        case Ident(name):
+        case T.Ident(name):
             return lambda env: env[name]
-        case Select(Ident(var), name):
+        case T.Select(T.Ident(var), name):
             return _var_field(var, name)
-        case Select(target, name):
+        case T.Select(target, name):
             return _field(_build(target), name)
-        case Index(target, key):
+        case T.Index(target, key):
             return _index(_build(target), _build(key))
-        case Unary("!", operand):
+        case T.Unary("!", operand):
             return _not(_build(operand))
-        case Unary(_, operand):
+        case T.Unary(_, operand):
             return _neg(_build(operand))
-        case Binary("&&" | "||" as op, left, right):
+        case T.Binary("&&" | "||" as op, left, right):
             return _logic(op == "||", _build(left), _build(right))
-        case Binary("in", left, right):
+        case T.Binary("in", left, right):
             return _in(left, right)
-        case Binary(op, left, right) if op in _COMPARE_SLOW:
+        case T.Binary(op, left, right) if op in _COMPARE_SLOW:
             return _relation(op, left, right)
-        case Binary(op, left, right):
+        case T.Binary(op, left, right):
             return _arith(op, _build(left), _build(right))
-        case Ternary(cond, yes, no):
+        case T.Ternary(cond, yes, no):
             return _ternary(_build(cond), _build(yes), _build(no))
-        case Has(target, name):
+        case T.Has(target, name):
             return _has(_build(target), name)
-        case Call("size", (target,)):
+        case T.Call("size", (target,)):
             return _size(_build(target))
-        case Call(name, (target, arg)):
+        case T.Call(name, (target, arg)):
             return _string_method(name, _build(target), _build(arg))
-        case Comprehension(kind, target, var, pred):
+        case T.Comprehension(kind, target, var, pred):
             return _comprehension(kind, _build(target), var, _build(pred))
-        case ListLit(items):
+        case T.ListLit(items):
             return _list([_build(i) for i in items])
-        case MapLit(entries):
+        case T.MapLit(entries):
             return _map([(k, _build(v)) for k, v in entries])
     raise Unsupported(repr(node))
 
 
-def _relation(op: str, left: Node, right: Node) -> Fn:
+def _relation(op: str, left: T.Node, right: T.Node) -> Fn:
     """A comparison; against a literal, one generated function (``args.x > 200``)."""
-    leaf = _leaf(left, op, right.value) if isinstance(right, Const) else None
+    leaf = _leaf(left, op, right.value) if isinstance(right, T.Const) else None
     return leaf or _compare(op, _build(left), _build(right))
 
 

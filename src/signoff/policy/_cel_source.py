@@ -24,24 +24,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from signoff.policy import _cel_fast as F
+from signoff.policy import _cel_parse as T
 from signoff.policy._cel_fast import _EXACT_FLOAT, Fallback
-from signoff.policy._cel_parse import (
-    RELATIONS,
-    Binary,
-    Call,
-    Const,
-    Has,
-    Ident,
-    Index,
-    ListLit,
-    MapLit,
-    Node,
-    Select,
-    Ternary,
-    Unary,
-    Unsupported,
-    parse,
-)
+from signoff.policy._cel_parse import RELATIONS, Unsupported, parse
 
 _SLOW_NAME = {"==": "_eq", "!=": "_ne", "<": "_lt", "<=": "_le", ">": "_gt", ">=": "_ge"}
 
@@ -126,62 +111,62 @@ class Emitter:
         self.consts[name] = value
         return name
 
-    def _source(self, node: Node) -> tuple[str, bool]:
+    def _source(self, node: T.Node) -> tuple[str, bool]:
         """Python source for ``node``, and whether it is always True or False when it does not raise."""
         match node:
-            case Const(value):
+            case T.Const(value):
                 src = self.lit(value)
                 return (f"({src})" if src.startswith("-") else src), type(value) is bool
-            case Ident(name):
+            case T.Ident(name):
                 if name not in self.roots or (name == "action" and self.action is not None):
                     # used whole, ``action`` would need the dict the library gets: the closure runs it
                     raise Unsupported(name)
                 return self.roots[name], False
-            case Select(Ident("action"), name) if self.action is not None:
+            case T.Select(T.Ident("action"), name) if self.action is not None:
                 if name not in self.action:
                     raise Unsupported(f"action.{name}")  # the closure and the library say it is missing
                 return self.action[name], False
-            case Select(Ident(root), name) if root in self.roots:
+            case T.Select(T.Ident(root), name) if root in self.roots:
                 return f"{self.roots[root]}[{name!r}]", False
-            case Select(target, name):
+            case T.Select(target, name):
                 return f"_field({self._src(target)}, {name!r})", False
-            case Index(target, key):
+            case T.Index(target, key):
                 return f"_index({self._src(target)}, {self._src(key)})", False
-            case Unary("!", operand):
+            case T.Unary("!", operand):
                 return f"(not {self._bool(operand)})", True
-            case Unary(_, operand):
+            case T.Unary(_, operand):
                 return f"_neg({self._src(operand)})", False
-            case Binary("&&" | "||" as op, left, right):
+            case T.Binary("&&" | "||" as op, left, right):
                 return f"({self._bool(left)} {'and' if op == '&&' else 'or'} {self._bool(right)})", True
-            case Binary(op, left, right) if op in RELATIONS:
+            case T.Binary(op, left, right) if op in RELATIONS:
                 return self._compare(op, left, right), True
-            case Binary(op, left, right):
+            case T.Binary(op, left, right):
                 return f"_arith({op!r}, {self._src(left)}, {self._src(right)})", False
-            case Ternary(cond, yes, no):
+            case T.Ternary(cond, yes, no):
                 (y, y_bool), (n, n_bool) = self._source(yes), self._source(no)
                 return f"({y} if {self._bool(cond)} else {n})", y_bool and n_bool
-            case Has(Ident("action"), name) if self.action is not None:
+            case T.Has(T.Ident("action"), name) if self.action is not None:
                 if name not in self.action:
                     raise Unsupported(f"action.{name}")  # as a selection of it: the closure answers
                 return "True", True
-            case Has(Ident(root), name) if root in self.roots:
+            case T.Has(T.Ident(root), name) if root in self.roots:
                 return f"({name!r} in {self.roots[root]})", True
-            case Has(target, name):
+            case T.Has(target, name):
                 return f"_has({self._src(target)}, {name!r})", True
-            case Call("size", (target,)):
+            case T.Call("size", (target,)):
                 return f"_size({self._src(target)})", False
-            case Call(name, (target, arg)):
+            case T.Call(name, (target, arg)):
                 return self._string_method(name, target, arg), True
-            case ListLit(items):
+            case T.ListLit(items):
                 return "[" + ", ".join(self._src(i) for i in items) + "]", False
-            case MapLit(entries):
+            case T.MapLit(entries):
                 return "{" + ", ".join(f"{k!r}: {self._src(v)}" for k, v in entries) + "}", False
         raise Unsupported(type(node).__name__)  # a comprehension: the closure runs it
 
-    def _src(self, node: Node) -> str:
+    def _src(self, node: T.Node) -> str:
         return self._source(node)[0]
 
-    def _bool(self, node: Node) -> str:
+    def _bool(self, node: T.Node) -> str:
         """``node`` as a bool, raising for anything else (CEL has no truthiness)."""
         src, boolean = self._source(node)
         return src if boolean else self._boolean(src)
@@ -190,22 +175,22 @@ class Emitter:
         v = self.tmp()
         return f"(({v} := {src}) is True or ({v} is not False and _fb()))"
 
-    def _compare(self, op: str, left: Node, right: Node) -> str:
+    def _compare(self, op: str, left: T.Node, right: T.Node) -> str:
         if op == "in":
             match left, right:
-                case Const(str() as text), Select(Ident("action"), name) if (
+                case T.Const(str() as text), T.Select(T.Ident("action"), name) if (
                         self.action is not None and name in self.action_sets):
                     return f"({text!r} in {self.action_sets[name]})"
             x, coll = self._src(left), self._src(right)
-            items = right.items if isinstance(right, ListLit) else None
-            texts = [i.value for i in items or () if isinstance(i, Const) and type(i.value) is str]
+            items = right.items if isinstance(right, T.ListLit) else None
+            texts = [i.value for i in items or () if isinstance(i, T.Const) and type(i.value) is str]
             if items is not None and len(texts) == len(items):
                 v = self.tmp()
                 return (f"({v} in {self.const_name(frozenset(texts))} if type({v} := {x}) is str "
                         f"else _member({v}, {coll}))")
             return f"_member({x}, {coll})"
         slow = _SLOW_NAME[op]
-        if isinstance(right, Const) and type(right.value) in (str, int, float) and right.value == right.value:
+        if isinstance(right, T.Const) and type(right.value) in (str, int, float) and right.value == right.value:
             c, c_src, x = right.value, self.lit(right.value), self._src(left)
             v, t = self.tmp(), self.tmp()
             if type(c) is str:
@@ -219,9 +204,9 @@ class Emitter:
             return f"({v} {op} {c_src} if {test} else {slow}({v}, {c_src}))"
         return f"{slow}({self._src(left)}, {self._src(right)})"
 
-    def _string_method(self, name: str, target: Node, arg: Node) -> str:
+    def _string_method(self, name: str, target: T.Node, arg: T.Node) -> str:
         s, a, t = self.tmp(), self.tmp(), self._src(target)
-        if isinstance(arg, Const) and type(arg.value) is str:
+        if isinstance(arg, T.Const) and type(arg.value) is str:
             c = repr(arg.value)
             call = {"startsWith": f"{s}.startswith({c})", "endsWith": f"{s}.endswith({c})", "contains": f"{c} in {s}"}
             return f"({call[name]} if type({s} := {t}) is str else _fb())"
