@@ -31,7 +31,7 @@ _TOKEN = re.compile(r"""\s*(?:
 )""", re.VERBOSE)
 _RESERVED = {"in", "as", "break", "const", "continue", "else", "for", "function", "if", "import", "let",
              "loop", "package", "namespace", "return", "var", "void", "while"}
-T = TypeVar("T")
+_Item = TypeVar("_Item")
 
 
 class Unsupported(Exception):
@@ -185,9 +185,9 @@ class _Parser:
         self.i += 1
         return text
 
-    def sequence(self, close: str, item: Callable[[], T]) -> list[T]:
+    def sequence(self, close: str, item: Callable[[], _Item]) -> list[_Item]:
         """``item, item, ... close`` (possibly empty)."""
-        out: list[T] = []
+        out: list[_Item] = []
         if self.accept(close):
             return out
         while True:
