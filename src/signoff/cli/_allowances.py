@@ -46,21 +46,27 @@ def list_cmd(db: str, include_ended: bool, as_json: bool) -> None:
         return await listed(store, include_ended=include_ended)
 
     with signoff_errors():
-        found = run_store(db, fetch)
+        found = run_store(db, fetch, existing=True)
     now = utcnow()
     if as_json:
         for a in found:
             click.echo(json.dumps(a.to_dict(), sort_keys=True, separators=(",", ":")))  # ASCII: no raw controls
         return
     if not found:
-        click.echo("no allowances")
+        click.echo("no allowances" if include_ended
+                   else "no allowances standing (--all lists revoked and expired ones)")
         return
     rows = []
     for a in found:
-        left = span((a.expires_at - now).total_seconds()) if a.expires_at and a.expires_at > now else (
-            "-" if a.expires_at else "until revoked")
+        status = a.status(now)
+        if status in ("revoked", "expired"):
+            left = "-"  # an ended allowance has no time left, whatever its expiry said
+        elif a.expires_at is None:
+            left = "until revoked"
+        else:
+            left = span(max(0.0, (a.expires_at - now).total_seconds()))
         used = "never" if a.last_used_at is None else span(max(0.0, (now - a.last_used_at).total_seconds())) + " ago"
-        rows.append([a.id, a.status(now), reveal(a.action, one_line=True, max_len=40),
+        rows.append([a.id, status, reveal(a.action, one_line=True, max_len=40),
                      "any agent" if a.agent is None else reveal(a.agent, one_line=True, max_len=30),
                      reveal(a.condition or "-", one_line=True, max_len=60), f"{len(a.reviewers)}/{a.required}",
                      ", ".join(a.reviewers), left, str(a.uses or 0), used])
@@ -70,15 +76,17 @@ def list_cmd(db: str, include_ended: bool, as_json: bool) -> None:
 
 @allowances.command("allow")
 @db_option
-@policy_option(required=True)
+@policy_option(required=True, purpose="for the tiers and the ticket's rule")
 @click.option("--as", "reviewer", envvar="SIGNOFF_REVIEWER", required=True, metavar="NAME",
               help="The reviewer giving it (env SIGNOFF_REVIEWER); must exist in the store.")
 @click.argument("ticket_id")
-@click.option("--condition", help="CEL over args that must hold, e.g. 'args.amount <= 200.0'.")
-@click.option("--expires", type=click.Choice(list(EXPIRIES)), default="1d", show_default=True)
+@click.option("--condition", help="CEL over args that must hold, e.g. 'args.amount <= 200.0'; without it, any "
+              "arguments.")
+@click.option("--expires", type=click.Choice(list(EXPIRIES)), default="1d", show_default=True,
+              help="How long it stands (never: until revoked).")
 @click.option("--any-agent", is_flag=True, help="Every agent, not only the ticket's (the top tier only).")
-@click.option("--comment", default="")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--comment", default="", help="A note kept with the allowance (in its JSON).")
+@click.option("--json", "as_json", is_flag=True, help="The allowance as one JSON object, for scripts.")
 def allow(db: str, policy: str, reviewer: str, ticket_id: str, condition: str | None, expires: str,
           any_agent: bool, comment: str, as_json: bool) -> None:
     """Approve TICKET_ID (if pending) and let its agent repeat its action without asking."""
@@ -99,7 +107,7 @@ def allow(db: str, policy: str, reviewer: str, ticket_id: str, condition: str | 
 @click.argument("allowance_id")
 @click.option("--as", "reviewer", envvar="SIGNOFF_REVIEWER", metavar="NAME",
               help="The reviewer revoking it (recorded; must exist and be enabled); default: operator.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="The allowance as one JSON object, for scripts.")
 def revoke(db: str, allowance_id: str, reviewer: str | None, as_json: bool) -> None:
     """End an allowance now: matching requests ask a human again."""
 
@@ -113,7 +121,7 @@ def revoke(db: str, allowance_id: str, reviewer: str | None, as_json: bool) -> N
         return await revoke_in(store, allowance_id, actor=actor)
 
     with signoff_errors():
-        made = run_store(db, run)
+        made = run_store(db, run, existing=True)
     _show(made, as_json)
 
 

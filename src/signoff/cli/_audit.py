@@ -48,7 +48,7 @@ def verify(db: str, archives: tuple[str, ...]) -> None:
 
     with signoff_errors():
         files = [read_archive(a) for a in archives]
-        entries, head, base = run_store(db, read)
+        entries, head, base = run_store(db, read, existing=True)
     result = verify_series(files, entries, base=base, head=head)
     if result.ok:
         archived = ""
@@ -75,7 +75,7 @@ def list_entries(db: str, ticket_id: str | None, kind: str | None, after: int, l
         return [e for e in entries if kind is None or e.kind == kind][:limit]
 
     with signoff_errors():
-        entries = run_store(db, read)
+        entries = run_store(db, read, existing=True)
     if as_json:
         for e in entries:
             click.echo(json.dumps({"seq": e.seq, "at": e.at, "kind": e.kind, "ticket_id": e.ticket_id,
@@ -92,10 +92,10 @@ def list_entries(db: str, ticket_id: str | None, kind: str | None, after: int, l
 
 @click.command("insights")
 @db_option
-@policy_option(required=False)
+@policy_option(required=False, purpose="to show each recommendation as a diff of it, replayed on the history")
 @click.option("--min-volume", type=click.IntRange(1, None), default=20, show_default=True,
               help="Decisions a rule needs before signoff recommends a change.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Everything as one JSON object, for scripts.")
 def insights(db: str, policy: str | None, min_volume: int, as_json: bool) -> None:
     """Approval rates, time to decision, timeouts and edits per rule and per action, and what to change."""
     from signoff._shadow import shadow_report
@@ -114,7 +114,7 @@ def insights(db: str, policy: str | None, min_volume: int, as_json: bool) -> Non
                 await store.audit_entries())
 
     with signoff_errors():
-        decided, entries = run_store(db, read)
+        decided, entries = run_store(db, read, existing=True)
     report = compute_insights(decided, min_volume=min_volume)
     if loaded is not None:
         report = with_changes(report, loaded, decided)  # each recommendation as a diff of the file
@@ -168,7 +168,12 @@ def insights(db: str, policy: str | None, min_volume: int, as_json: bool) -> Non
                 colour = "green" if line.startswith("+") else "red" if line.startswith("-") else None
                 click.echo("    " + (click.style(reveal(line), fg=colour) if colour else reveal(line)))
     if not report.recommendations:
-        click.echo(f"  none (a rule needs {min_volume} decisions before signoff suggests a change)")
+        if any(s.approved + s.rejected >= min_volume for s in report.rules):
+            click.echo(f"  none: no rule with {min_volume} decisions or more is approved at least 95% of the "
+                       "time, always rejected or often edited, and no action often times out")
+        else:
+            click.echo(f"  none yet (a rule needs {min_volume} decisions before signoff suggests a change; "
+                       "--min-volume sets it)")
     elif loaded is None and any(r.rule for r in report.recommendations):
         click.echo("  (pass --policy FILE to see each as a diff of the policy file, replayed on this history)")
 

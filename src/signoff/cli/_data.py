@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 
@@ -36,6 +37,13 @@ async def _verified(store: Store) -> tuple[str, str]:
     return f"{n} ticket{'' if n == 1 else 's'}", str(result)
 
 
+def _parent_exists(file: str) -> None:
+    """Refuse, before any work, a FILE whose folder does not exist: say so and how to make it."""
+    parent = Path(file).expanduser().parent
+    if not parent.exists():
+        raise UserError(f"{file}: the folder {parent} does not exist (create it first: mkdir -p {parent})")
+
+
 @db.command("backup")
 @db_option
 @click.argument("file", type=click.Path(dir_okay=False))
@@ -44,6 +52,7 @@ def backup(db: str, file: str) -> None:
 
     PostgreSQL: use pg_dump (the command says how)."""
     with signoff_errors():
+        _parent_exists(file)
         version = backup_sqlite(db, file)
         tickets, audit = run_store(f"sqlite:///{file}", _verified)
     click.echo(f"backup written: {file} (schema {version}, {tickets}; {audit})")
@@ -85,6 +94,9 @@ def archive(db: str, older_than: str, to: str | None, dry_run: bool) -> None:
         fail("--older-than must be a positive duration, e.g. 90d", 2)
     if to is None and not dry_run:
         fail("--to FILE is required (or --dry-run)", 2)
+    if to is not None and not dry_run:
+        with signoff_errors():
+            _parent_exists(to)
     before = datetime.now(UTC) - age
 
     async def run(store: Store) -> tuple[ArchivePlan, int | None]:
@@ -97,7 +109,7 @@ def archive(db: str, older_than: str, to: str | None, dry_run: bool) -> None:
 
     with signoff_errors():
         try:
-            plan, done = run_store(db, run)
+            plan, done = run_store(db, run, existing=True)
         except OSError as exc:
             raise UserError(f"cannot write the archive: {exc}") from None
     span = f"audit entries {plan.entries[0].seq}..{plan.entries[-1].seq}" if plan.entries else "no audit entries"

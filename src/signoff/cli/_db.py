@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -41,11 +42,13 @@ def db_option(fn: F) -> F:
                         help="Store URL, e.g. sqlite:///signoff.db (env SIGNOFF_DB).")(fn)
 
 
-def policy_option(required: bool) -> Callable[[F], F]:
+def policy_option(required: bool, purpose: str = "for tier checks and re-evaluating edits") -> Callable[[F], F]:
+    """``--policy FILE``; ``purpose`` says in its help what this command reads the policy for."""
+
     def deco(fn: F) -> F:
         return click.option("--policy", "policy", envvar="SIGNOFF_POLICY", required=required, metavar="FILE",
                             type=click.Path(dir_okay=False),
-                            help="Policy file, for tier checks and re-evaluating edits (env SIGNOFF_POLICY).")(fn)
+                            help=f"Policy file, {purpose} (env SIGNOFF_POLICY).")(fn)
 
     return deco
 
@@ -70,8 +73,19 @@ def signoff_errors() -> Iterator[None]:
         fail(reveal(f"{type(exc).__name__}: {exc}"), 1)
 
 
-def run_store(db: str, fn: Callable[[Store], Coroutine[Any, Any, T]]) -> T:
-    """Open the store at ``db``, run ``fn(store)``, close it (no gate, no sweeper)."""
+def run_store(db: str, fn: Callable[[Store], Coroutine[Any, Any, T]], *, existing: bool = False) -> T:
+    """Open the store at ``db``, run ``fn(store)``, close it (no gate, no sweeper).
+
+    ``existing``: the command only reads what is there (verify, insights, listings), so a SQLite
+    file that does not exist is a mistyped ``--db``, refused by name; opening it would create an
+    empty store and answer "ok: 0 entries" about a database nobody has."""
+    if existing and db.startswith("sqlite:"):
+        from signoff.store.sqlite import SQLiteStore
+
+        path = SQLiteStore(db).path
+        if path != ":memory:" and not Path(path).expanduser().exists():
+            raise UserError(f"{path}: no such database file (check --db or SIGNOFF_DB; this command reads a "
+                            "store and does not create one)")
 
     async def main() -> T:
         store = open_store(db)

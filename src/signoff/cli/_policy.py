@@ -168,7 +168,7 @@ def diff(old: Path, new: Path, db: str, as_json: bool) -> None:
     they disagree (level or matched rules), the reviewers' decision shows what the change
     would have cost: "the candidate would have auto-approved 12 requests, of which reviewers
     rejected 1". Actions that ran with no ticket (auto) are not stored, so a change that
-    asks for more review shows only in a shadow run (``signoff serve --shadow-policy``).
+    asks for more review shows only in a shadow run ('signoff serve --shadow-policy').
 
     \b
     Example:
@@ -187,7 +187,7 @@ def diff(old: Path, new: Path, db: str, as_json: bool) -> None:
                 for t in await store.list_tickets(TicketQuery(kind=kind, limit=10_000_000))]
 
     with signoff_errors():
-        tickets = run_store(db, read)
+        tickets = run_store(db, read, existing=True)
     report = compare(observations_from_replay(tickets, policies[0], policies[1]), candidate=str(new),
                      evaluated=len(tickets))
     # And against what happened (the levels the requests were given: ``Gate.replay``'s question).

@@ -74,7 +74,8 @@ def settings_from_env(*, host: str, port: int, public_url: str | None, cookie_se
 @click.option("--oidc-issuer", metavar="URL", envvar="SIGNOFF_OIDC_ISSUER",
               help="Single sign-on for the inbox: the OpenID Provider's issuer URL (env SIGNOFF_OIDC_ISSUER). "
                    "Client id and secret come from SIGNOFF_OIDC_CLIENT_ID and SIGNOFF_OIDC_CLIENT_SECRET; the "
-                   "policy's oidc: section maps a claim to tiers. Register URL/login/oidc/callback at the provider.")
+                   "policy's oidc: section maps a claim to tiers. Register PUBLIC_URL/login/oidc/callback "
+                   "(PUBLIC_URL: --public-url) at the provider.")
 @click.option("--password-login/--no-password-login", default=True, show_default=True,
               help="Accept reviewer names and passwords in the inbox (turn off to leave single sign-on only).")
 @click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request.")

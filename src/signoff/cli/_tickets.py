@@ -20,6 +20,7 @@ from signoff._model import Ticket, utcnow
 from signoff._text import has_hidden, reveal, reveal_value
 from signoff._via import decided_via
 from signoff.cli._db import db_option, fail, policy_option, print_table, run_store, signoff_errors, span, when
+from signoff.notify._summary import AGENT_WORDS
 from signoff.policy import Policy
 from signoff.policy._spec import FloodGuard
 from signoff.review import _flood as flood
@@ -58,11 +59,11 @@ def tickets() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per ticket, for scripts.")
 @click.option("--in-doubt", "in_doubt", is_flag=True,
               help="Only approved tickets whose run never reported back (record them with record-run).")
-@policy_option(required=False)
+@policy_option(required=False, purpose="for its flood guard settings (without it, the guard's defaults)")
 def list_cmd(db: str, status: str, kind: str | None, agent: str | None, action: str | None, group: str | None,
              batch: str | None, limit: int, as_json: bool, in_doubt: bool, policy: str | None) -> None:
     """Tickets, oldest first (pending ones by default). Agents the flood guard flags (the policy's
-    ``defaults.flood_guard``, its defaults without --policy) are named above the list."""
+    'defaults.flood_guard', its defaults without --policy) are named above the list."""
     statuses: str | tuple[str, ...] | None = None if status == "all" else tuple(s.strip() for s in status.split(","))
     query = TicketQuery(status=statuses, kind=kind, agent=agent, action=action, group=group, batch=batch,
                         limit=limit)
@@ -176,19 +177,21 @@ def render_ticket(t: Ticket, state: Any, history: Sequence[Any]) -> list[str]:
         out.append(_label("edited to", pad=False))
         for k, v in sorted(t.edited_args.items(), key=lambda kv: str(kv[0])):
             out.append(f"  {_key(k)} = {reveal_value(v, one_line=True)}")
+    # What the agent says about its request is marked as its words, as in the inbox and every channel.
     if a.reasoning:
-        out.append(_label("reasoning", pad=False))
+        out.append(_label(f"reasoning ({AGENT_WORDS})", pad=False))
         out.extend("  " + line for line in reveal(a.reasoning).splitlines())
     if a.confidence is not None:
-        out.append(f"{_label('confidence')}{a.confidence:.2f}")
+        out.append(f"{_label('confidence')}{a.confidence:.2f} (the agent's own estimate)")
     if a.alternatives:
-        out.append(f"{_label('alternatives')}" + "; ".join(reveal(x, one_line=True) for x in a.alternatives))
+        out.append(_label(f"alternatives ({AGENT_WORDS})", pad=False))
+        out.extend("  - " + reveal(x, one_line=True) for x in a.alternatives)
     if a.tags:
         out.append(f"{_label('tags')}" + ", ".join(_one(x) for x in sorted(a.tags, key=str)))
     if a.external:
         out.append(f"{_label('external')}yes")
     if a.context:
-        out.append(_label("context", pad=False))
+        out.append(_label(f"context ({AGENT_WORDS})", pad=False))
         for k, v in sorted(a.context.items(), key=lambda kv: str(kv[0])):
             out.append(f"  {_key(k)} = {reveal_value(v, one_line=True)}")
     if any(has_hidden(x) for x in _agent_texts(t)):
