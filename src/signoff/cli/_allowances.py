@@ -131,3 +131,8 @@ def _show(a: Allowance, as_json: bool) -> None:
         click.echo(json.dumps(data, sort_keys=True, separators=(",", ":")))
         return
     click.echo(f"{a.id} {a.status()}: {reveal(a.describe(), one_line=True)}")
+    if a.status() == "pending":  # four eyes: say what makes it stand, or the reviewer waits for nothing
+        more = a.required - len(a.reviewers)
+        click.echo(f"  lets nothing through until {more} more reviewer{' gives' if more == 1 else 's give'} it: "
+                   f"`signoff allowances allow {a.ticket_id or 'TICKET'}` with the same condition and scope, "
+                   "or Confirm on the inbox's Allowances page")

@@ -98,6 +98,24 @@ class TestAllowancesList:
         assert ("revoked", "-") == (row.split()[1], left)
 
 
+    def test_a_pending_four_eyes_allowance_says_what_makes_it_stand(self, db: str, tmp_path: Path) -> None:
+        """``allowances allow`` on a ticket needing two reviewers says the allowance lets nothing through
+        until one more gives it, and how; the second reviewer's allow makes it active, with no such line."""
+        policy = tmp_path / "four-eyes.yaml"
+        policy.write_text("version: 1\nrules:\n  - {name: deploys, match: {action: deploy}, level: approve, "
+                          "reviewers: {count: 2}}\n")
+        with Gate.open(policy=str(policy), store=db, sweep=False) as gate:
+            gate.add_reviewer("alice")
+            gate.add_reviewer("bob")
+            tid = gate.submit_sync(Action(agent="ci", name="deploy", args={"n": 1})).id
+        first = cli("allowances", "allow", "--db", db, "--policy", str(policy), "--as", "alice", tid)
+        assert (0, True) == (first.exit_code, " pending: " in first.output)
+        assert (f"lets nothing through until 1 more reviewer gives it: `signoff allowances allow {tid}`"
+                in first.output)
+        second = cli("allowances", "allow", "--db", db, "--policy", str(policy), "--as", "bob", tid)
+        assert (0, True, False) == (second.exit_code, " active: " in second.output, "until 1 more" in second.output)
+
+
 class TestInsightsNone:
     def test_too_few_decisions_says_how_many_are_needed(self, db: str) -> None:
         """Below --min-volume, "none yet" names the bar and the option that sets it."""
