@@ -51,7 +51,7 @@ def register(group: click.Group) -> None:
 
 @click.group("policy")
 def policy_group() -> None:
-    """Check policy files and explain decisions."""
+    """Check policy files, explain decisions, and replay a change on the stored history (diff)."""
 
 
 def _paint(text: str, **style: Any) -> str:
