@@ -64,7 +64,9 @@ def signoff_errors() -> Iterator[None]:
     try:
         yield
     except PolicyError as exc:
-        fail(str(exc), 2)
+        # A problem with no position (a missing file) reads "file: what", not "file:0:0: what".
+        fail("\n".join(f"{p.file}: {p.message}" if (p.line, p.column) == (0, 0) else str(p)
+                       for p in exc.problems) or str(exc), 2)
     except (UserError, NotFound) as exc:
         fail(reveal(str(exc)), 2)
     except (Conflict, NotAuthorized, InvalidAction, StoreUnavailable) as exc:

@@ -160,3 +160,16 @@ class TestHelp:
         assert [] == bare
         text = cli(*path, "--help").output
         assert "``" not in text
+
+
+class TestPolicyFileMissing:
+    def test_a_missing_policy_file_is_named_without_a_made_up_position(self, db: str, tmp_path: Path) -> None:
+        """``insights --policy`` with a file that is not there says "FILE: no such policy file" (no ":0:0"),
+        exit 2; a problem inside a file keeps its line and column."""
+        missing = tmp_path / "polcy.yaml"
+        r = cli("insights", "--db", db, "--policy", str(missing))
+        assert (2, f"error: {missing}: no such policy file\n") == (r.exit_code, r.output)
+        bad = tmp_path / "bad.yaml"
+        bad.write_text("version: 1\nrules:\n  - {name: x, match: {action: a}, level: aprove}\n")
+        r = cli("insights", "--db", db, "--policy", str(bad))
+        assert (2, True) == (r.exit_code, r.output.startswith(f"error: {bad}:3:"))
