@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from signoff._archives import write_archive
-from signoff._errors import UserError
+from signoff._errors import NotFound, UserError
 from signoff._records import TicketQuery
 from signoff.audit import verify_chain
 from signoff.cli._db import db_option, fail, run_store, signoff_errors
@@ -99,17 +99,18 @@ def archive(db: str, older_than: str, to: str | None, dry_run: bool) -> None:
             _parent_exists(to)
     before = datetime.now(UTC) - age
 
-    async def run(store: Store) -> tuple[ArchivePlan, int | None]:
+    async def run(store: Store) -> tuple[ArchivePlan, int | None, str]:
         plan = await store.archive_plan(before)
+        held = await _held_at(store, plan)
         if dry_run or (not plan.tickets and not plan.entries):
-            return plan, None
+            return plan, None, held
         assert to is not None
         write_archive(to, plan)
-        return plan, await store.archive_commit(plan, actor="admin", archive=to)
+        return plan, await store.archive_commit(plan, actor="admin", archive=to), held
 
     with signoff_errors():
         try:
-            plan, done = run_store(db, run, existing=True)
+            plan, done, held = run_store(db, run, existing=True)
         except OSError as exc:
             raise UserError(f"cannot write the archive: {exc}") from None
     span = f"audit entries {plan.entries[0].seq}..{plan.entries[-1].seq}" if plan.entries else "no audit entries"
@@ -121,3 +122,25 @@ def archive(db: str, older_than: str, to: str | None, dry_run: bool) -> None:
         click.echo(f"nothing to archive: no ticket decided over {format_duration(age)} ago")
     else:
         click.echo(f"archived {what} to {to}")
+    if held:
+        click.echo(held)
+
+
+async def _held_at(store: Store, plan: ArchivePlan) -> str:
+    """Why the audit segment stops before the cut-off, if it does: the entry of a ticket that stays.
+
+    The segment is a prefix and every ticket in the store keeps its whole history, so one ticket
+    that cannot go (a feed item, one still pending) holds back every entry after its first."""
+    after = plan.end[0] if plan.end else 0
+    following = await store.audit_entries(after=after, limit=1)
+    if not following or datetime.fromisoformat(following[0].at) >= plan.before:
+        return ""
+    entry, tid = following[0], following[0].ticket_id
+    if tid is None:
+        return ""
+    try:
+        status = (await store.get_ticket(tid)).status
+    except NotFound:
+        return ""
+    return (f"  audit entries from {entry.seq} on stay in the store: entry {entry.seq} is about ticket "
+            f"{tid} ({status}), which stays, and an archive takes the log only up to it")

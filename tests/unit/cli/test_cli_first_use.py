@@ -81,6 +81,30 @@ class TestMissingFolder:
             assert 2 == len(gate.list_tickets_sync(status="approved"))
 
 
+class TestArchiveHeldBack:
+    def test_a_feed_item_that_stays_is_named_as_where_the_log_stops(self, db: str) -> None:
+        """A notify ticket (never archived) made before approved ones holds the audit log back: the dry run
+        names its entry and ticket; a store with nothing staying gets no such line."""
+        policy = {"version": 1, "rules": [
+            {"name": "deploys", "match": {"action": "deploy"}, "level": "approve"},
+            {"name": "scaling", "match": {"action": "scale"}, "level": "notify"}]}
+        with Gate.open(policy=policy, store=db, sweep=False) as gate:
+            gate.add_reviewer("alice")
+            fed = gate.submit_sync(Action(agent="ci", name="scale", args={"n": 1}))
+            for i in range(2):
+                gate.approve_sync(gate.submit_sync(Action(agent="ci", name="deploy", args={"n": i})).id,
+                                  reviewer="alice")
+        r = cli("db", "archive", "--db", db, "--older-than", "1ms", "--dry-run")
+        assert (0, "would archive 2 tickets") == (r.exit_code, r.output.splitlines()[0][:23])
+        assert f"is about ticket {fed.id} (notified), which stays" in r.output
+
+    def test_nothing_staying_means_no_hint(self, db: str) -> None:
+        """When every ticket can go, the dry run says only what it would take."""
+        history(db, approved=2)
+        r = cli("db", "archive", "--db", db, "--older-than", "1ms", "--dry-run")
+        assert (0, 1) == (r.exit_code, len(r.output.splitlines()))
+
+
 class TestAllowancesList:
     def test_an_ended_allowance_has_no_time_left_and_the_empty_list_points_at_all(self, db: str) -> None:
         """A revoked allowance reads LEFT '-' under --all (not the days its expiry had left); the standing
