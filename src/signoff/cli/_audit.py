@@ -146,7 +146,7 @@ def insights(db: str, policy: str | None, min_volume: int, as_json: bool) -> Non
     for title, stats in (("per rule", report.rules), ("per action", report.actions)):
         click.echo()
         click.echo(click.style(title, bold=True))
-        print_table(["NAME", "VOLUME", "APPROVED", "REJECTED", "RATE", "MEDIAN", "TIMEOUTS", "EDITS"],
+        print_table(["NAME", "VOLUME", "APPROVED", "REJECTED", "RATE", "TO DECIDE", "TIMEOUTS", "EDITS"],
                     [[s.key, str(s.volume), str(s.approved), str(s.rejected), f"{s.approval_rate:.0%}",
                       _secs(s.median_seconds_to_decision), str(s.timeouts), str(s.edits)] for s in stats])
     if reviewers:

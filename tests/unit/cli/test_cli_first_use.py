@@ -158,6 +158,14 @@ class TestInsightsNone:
         assert ("none: no rule with 4 decisions or more" in r.output, "a rule needs" in r.output) == (True, False)
 
 
+    def test_the_time_column_says_what_it_times(self, db: str) -> None:
+        """The per rule and per action tables head their median time to decision TO DECIDE, not a bare MEDIAN."""
+        history(db, approved=1)
+        headers = [line.split("  ") for line in cli("insights", "--db", db).output.splitlines()
+                   if line.startswith("NAME ")]
+        assert [True, True] == ["TO DECIDE" in [h.strip() for h in row] for row in headers]
+
+
 class TestTicketsShow:
     def test_the_agents_words_are_marked(self, db: str) -> None:
         """Reasoning, alternatives and context carry "the agent's words, unverified"; confidence says it
