@@ -172,10 +172,9 @@ def render(anchor: dict[str, Any]) -> str:
         lines += [f"## {doc.get('title', path.stem)}", ""]
         facts = [f"{k} {doc[k]}" for k in ("date", "python", "nproc") if k in doc]
         if facts:
-            machine = f"{doc['nproc']} cores" if "nproc" in doc else ""
-            when = doc.get("date", "")
-            lines += [f"_{when}; Python {doc.get('python', '?')}; {machine}; "
-                      f"results in `benchmarks/results/{path.name}`._", ""]
+            parts = [doc.get("date", ""), f"Python {doc.get('python', '?')}"]
+            parts += [f"{doc['nproc']} cores"] if "nproc" in doc else []
+            lines += [f"_{'; '.join(parts)}; results in `benchmarks/results/{path.name}`._", ""]
         if isinstance(doc.get("table"), dict):
             lines += _table(doc["table"]["columns"], doc["table"]["rows"])
             lines.append("")
