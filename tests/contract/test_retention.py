@@ -179,3 +179,24 @@ async def test_tickets_that_can_still_change_stay(gate: Gate) -> None:
         assert not archivable(dataclasses.replace(ticket, execution=execution), later)
     pending = await gate.get_ticket(await refund(gate, 2.0))
     assert not archivable(pending, later)
+
+
+async def test_feed_items_go_and_do_not_hold_the_chain_back(gate: Gate, store_url: str, tmp_path: Path) -> None:
+    """A ``notify`` ticket (it ran when it was made, and has no decision) goes once made before the
+    cut-off, so the chain's entries after it go too; an open suggestion stays, like a pending approval."""
+    digest = await gate.submit(Action(name="send_digest", agent="bot"))
+    approved = await refund(gate, 1.0)
+    await gate.approve(approved, reviewer="alice")
+    suggestion = await gate.submit(Action(name="iam.grant", agent="bot"))
+    assert (digest.status, suggestion.status) == ("notified", "suggested")
+    first_of_suggestion = min(e.seq for e in read_audit(store_url) if e.ticket_id == suggestion.id)
+
+    plan = archive(store_url, tmp_path / "a1.jsonl")
+
+    assert {t.id for t in plan.tickets} == {digest.id, approved}
+    assert [e.seq for e in plan.entries] == list(range(1, first_of_suggestion))
+    with pytest.raises(NotFound):
+        await gate.get_ticket(digest.id)
+    assert (await gate.get_ticket(suggestion.id)).status == "suggested"
+    series = verify(store_url, tmp_path / "a1.jsonl")
+    assert series.ok, series.problem

@@ -130,7 +130,7 @@ async def _held_at(store: Store, plan: ArchivePlan) -> str:
     """Why the audit segment stops before the cut-off, if it does: the entry of a ticket that stays.
 
     The segment is a prefix and every ticket in the store keeps its whole history, so one ticket
-    that cannot go (a feed item, one still pending) holds back every entry after its first."""
+    that cannot go (one still pending, an open suggestion) holds back every entry after its first."""
     after = plan.end[0] if plan.end else 0
     following = await store.audit_entries(after=after, limit=1)
     if not following or datetime.fromisoformat(following[0].at) >= plan.before:

@@ -10,8 +10,10 @@ starts. The archive carries the segment, where it started, and the head at the t
 series of archives plus the store verify from the genesis entry to the head.
 
 A ticket goes when it was decided before the cut-off and can no longer change: not pending, not
-executing, not waiting for a human to say whether it ran (``unknown``). An approval that was never
-run goes too: running it later fails closed (the ticket is not found). Agent states do not go
+an open suggestion, not executing, not waiting for a human to say whether it ran (``unknown``). An
+approval that was never run goes too: running it later fails closed (the ticket is not found). A
+feed item (``notify``) goes once it was made before the cut-off, flagged or not: a flag must come
+before the archive run. Agent states do not go
 into the archive: a decided ticket's state resumes nothing.
 """
 
@@ -60,10 +62,12 @@ def _entry(r: Row) -> AuditEntry:
 
 
 def archivable(ticket: Ticket, before: datetime) -> bool:
-    """Decided before ``before`` and final."""
-    decided = ticket.decided_at
-    return (ticket.status != "pending" and decided is not None and decided < before
-            and ticket.execution not in _STAYS)
+    """Decided before ``before`` and final. A notification (``notify``: it ran when it was made) counts
+    as decided when it was made, else its feed item would hold back every later entry for ever."""
+    if ticket.execution in _STAYS or ticket.status in ("pending", "suggested"):
+        return False
+    decided = ticket.created_at if ticket.status == "notified" else ticket.decided_at
+    return decided is not None and decided < before
 
 
 def _segment(entries: list[AuditEntry], staying: set[str], before: datetime) -> list[AuditEntry]:

@@ -82,21 +82,23 @@ class TestMissingFolder:
 
 
 class TestArchiveHeldBack:
-    def test_a_feed_item_that_stays_is_named_as_where_the_log_stops(self, db: str) -> None:
-        """A notify ticket (never archived) made before approved ones holds the audit log back: the dry run
-        names its entry and ticket; a store with nothing staying gets no such line."""
+    def test_a_ticket_that_stays_is_named_as_where_the_log_stops(self, db: str) -> None:
+        """An open suggestion made before approved ones holds the audit log back: the dry run names its
+        entry and ticket (a feed item made before it goes with the approved tickets)."""
         policy = {"version": 1, "rules": [
             {"name": "deploys", "match": {"action": "deploy"}, "level": "approve"},
-            {"name": "scaling", "match": {"action": "scale"}, "level": "notify"}]}
+            {"name": "scaling", "match": {"action": "scale"}, "level": "notify"},
+            {"name": "grants", "match": {"action": "grant"}, "level": "suggest"}]}
         with Gate.open(policy=policy, store=db, sweep=False) as gate:
             gate.add_reviewer("alice")
-            fed = gate.submit_sync(Action(agent="ci", name="scale", args={"n": 1}))
+            gate.submit_sync(Action(agent="ci", name="scale", args={"n": 1}))
+            held = gate.submit_sync(Action(agent="ci", name="grant", args={"n": 1}))
             for i in range(2):
                 gate.approve_sync(gate.submit_sync(Action(agent="ci", name="deploy", args={"n": i})).id,
                                   reviewer="alice")
         r = cli("db", "archive", "--db", db, "--older-than", "1ms", "--dry-run")
-        assert (0, "would archive 2 tickets") == (r.exit_code, r.output.splitlines()[0][:23])
-        assert f"is about ticket {fed.id} (notified), which stays" in r.output
+        assert (0, "would archive 3 tickets") == (r.exit_code, r.output.splitlines()[0][:23])
+        assert f"is about ticket {held.id} (suggested), which stays" in r.output
 
     def test_nothing_staying_means_no_hint(self, db: str) -> None:
         """When every ticket can go, the dry run says only what it would take."""
