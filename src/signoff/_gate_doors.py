@@ -120,6 +120,10 @@ class ServerDoors:
                         agent=agent, action=action, group=group, batch=batch)
         return await self._engine.run(self.store.count_tickets(q))
 
+    async def pending_by_tier(self) -> dict[str | None, int]:
+        """Pending tickets per tier (None: any reviewer), exact: one grouped read (``/metrics``)."""
+        return await self._engine.run(self.store.pending_by_tier())
+
     async def get_reviewer(self, name: str) -> Reviewer | None:
         """The reviewer account called ``name`` (tier, password hash, disabled), or None."""
         return await self._engine.run(self.store.get_reviewer(name))

@@ -324,6 +324,14 @@ class TestTiersAndFourEyes:
         with pytest.raises(NotAuthorized, match="senior"):
             await gate.reject(t.id, reviewer="alice")
 
+    @pytest.mark.local_only("the pending count by tier is the server's /metrics read, not on RemoteGate")
+    async def test_pending_tickets_are_counted_by_tier_exactly(self, gate: Gate) -> None:
+        """One grouped read: pending tickets per tier, decided ones left out (the /metrics gauge)."""
+        small = [await gate.submit(refund(float(i + 1))) for i in range(3)]
+        await gate.submit(refund(5000.0))
+        await gate.approve(small[0].id, reviewer="alice")
+        assert {"junior": 2, "senior": 1} == await gate.pending_by_tier()
+
     async def test_a_higher_tier_may_decide(self, gate: Gate) -> None:
         """A lead may decide a senior ticket."""
         t = await gate.submit(refund(5000.0))

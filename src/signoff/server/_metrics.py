@@ -38,9 +38,6 @@ __all__ = ["CONTENT_TYPE_LATEST", "Metrics", "authorize", "instrument"]
 
 _DECIDED = frozenset({"approved", "rejected", "expired", "aborted", "cancelled"})
 _TIMED_OUT = frozenset({"escalated", "retried", "expired", "aborted"})
-PENDING_SCAN = 2000
-"""Pending tickets read per scrape to split the pending gauge by tier (the oldest first);
-the total (``tier="*"``) is an exact count whatever the number."""
 
 
 class Metrics:
@@ -98,24 +95,22 @@ class Metrics:
             self.notifications.labels(channel, "retry" if status == "pending" else status).inc()
 
     async def render(self, gate: Gate, *, timeout: float) -> bytes:
-        """The text exposition, with the pending gauge read now (bounded: one count and one
-        listing of at most ``PENDING_SCAN`` tickets, within ``timeout`` seconds)."""
+        """The text exposition, with the pending gauge read now (one grouped count of the pending
+        tickets by tier, exact however many, within ``timeout`` seconds)."""
         import asyncio
 
         try:
-            total, pending = await asyncio.wait_for(asyncio.gather(
-                gate.count_tickets(status="pending"),
-                gate.list_tickets(status="pending", limit=PENDING_SCAN)), timeout)
+            counts = await asyncio.wait_for(gate.pending_by_tier(), timeout)
         except (StoreUnavailable, TimeoutError):
             self.store_errors.labels("metrics").inc()
             self.pending.clear()  # unknown rather than stale
         else:
             by_tier = dict.fromkeys([*gate.policy.tiers, "any"], 0)
-            for t in pending:
-                by_tier[t.tier or "any"] = by_tier.get(t.tier or "any", 0) + 1
+            for tier, n in counts.items():
+                by_tier[tier or "any"] = by_tier.get(tier or "any", 0) + n
             for tier, n in by_tier.items():
                 self.pending.labels(tier).set(n)
-            self.pending.labels("*").set(total)
+            self.pending.labels("*").set(sum(counts.values()))
         return generate_latest(self.registry)
 
 

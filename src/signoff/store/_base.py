@@ -252,6 +252,9 @@ class BaseStore(ABC):
         row = await self._one(Query("count_tickets", filters=_filters(query)))
         return int(row[0]) if row else 0
 
+    async def pending_by_tier(self) -> dict[str | None, int]:
+        return {r[0]: int(r[1]) for r in await self._fetch(Query("pending_by_tier"))}
+
     async def agent_activity(self, since: datetime, recent: datetime) -> dict[str, tuple[int, int]]:
         """Each agent's approval tickets created since ``since``: (from ``recent`` on, before it)."""
         rows = await self._fetch(Query("agent_activity", {"since": since, "recent": recent}))

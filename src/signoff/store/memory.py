@@ -215,6 +215,13 @@ class MemoryStore(BaseStore, OutboxMixin, ArchiveMixin):
     def _q_count_tickets(self, p: Params, f: Any) -> list[Row]:
         return [(len(self._listed(f, False)),)]
 
+    def _q_pending_by_tier(self, p: Params, f: Any) -> list[Row]:
+        counts: dict[Any, int] = {}
+        for r in self.db.tickets.values():
+            if r["status"] == "pending":
+                counts[r["tier"]] = counts.get(r["tier"], 0) + 1
+        return list(counts.items())
+
     def _q_agent_activity(self, p: Params, f: Any) -> list[Row]:
         counts: dict[str, list[int]] = {}
         for r in self.db.tickets.values():

@@ -98,6 +98,9 @@ SELECT body FROM tickets {where} ORDER BY created_at DESC, pos DESC LIMIT %(limi
 -- count_tickets: how many tickets match the filters
 SELECT COUNT(*) FROM tickets {where};
 
+-- pending_by_tier: pending tickets per tier (NULL: any reviewer), exact (the /metrics gauge)
+SELECT tier, COUNT(*) FROM tickets WHERE status = 'pending' GROUP BY tier;
+
 -- due_tickets: pending tickets whose deadline has passed. SKIP LOCKED: a ticket being decided
 -- right now is left to that transaction; update_ticket re-checks the deadline under the row
 -- lock, so a ticket is never expired twice

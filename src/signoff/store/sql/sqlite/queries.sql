@@ -79,6 +79,9 @@ SELECT body FROM tickets {where} ORDER BY created_at DESC, rowid DESC LIMIT :lim
 -- count_tickets: how many tickets match the filters
 SELECT COUNT(*) FROM tickets {where};
 
+-- pending_by_tier: pending tickets per tier (NULL: any reviewer), exact (the /metrics gauge)
+SELECT tier, COUNT(*) FROM tickets WHERE status = 'pending' GROUP BY tier;
+
 -- due_tickets: pending tickets whose deadline has passed, the most overdue first
 SELECT id FROM tickets WHERE status = 'pending' AND deadline <= :now ORDER BY deadline LIMIT :limit;
 
