@@ -18,7 +18,7 @@ LOCAL_ONLY = {
     "open", "remote", "offload", "subscribe", "ping", "sweep", "replay",
     "submit_together", "submit_together_sync", "claim_execution", "claim_execution_sync",
     "finish_execution", "finish_execution_sync", "get_reviewer", "get_reviewer_sync",
-    "find_token", "find_token_sync", "create_token", "create_token_sync", "count_tickets",
+    "find_token", "find_token_sync", "create_token", "create_token_sync", "count_tickets", "pending_by_tier",
     "count_tickets_sync", "audit_entries", "audit_entries_sync", "audit_head",
     "revoke_session", "session_revoked", "find_reviewer", "find_reviewer_sync",
     # claimed runs: their lease (a remote caller may ask its own per claim)
