@@ -15,13 +15,15 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from signoff._allowances import Allowance
 from signoff._model import Ticket
 from signoff.notify._base import Links
 from signoff.notify._mrkdwn import code_block, escape, inline_code, plain
+from signoff.notify._slack_allow import ALLOW, allowable, allowed_line
 from signoff.notify._summary import AGENT_WORDS, Summary, event_title, summarize, via_text
 
 __all__ = [
-    "APPROVE", "APPROVE_ALL", "MAX_LISTED", "OPEN", "REJECT", "REJECT_ALL", "REJECT_VIEW",
+    "ALLOW", "APPROVE", "APPROVE_ALL", "MAX_LISTED", "OPEN", "REJECT", "REJECT_ALL", "REJECT_VIEW",
     "TEXT_LIMIT", "VALUE_LIMIT", "ids_value", "reject_modal", "render",
 ]
 
@@ -43,18 +45,25 @@ _BATCH_REASONING = 280
 
 
 def render(type_: str, tickets: Sequence[Ticket], links: Links, extra: Mapping[str, str] | None = None,
-           *, now: datetime | None = None) -> tuple[str, list[dict[str, Any]]]:
-    """The fallback ``text`` (notifications, screen readers) and the ``blocks`` for these tickets."""
+           *, now: datetime | None = None, allowance: Allowance | None = None) -> tuple[str, list[dict[str, Any]]]:
+    """The fallback ``text`` (notifications, screen readers) and the ``blocks`` for these tickets;
+    ``allowance``: one just made on the (single) ticket, said in the title and a line."""
     summaries = [summarize(t, now=now) for t in tickets]
     title = event_title(type_, summaries, extra)
+    if allowance is not None and len(summaries) == 1 and summaries[0].status == "approved":
+        until = f"{allowance.expires_at:%Y-%m-%d %H:%M} UTC" if allowance.expires_at else "revoked"
+        title = f"approved and allowed by {', '.join(allowance.reviewers)}" + (
+            f" {via_text(extra)}" if via_text(extra) else "") + f", until {until}: {summaries[0].headline}"
     blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text",
                                                                 "text": plain(title, _HEADER_LIMIT)}}]
     if extra and extra.get("escalated_to"):
         blocks.append(_context(f"Escalated: now for the {escape(extra['escalated_to'], one_line=True)} tier."))
     if len(summaries) > 1 and via_text(extra):  # one ticket's title says it already
         blocks.append(_context(f"Last decided {escape(via_text(extra), one_line=True)}."))
+    if allowance is not None and len(summaries) == 1:
+        blocks.append(_context(allowed_line(allowance, via_text(extra) or "")))
     if len(summaries) == 1:
-        blocks.extend(_one(summaries[0], links))
+        blocks.extend(_one(summaries[0], links, allow=allowable(tickets[0])))
     else:
         blocks.extend(_many(summaries, links))
     return escape(f"signoff: {title}", one_line=True), blocks[:MAX_BLOCKS]
@@ -86,7 +95,7 @@ def reject_modal(ticket_ids: Sequence[str], *, response_url: str | None = None) 
 
 # -- one ticket ---------------------------------------------------------------------------------
 
-def _one(s: Summary, links: Links) -> list[dict[str, Any]]:
+def _one(s: Summary, links: Links, *, allow: bool = False) -> list[dict[str, Any]]:
     url = links.ticket(s.ticket_id)
     wants = f"*Action:* {inline_code(s.action)}" + (f"   *Agent:* {inline_code(s.agent)}" if s.agent else "")
     label = "*Arguments (exact" + (", edited by a reviewer" if s.edited else "") + "):*"
@@ -121,6 +130,8 @@ def _one(s: Summary, links: Links) -> list[dict[str, Any]]:
     if s.status == "pending":
         buttons = [_button("Approve", APPROVE, value=s.ticket_id, style="primary"),
                    _button("Reject", REJECT, value=s.ticket_id, style="danger"), *buttons]
+        if allow:  # "Approve and always allow…": opens a modal (_slack_allow)
+            buttons.insert(1, _button("Approve and always allow…", ALLOW, value=s.ticket_id))
     blocks.append({"type": "actions", "block_id": "signoff_actions", "elements": buttons})
     return blocks
 

@@ -23,6 +23,7 @@ from urllib.parse import parse_qs
 from slack_sdk.signature import Clock, SignatureVerifier
 
 from signoff._errors import InvalidAction, NotAuthorized
+from signoff.notify._slack_allow import ALLOW, ALLOW_VIEW, CONDITION_BLOCK, EXPIRES_BLOCK, SCOPE_BLOCK
 from signoff.notify._slack_blocks import (
     APPROVE,
     APPROVE_ALL,
@@ -41,14 +42,15 @@ WINDOW = 300
 _MAX_SEEN = 100_000
 _MAX_IDS = 500
 
-Kind = Literal["approve", "reject", "approve_all", "reject_all", "reject_submitted", "open", "ignored"]
+Kind = Literal["approve", "reject", "approve_all", "reject_all", "reject_submitted", "allow", "allow_submitted",
+               "open", "ignored"]
 _BUTTONS: Mapping[str, Kind] = {APPROVE: "approve", REJECT: "reject", APPROVE_ALL: "approve_all",
-                                REJECT_ALL: "reject_all", OPEN: "open"}
+                                REJECT_ALL: "reject_all", ALLOW: "allow", OPEN: "open"}
 
 
 @dataclass(frozen=True, kw_only=True)
 class Interaction:
-    """What a Slack user did: pressed one of our buttons, or submitted the reject modal."""
+    """What a Slack user did: pressed one of our buttons, or submitted the reject or the allow modal."""
 
     kind: Kind
     user_id: str
@@ -56,6 +58,12 @@ class Interaction:
     ticket_ids: tuple[str, ...] = ()
     feedback: str = ""
     """The reject modal's text (the reviewer's words to the agent)."""
+    condition: str = ""
+    """The allow modal's condition (CEL over ``args``; "" for any arguments), as typed."""
+    any_agent: bool = False
+    """The allow modal's scope: "any agent" chosen (the Gate allows it to the top tier only)."""
+    expires: str = ""
+    """The allow modal's expiry (``1h``, ``1d``, ``7d``, ``never``), as chosen."""
     trigger_id: str = ""
     """Opens a modal (``views.open``) within 3 seconds of the press."""
     response_url: str | None = None
@@ -138,6 +146,8 @@ def parse(body: bytes) -> Interaction:
         return _block_action(p, user)
     if p.get("type") == "view_submission" and _dict(p.get("view")).get("callback_id") == REJECT_VIEW:
         return _reject_submitted(p, user)
+    if p.get("type") == "view_submission" and _dict(p.get("view")).get("callback_id") == ALLOW_VIEW:
+        return _allow_submitted(p, user)
     return Interaction(kind="ignored", user_id=user)
 
 
@@ -187,6 +197,25 @@ def _reject_submitted(p: dict[str, Any], user: str) -> Interaction:
     values = _dict(_dict(view.get("state")).get("values"))
     feedback = _str(_dict(_dict(values.get(FEEDBACK_BLOCK)).get(FEEDBACK_ACTION)).get("value"))
     return Interaction(kind="reject_submitted", user_id=user, ticket_ids=ids, feedback=feedback.strip(),
+                       response_url=_str(meta.get("response_url")) or None)
+
+
+def _allow_submitted(p: dict[str, Any], user: str) -> Interaction:
+    view = _dict(p.get("view"))
+    try:
+        meta = _dict(json.loads(_str(view.get("private_metadata")) or "{}"))
+    except ValueError as exc:
+        raise InvalidAction("the allow dialog's metadata is not JSON") from exc
+    ids = _ids([meta.get("ticket")])
+    values = _dict(_dict(view.get("state")).get("values"))
+
+    def field(block: str) -> dict[str, Any]:
+        return _dict(_dict(values.get(block)).get(block))
+
+    scope = _str(_dict(field(SCOPE_BLOCK).get("selected_option")).get("value")) or "agent"
+    return Interaction(kind="allow_submitted", user_id=user, ticket_ids=ids,
+                       condition=_str(field(CONDITION_BLOCK).get("value")).strip(), any_agent=scope == "any",
+                       expires=_str(_dict(field(EXPIRES_BLOCK).get("selected_option")).get("value")),
                        response_url=_str(meta.get("response_url")) or None)
 
 

@@ -5,7 +5,8 @@ user to a reviewer (``--slack-id``, else the email Slack has for them, ``--email
 decide through the Gate's own methods as that reviewer, so tiers, four eyes and "not your
 own" hold exactly as in the inbox -> replace the message with the outcome. A refusal is
 told to the one who pressed (an ephemeral message, or an error in the reject dialog), never
-a 500. Reject (and Reject all) opens a dialog (``views.open``) for the feedback; the
+a 500. "Approve and always allow…" opens its own dialog (``server._slack_allow``).
+Reject (and Reject all) opens a dialog (``views.open``) for the feedback; the
 rejection happens when it is submitted.
 
 Slack wants an answer within 3 seconds. The decision is made before the answer (a store
@@ -114,6 +115,12 @@ async def interactions(request: Request) -> Response:
     reviewer = await _reviewer(ctx.gate, channel, it.user_id)
     if isinstance(reviewer, str):  # why nobody may decide here
         return _refuse(it, reviewer)
+    if it.kind in ("allow", "allow_submitted"):  # "Approve and always allow…"
+        from signoff.server._slack_allow import allow_pressed, allow_submitted
+
+        if it.kind == "allow":
+            return await allow_pressed(ctx.gate, channel, it, reviewer)
+        return await allow_submitted(ctx.gate, it, reviewer, links)
     if it.kind in ("reject", "reject_all"):
         why_not = await _why_not(ctx.gate, it.ticket_ids, reviewer)
         if why_not:  # no dialog to fill in for nothing
@@ -204,8 +211,9 @@ async def _decide_here(gate: Gate, it: Interaction, reviewer: str) -> dict[str, 
 def _refuse(it: Interaction, text: str) -> Response:
     """Tell the person who pressed, and only them: in the dialog, or as an ephemeral message."""
     text = text[:_ERROR_CHARS]
-    if it.kind == "reject_submitted":
-        return JSONResponse({"response_action": "errors", "errors": {"feedback": text}})
+    if it.kind in ("reject_submitted", "allow_submitted"):  # the dialog's first field shows it
+        field = "feedback" if it.kind == "reject_submitted" else "condition"
+        return JSONResponse({"response_action": "errors", "errors": {field: text}})
     if it.response_url:
         return Response(status_code=200, background=BackgroundTask(
             _respond, it.response_url, {"response_type": "ephemeral", "replace_original": False, "text": text}))
