@@ -23,7 +23,7 @@ from signoff.notify.slack import SlackChannel
 from signoff.notify.slack_interactions import parse
 from signoff.server import ServerSettings, create_app
 from tests.notify import _slack_api
-from tests.notify._slack_api import TOKEN, SlackAPI
+from tests.notify._slack_api import CHANNEL_ID, TOKEN, SlackAPI
 from tests.notify._tickets import StaticLinks, ticket
 from tests.notify.conftest import POLICY
 from tests.notify.test_slack_interactions import BASE, PATH, REVIEWERS, SECRET, Slack, form, press, sign
@@ -149,6 +149,10 @@ async def test_approve_and_always_allow_in_slack(slack: Slack) -> None:
     assert reply["replace_original"] is True
     assert reply["text"].startswith("signoff: approved and allowed by alice in Slack, until ")
     assert made.id in json.dumps(reply["blocks"]) and ALLOW not in buttons(reply["blocks"])
+    assert json.loads(view["private_metadata"])["message"] == f"{CHANNEL_ID}:1700000000.000001"
+    (note,) = slack.api.of("chat.postMessage")  # in the thread: it outlives the message's next update
+    assert (note.args["channel"], note.args["thread_ts"]) == (CHANNEL_ID, "1700000000.000001")
+    assert note.args["text"].startswith("Allowed from now on by alice in Slack: `agent-7` may run `deploy` when ")
     again = await slack.gate.submit(Action(name="deploy", agent="agent-7", args={"env": "staging"}))
     assert again.kind == "notification"  # allowed without asking
     other = await slack.gate.submit(Action(name="deploy", agent="agent-7", args={"env": "prod"}))

@@ -45,10 +45,14 @@ def allowable(ticket: Ticket) -> bool:
             and not any(r.code == "mode" and r.level is Level.APPROVE for r in ticket.reasons))
 
 
-def allow_modal(ticket: Ticket, *, any_agent: bool, response_url: str | None = None) -> dict[str, Any]:
-    """The modal the button opens for one reviewer; ``any_agent``: offer the "any agent" scope (top tier)."""
+def allow_modal(ticket: Ticket, *, any_agent: bool, response_url: str | None = None,
+                message_ref: str | None = None) -> dict[str, Any]:
+    """The modal the button opens for one reviewer; ``any_agent``: offer the "any agent" scope (top tier);
+    ``message_ref``: the message whose thread hears of the allowance."""
     a = ticket.executable_action
     meta: dict[str, Any] = {"ticket": ticket.id}
+    if message_ref:
+        meta["message"] = message_ref
     if response_url and len(json.dumps({**meta, "response_url": response_url})) <= _TEXT_LIMIT:
         meta["response_url"] = response_url  # where the message is replaced once allowed
     proposal = propose_condition(a.args)

@@ -99,6 +99,13 @@ class SlackChannel:
         """Open a modal (``views.open``) for the user who pressed a button; the trigger lasts 3 seconds."""
         await self._call("views_open", trigger_id=trigger_id, view=view)
 
+    async def reply(self, ref: str, text: str) -> None:
+        """Post ``text`` (mrkdwn, already escaped) in the thread of the message ``ref`` (``channel:ts``): a
+        note that outlives the message's next update (an allowance made on its ticket)."""
+        channel_id, ts = parse_ref(ref)
+        await self._call("chat_postMessage", channel=channel_id, thread_ts=ts, text=text,
+                         unfurl_links=False, unfurl_media=False)
+
     async def user_email(self, user_id: str) -> str | None:
         """The email address Slack has for a user (``users.info``, scope ``users:read.email``), or None."""
         try:

@@ -216,7 +216,8 @@ def _allow_submitted(p: dict[str, Any], user: str) -> Interaction:
     return Interaction(kind="allow_submitted", user_id=user, ticket_ids=ids,
                        condition=_str(field(CONDITION_BLOCK).get("value")).strip(), any_agent=scope == "any",
                        expires=_str(_dict(field(EXPIRES_BLOCK).get("selected_option")).get("value")),
-                       response_url=_str(meta.get("response_url")) or None)
+                       response_url=_str(meta.get("response_url")) or None,
+                       message_ref=_str(meta.get("message")) or None)
 
 
 def _dict(value: Any) -> dict[str, Any]:

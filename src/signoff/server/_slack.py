@@ -120,7 +120,7 @@ async def interactions(request: Request) -> Response:
 
         if it.kind == "allow":
             return await allow_pressed(ctx.gate, channel, it, reviewer)
-        return await allow_submitted(ctx.gate, it, reviewer, links)
+        return await allow_submitted(ctx.gate, channel, it, reviewer, links)
     if it.kind in ("reject", "reject_all"):
         why_not = await _why_not(ctx.gate, it.ticket_ids, reviewer)
         if why_not:  # no dialog to fill in for nothing

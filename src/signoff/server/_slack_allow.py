@@ -19,7 +19,14 @@ from starlette.responses import JSONResponse, Response
 from signoff._allowances import EXPIRIES, Allowance, check_condition
 from signoff._errors import NotAuthorized, SignoffError, UserError, public_message
 from signoff._via import decided_via
-from signoff.notify._slack_allow import CONDITION_BLOCK, EXPIRES_BLOCK, SCOPE_BLOCK, allow_modal, allowable
+from signoff.notify._slack_allow import (
+    CONDITION_BLOCK,
+    EXPIRES_BLOCK,
+    SCOPE_BLOCK,
+    allow_modal,
+    allowable,
+    allowed_line,
+)
 from signoff.notify._slack_blocks import render
 from signoff.server._slack import _ERROR_CHARS, _refuse, _respond, _why_not, log
 
@@ -50,14 +57,15 @@ async def allow_pressed(gate: Gate, channel: SlackChannel, it: Interaction, revi
                            "rule can (not a suggestion, nor one a mode raised). Approve or reject it instead.")
     try:
         await channel.open_view(it.trigger_id, allow_modal(ticket, any_agent=_top_tier(gate, reviewer),
-                                                           response_url=it.response_url))
+                                                           response_url=it.response_url, message_ref=it.message_ref))
     except SignoffError as exc:
         log.warning("slack: could not open the allow dialog: %s", exc)
         return _refuse(it, "Could not open the allow dialog; allow it in the inbox instead.")
     return Response(status_code=200)
 
 
-async def allow_submitted(gate: Gate, it: Interaction, reviewer: Reviewer, links: Links | None) -> Response:
+async def allow_submitted(gate: Gate, channel: SlackChannel, it: Interaction, reviewer: Reviewer,
+                          links: Links | None) -> Response:
     """``Gate.allow`` with what the modal holds; a field error in the modal when it cannot be done."""
     if it.expires not in EXPIRIES:
         return _errors(EXPIRES_BLOCK, f"Unknown expiry {it.expires!r}: choose one of {', '.join(EXPIRIES)}.")
@@ -78,15 +86,22 @@ async def allow_submitted(gate: Gate, it: Interaction, reviewer: Reviewer, links
         return _errors(field, f"Nothing was allowed: {public_message(exc)}")
     except SignoffError as exc:
         return _errors(CONDITION_BLOCK, f"Nothing was allowed: {public_message(exc)}")
-    return Response(status_code=200, background=BackgroundTask(_replace, gate, it, links, made))
+    return Response(status_code=200, background=BackgroundTask(_replace, gate, channel, it, links, made))
 
 
 def _errors(block: str, text: str) -> JSONResponse:
     return JSONResponse({"response_action": "errors", "errors": {block: text[:_ERROR_CHARS]}})
 
 
-async def _replace(gate: Gate, it: Interaction, links: Links | None, made: Allowance) -> None:
-    """The message, replaced in place: the ticket as it stands and the allowance made on it."""
+async def _replace(gate: Gate, channel: SlackChannel, it: Interaction, links: Links | None,
+                   made: Allowance) -> None:
+    """The message, replaced in place: the ticket as it stands and the allowance made on it; and a note in
+    its thread, which stays when the deliverer later updates the message for the decision."""
+    if it.message_ref:
+        try:
+            await channel.reply(it.message_ref, allowed_line(made, "in Slack"))
+        except SignoffError as exc:
+            log.warning("slack: could not note the allowance in the thread: %s", exc)
     if not it.response_url or links is None:
         return
     try:
