@@ -165,25 +165,42 @@ def check_condition(source: str | None) -> str | None:
     return source
 
 
-def propose_condition(args: Mapping[str, Any]) -> str:
+def propose_condition(args: Mapping[str, Any], *, seen: Sequence[Mapping[str, Any]] = ()) -> str:
     """A condition from approved arguments: text and booleans must be equal, numbers at most as large.
 
     ``{"env": "staging", "amount": 120.0}`` gives ``args.amount <= 120.0 && args.env == "staging"``.
-    Lists, maps and names that are not identifiers are left out (the reviewer can add them)."""
+    Lists, maps and names that are not identifiers are left out (the reviewer can add them).
+
+    ``seen``: the other approved requests of the same kind (the insights page's offers). Then a
+    number's bound is the largest approved; a text that took a few values, each more than once, is
+    one of them (``args.env in ["prod", "staging"]``); a text or boolean that changed with nearly
+    every request (an order number, a version) is left out, since pinning it would allow only an
+    exact repeat; and a name missing from any of them is left out too."""
+    every = [args, *seen]
     parts = []
     for key in sorted(args):
         value = args[key]
-        if not _IDENT.match(key):
+        values = [a[key] for a in every if key in a]
+        if not _IDENT.match(key) or len(values) < len(every):
             continue
         if isinstance(value, bool):
-            parts.append(f"args.{key} == {'true' if value else 'false'}")
-        elif isinstance(value, int):
-            parts.append(f"args.{key} <= {value}")
-        elif isinstance(value, float) and math.isfinite(value):
-            parts.append(f"args.{key} <= {value!r}")
-        elif isinstance(value, str):
-            parts.append(f"args.{key} == {canonical_json(value)}")
+            if all(v is value for v in values):
+                parts.append(f"args.{key} == {'true' if value else 'false'}")
+        elif isinstance(value, (int, float)):
+            numbers = [v for v in values if type(v) is type(value) and math.isfinite(v)]
+            if len(numbers) == len(values):  # one type throughout (CEL compares int and double apart)
+                parts.append(f"args.{key} <= {max(numbers)!r}")
+        elif isinstance(value, str) and all(isinstance(v, str) for v in values):
+            distinct = sorted(set(values))
+            if len(distinct) == 1:
+                parts.append(f"args.{key} == {canonical_json(value)}")
+            elif len(distinct) <= _FEW_VALUES and 2 * len(distinct) <= len(values):
+                parts.append(f"args.{key} in [{', '.join(canonical_json(v) for v in distinct)}]")
     return " && ".join(parts)
+
+
+_FEW_VALUES = 3
+"""At most this many distinct approved texts are listed in a proposal; more, and it is an identifier."""
 
 
 @dataclass(frozen=True, slots=True)

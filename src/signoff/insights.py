@@ -5,7 +5,6 @@ Pure functions over decided tickets, so every store gives the same answers.
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -278,33 +277,33 @@ class StandingOption:
     ticket_id: str
     """Its latest approved request: what ``gate.allow`` starts from."""
     condition: str
-    """A condition proposed from that request's arguments (``propose_condition``)."""
+    """A condition proposed from the arguments of the agent's approved requests (``propose_condition``
+    with ``seen``): what they had in common, the largest number of each."""
 
 
 def standing_options(report: Insights, tickets: Iterable[Ticket], *,
                      per_rule: int = 3) -> dict[str, list[StandingOption]]:
     """For each rule recommended for ``notify``, the agents whose approvals made it, most approved first:
-    allowing one of them standing loosens the policy for that agent alone. Requests whose arguments
-    hide characters are left out (a condition copied from them would hide them too)."""
+    allowing one of them standing loosens the policy for that agent alone, within a condition drawn
+    from all its approved requests. An offer whose condition would carry hidden characters is left
+    out (the reviewer could not see what they allow)."""
     from signoff._allowances import propose_condition
     from signoff._text import has_hidden
 
     wanted = {r.rule for r in report.recommendations if r.rule and r.suggest_level is Level.NOTIFY}
-    latest: dict[tuple[str, str], Ticket] = {}
-    counts: dict[tuple[str, str], int] = defaultdict(int)
+    approved: dict[tuple[str, str], list[Ticket]] = defaultdict(list)
     for t in tickets:
         if t.kind != "approval" or t.status != "approved" or not t.action.agent:
             continue
         for rule in wanted.intersection(t.rules):
-            key = (rule, t.action.agent)
-            counts[key] += 1
-            if key not in latest or (t.decided_at or t.created_at) > (latest[key].decided_at or latest[key].created_at):
-                latest[key] = t
+            approved[(rule, t.action.agent)].append(t)
     out: dict[str, list[StandingOption]] = {}
-    for (rule, agent), n in sorted(counts.items(), key=lambda kv: -kv[1]):
-        t = latest[(rule, agent)]
-        if has_hidden(json.dumps(t.action.args, ensure_ascii=False, default=str)) or len(out.get(rule, [])) >= per_rule:
+    for (rule, agent), made in sorted(approved.items(), key=lambda kv: -len(kv[1])):
+        made.sort(key=lambda t: t.decided_at or t.created_at)
+        latest = made[-1]
+        condition = propose_condition(latest.action.args, seen=[t.action.args for t in made[:-1]])
+        if has_hidden(condition) or len(out.get(rule, [])) >= per_rule:
             continue
-        out.setdefault(rule, []).append(StandingOption(rule=rule, agent=agent, approved=n, ticket_id=t.id,
-                                                       condition=propose_condition(t.action.args)))
+        out.setdefault(rule, []).append(StandingOption(rule=rule, agent=agent, approved=len(made),
+                                                       ticket_id=latest.id, condition=condition))
     return out

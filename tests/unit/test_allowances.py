@@ -45,6 +45,22 @@ class TestProposeCondition:
     def test_the_proposal_compiles(self) -> None:
         assert check_condition(propose_condition({"env": "staging", "amount": 1.5})) is not None
 
+    def test_from_several_approvals_what_they_share(self) -> None:
+        """With the other approved requests: the largest number; a text taking a few repeated values
+        becomes a list, one changing with every request (an order) goes; a name not always there goes."""
+        latest = {"env": "prod", "order": "A-9", "amount": 40.0, "n": 2, "dry": False, "note": "x"}
+        seen = [{"env": "staging", "order": f"A-{i}", "amount": 10.0 * i, "n": 7, "dry": False} for i in range(5)]
+        seen.append({"env": "prod", "order": "A-8", "amount": 5.0, "n": 1, "dry": False})
+        condition = propose_condition(latest, seen=seen)
+        assert 'args.amount <= 40.0 && args.dry == false && args.env in ["prod", "staging"] && args.n <= 7' \
+            == condition
+        assert check_condition(condition) is not None
+
+    def test_mixed_number_types_and_varied_flags_are_left_out(self) -> None:
+        """CEL compares int and double apart: a name that was both gets no bound; a flag that changed, none."""
+        assert "" == propose_condition({"amount": 3, "dry": True}, seen=[{"amount": 2.5, "dry": False}])
+        assert 'args.env == "staging"' == propose_condition({"env": "staging"}, seen=[{"env": "staging"}])
+
 
 class TestChecks:
     def test_conditions(self) -> None:

@@ -102,3 +102,17 @@ def test_standing_options_name_the_agents_behind_a_notify_recommendation(tmp_pat
     assert list(options) == ["deploys"]
     (bot,) = options["deploys"]
     assert (bot.agent, bot.approved, bot.condition) == ("bot", 6, "args.n <= 5")
+
+
+def test_a_standing_option_leaves_out_what_changed_with_every_request(tmp_path: Path) -> None:
+    """A release bot's approved deploys differ in version each time and share the environment: the
+    offer allows its releases to staging, not one exact repeat of the last version."""
+    policy, db = history(tmp_path)
+    with Gate.open(policy=policy, store=db, sweep=False) as g:
+        for i in range(4):
+            t = g.submit_sync(Action(name="deploy", args={"version": f"2.{i}", "env": "staging"}, agent="release"))
+            g.approve_sync(t.id, reviewer="alice")
+        tickets = g.list_tickets_sync(kind="approval", limit=1000)
+    options = standing_options(compute_insights(tickets, min_volume=3), tickets)
+    assert {"bot": "args.n <= 5", "release": 'args.env == "staging"'} == \
+        {o.agent: o.condition for o in options["deploys"]}
