@@ -1,5 +1,6 @@
 # Every target installs what it needs into .venv first, so a fresh clone needs nothing else.
 PY ?= python3
+PORT ?= 8080
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -16,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/signoff demo
+	$(BIN)/signoff demo --port $(PORT)
 
 test: $(STAMP)
 	bash scripts/test-setup.sh
