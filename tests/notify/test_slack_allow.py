@@ -88,6 +88,14 @@ def test_no_condition_is_proposed_from_arguments_with_hidden_characters() -> Non
     assert "hidden or control characters" in json.dumps(view["blocks"])
 
 
+def test_the_longest_names_fit_the_dialog() -> None:
+    t = ticket(action=Action(name="d" * 200, agent="a" * 200, args={}))  # Action's own limits
+    intro = allow_modal(t, any_agent=True)["blocks"][0]["text"]["text"]
+    assert len(intro) <= 3000 and "d" * 200 in intro
+    scope = blocks_of(allow_modal(t, any_agent=True))["scope"]["element"]["options"][0]["text"]["text"]
+    assert len(scope) <= 75 and scope.endswith("…")
+
+
 def test_parse_the_allow_dialog() -> None:
     meta = json.dumps({"ticket": "tk_1", "response_url": "https://hooks.x/r"})
     it = parse(allow_submit("U0ALICE", meta, "  args.env == 'x'  ", expires="7d", scope="any"))
@@ -194,6 +202,8 @@ async def test_who_may_not_decide_gets_no_modal_and_a_forged_submission_allows_n
     own = await slack.submit()
     resp = await slack.post(allow_submit("U0AGENT7", json.dumps({"ticket": own.id}), ""))
     assert "requested ticket" in resp.json()["errors"]["condition"]
+    resp = await slack.post(allow_submit("U0ALICE", json.dumps({"ticket": "tk_nope"}), ""))
+    assert "tk_nope" in resp.json()["errors"]["condition"]
     resp = await slack.post(allow_submit("U0NOBODY", json.dumps({"ticket": own.id}), ""))
     assert "not linked to a signoff reviewer" in resp.json()["errors"]["condition"]
     assert await slack.gate.list_allowances() == []

@@ -37,6 +37,8 @@ EXPIRY_LABELS = {"1h": "1 hour", "1d": "1 day", "7d": "7 days", "never": "until 
 _INPUT_LIMIT = 3000
 _OPTION_LIMIT = 75
 _TEXT_LIMIT = 3000
+_NAME_LIMIT = 200
+"""An action's or agent's name in the dialog's text, at most (cut with a visible …)."""
 
 
 def allowable(ticket: Ticket) -> bool:
@@ -64,8 +66,9 @@ def allow_modal(ticket: Ticket, *, any_agent: bool, response_url: str | None = N
     elif len(proposal) > _INPUT_LIMIT:
         proposal = ""
         warnings.append("The proposed condition is too long for this dialog: write it yourself, or use the inbox.")
-    who = f"the agent {inline_code(a.agent)}" if a.agent else "requests without an agent"
-    intro = (f"Approves this request and, from now on, lets {who} run {inline_code(a.name)} without asking "
+    who = f"the agent {inline_code(plain(a.agent, _NAME_LIMIT))}" if a.agent else "requests without an agent"
+    action = inline_code(plain(a.name, _NAME_LIMIT))
+    intro = (f"Approves this request and, from now on, lets {who} run {action} without asking "
              "while the condition holds (shown in the feed, revocable on the Allowances page). "
              f"It never lifts a `deny`. _Action and agent names are {AGENT_WORDS}._")
     cond_element: dict[str, Any] = {"type": "plain_text_input", "action_id": CONDITION_BLOCK,
@@ -73,7 +76,7 @@ def allow_modal(ticket: Ticket, *, any_agent: bool, response_url: str | None = N
     if proposal:
         cond_element["initial_value"] = proposal
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": intro[:_TEXT_LIMIT]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": intro}},
         {"type": "input", "block_id": CONDITION_BLOCK, "optional": True,
          "label": {"type": "plain_text", "text": "Condition on the arguments (CEL over args)"},
          "hint": {"type": "plain_text", "text": "Proposed from the agent's arguments (unverified): check it. "

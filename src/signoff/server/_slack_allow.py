@@ -73,11 +73,11 @@ async def allow_submitted(gate: Gate, channel: SlackChannel, it: Interaction, re
         check_condition(it.condition)  # the Gate checks it again; here to name the field
     except UserError as exc:
         return _errors(CONDITION_BLOCK, f"{exc} (the condition is CEL over args, e.g. args.env == \"staging\").")
-    ticket = await gate.get_ticket(it.ticket_ids[0])
-    if ticket.status == "pending" and not allowable(ticket):
-        return _errors(CONDITION_BLOCK, f"{ticket.id} cannot be allowed standing: a mode raised it, or it is "
-                                        "not a request for approval.")
     try:
+        ticket = await gate.get_ticket(it.ticket_ids[0])
+        if ticket.status == "pending" and not allowable(ticket):
+            return _errors(CONDITION_BLOCK, f"{ticket.id} cannot be allowed standing: a mode raised it, or it "
+                                            "is not a request for approval.")
         with decided_via("slack"):
             made = await gate.allow(ticket.id, reviewer=reviewer.name, condition=it.condition or None,
                                     expires=it.expires, any_agent=it.any_agent)
