@@ -45,3 +45,10 @@ def test_a_surging_agent_is_flagged_and_held_back(page: Any, guarded: Served, tm
     assert head.locator("button.approve").count() == 0 and head.locator("button.reject").count() == 1
     statuses = {t.status for t in guarded.run(guarded.gate.list_tickets(agent="loop<b>", limit=10))}
     assert statuses == {"pending"}
+    assert "its 4 pending tickets" in text
+
+    for t in guarded.run(guarded.gate.list_tickets(agent="loop<b>", limit=10)):  # decided one by one
+        guarded.run(guarded.gate.reject(t.id, reviewer="alice", feedback="slow down"))
+    page.goto(guarded.url + "/feed")
+    after = page.locator(".surges").inner_text()
+    assert "None of its tickets is pending now" in after and "pending ticket" not in after

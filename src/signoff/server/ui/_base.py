@@ -10,6 +10,7 @@ the API gives the same error (``server._error_map``).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from signoff._model import Ticket, utcnow
 from signoff._via import decided_via
 from signoff.audit import VerifyResult
 from signoff.gate import Gate
+from signoff.review._flood import Surge
 from signoff.review._transitions import check_mode_switch
 from signoff.server._error_map import public_detail, status_for
 from signoff.server.ui import _csrf
@@ -261,6 +263,11 @@ class InboxUI:
 
     async def pending_count(self) -> int:
         return await self.gate.count_tickets(status="pending")
+
+    async def surge_banner(self, surges: Mapping[str, Surge]) -> list[tuple[Surge, int]]:
+        """Each surging agent with how many of its tickets are pending now (the banner says so)."""
+        counts = await asyncio.gather(*(self.gate.count_tickets(status="pending", agent=a) for a in surges))
+        return list(zip(surges.values(), counts, strict=True))
 
 
 def _back(request: Request) -> str:

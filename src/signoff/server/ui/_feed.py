@@ -21,7 +21,7 @@ FEED_PAGE = 100
 async def feed(ui: InboxUI, request: Request, viewer: Viewer) -> Response:
     items = await ui.gate.list_tickets(kind="notification", limit=FEED_PAGE, newest_first=True)
     return ui.render(request, "feed.html", viewer, items=items, pending=await ui.pending_count(),
-                     note=ui.read_note(request), surges=list((await ui.gate.surges()).values()))
+                     note=ui.read_note(request), surges=await ui.surge_banner(await ui.gate.surges()))
 
 
 async def flag(ui: InboxUI, request: Request, viewer: Viewer, form: Mapping[str, str]) -> Response:

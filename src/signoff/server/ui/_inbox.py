@@ -60,7 +60,7 @@ async def inbox(ui: InboxUI, request: Request, viewer: Viewer) -> Response:
                                agents=sorted({t.action.agent for t in tickets}),
                                actions=sorted({t.action.name for t in tickets}),
                                has_next=page * WINDOW < total, page_url=lambda p: _page_url(f, p),
-                               surges=list(surges.values()), surging=set(surges), doubts=doubts,
+                               surges=await ui.surge_banner(surges), surging=set(surges), doubts=doubts,
                                doubts_cap=DOUBTS_SHOWN)
     return ui.render(request, "inbox.html", viewer, pending=all_pending, **ctx)
 
