@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 
 from signoff._model import Ticket
 from signoff._seen import seen_for
+from signoff.notify._slack_allow import allowable
 from signoff.server.ui._allowances import allow_form
 from signoff.server.ui._base import HTTPProblem, InboxUI, Viewer, local_path, wants_json
 from signoff.server.ui._doubt import doubt_permission
@@ -46,7 +47,8 @@ async def _ticket_response(ui: InboxUI, request: Request, viewer: Viewer, t: Tic
     hidden = hidden_counts(t)
     return ui.render(
         request, "ticket.html", viewer, status=status, t=t, a=a,
-        perm=permission(t, viewer.reviewer, ui.gate.policy.tiers), allow=allow_form(ui, t, viewer),
+        perm=permission(t, viewer.reviewer, ui.gate.policy.tiers),
+        allow=allow_form(ui, t, viewer) if allowable(t) else None,  # the rule Slack's button follows too
         doubt=doubt_permission(t, viewer, ui.gate.policy.tiers),
         history=history, next_id=next_id, hidden=hidden, hidden_total=sum(hidden.values()),
         edit_text=edit_text if edit_text is not None else pretty_json(dict(t.executable_action.args)),
