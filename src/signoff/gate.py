@@ -14,7 +14,6 @@ import os
 import secrets
 import socket
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
@@ -34,18 +33,16 @@ from signoff._errors import (
 from signoff._gate_allowances import Allowances
 from signoff._gate_deadlines import Deadlines, deadline_before
 from signoff._gate_doors import ServerDoors
+from signoff._gate_figures import Figures
 from signoff._gate_sync import SyncTwins
 from signoff._model import Action, Decision, Level, Outcome, Resolution, Ticket, utcnow
 from signoff._records import Change
 from signoff._seen import current_seen, with_seen
-from signoff._shadow import ShadowRecorder, flush, run_flusher, shadow_report
+from signoff._shadow import ShadowRecorder, flush, run_flusher
 from signoff._telemetry import traced
 from signoff._via import current_via
-from signoff.audit import VerifyResult, verify_chain
 from signoff.client import RemoteGate
-from signoff.insights import Insights, ReplayReport, compute_insights, replay, reviewer_stats, with_changes
 from signoff.policy import Policy, PolicySpec
-from signoff.review import _flood as flood
 from signoff.review import _submission as submission
 from signoff.review import _transitions as tr
 from signoff.review._flood import Surge, held_back
@@ -65,9 +62,6 @@ __all__ = ["BatchResult", "Gate", "decision_of", "intent", "raise_for"]
 P = ParamSpec("P")
 R = TypeVar("R")
 _GRACE = timedelta(milliseconds=250)
-_DECIDED_STATUSES = ("approved", "rejected", "expired", "aborted", "cancelled")
-_SURGE_CACHE = timedelta(seconds=5)
-"""How long the flood guard's counts are reused (a read of the store's recent tickets)."""
 
 
 def _new_id() -> str:
@@ -86,7 +80,7 @@ def _on_engine(method: Callable[Concatenate[Gate, P], Coroutine[Any, Any, R]],
     return cast("Callable[Concatenate[Gate, P], Coroutine[Any, Any, R]]", wrapper)
 
 
-class Gate(SyncTwins, Deadlines, ServerDoors, Allowances):
+class Gate(SyncTwins, Deadlines, ServerDoors, Allowances, Figures):
     """The approval gate. Open with ``Gate.open(policy=..., store=...)``; close with ``close()``."""
 
     def __init__(self, policy: Policy, store: Store, *, sweep: bool = True, poll_interval: float = 0.02,
@@ -105,7 +99,6 @@ class Gate(SyncTwins, Deadlines, ServerDoors, Allowances):
         self._closed = False
         self._wake_sweeper: asyncio.Event | None = None
         self._next_sweep = 0.0  # when the sweeper wakes next (unix time); 0 while it sweeps
-        self._surges: tuple[datetime, dict[str, Surge]] | None = None  # the flood guard's last count
         self._allowances = AllowanceIndex(policy.tiers)  # standing approvals (signoff._gate_allowances)
         self.store.notifier.add_callback(self._on_event)
 
@@ -544,22 +537,6 @@ class Gate(SyncTwins, Deadlines, ServerDoors, Allowances):
         failed.update(result.failed)
         return BatchResult(decided=result.decided, failed={tid: failed[tid] for tid in ids if tid in failed})
 
-    async def surges(self) -> dict[str, Surge]:
-        """Agents submitting far above their own usual rate (the policy's ``defaults.flood_guard``), by name.
-
-        Counted from the store (every server's tickets) at most every few seconds."""
-        guard = self.policy.spec.defaults.flood_guard
-        if not guard.enabled:
-            return {}
-        now = utcnow()
-        cached = self._surges
-        if cached is not None and now - cached[0] < _SURGE_CACHE:
-            return cached[1]
-        since, recent = flood.windows(guard, now)
-        found = flood.surges(await self._engine.run(self.store.agent_activity(since, recent)), guard)
-        self._surges = (now, found)
-        return found
-
     async def decide_batch(self, batch: str, *, reviewer: str | None = None, approve: bool,
                            feedback: str = "") -> BatchResult:
         pending = await self.list_tickets(status="pending", batch=batch, limit=10_000)
@@ -608,28 +585,6 @@ class Gate(SyncTwins, Deadlines, ServerDoors, Allowances):
             actor = reviewer
         await self.store.set_mode(mode, actor=actor)
         self._mode = mode
-
-    async def insights(self, *, min_volume: int = 20) -> Insights:
-        """Approval rates per rule and action, time to decision, and recommendations."""
-        tickets = await self.list_tickets(kind="approval", status=_DECIDED_STATUSES, limit=1_000_000)
-        if self._shadow is not None:
-            await self._engine.run(flush(self._shadow, self.store))
-        entries = await self._engine.run(self.store.audit_entries())
-        report = replace(compute_insights(tickets, min_volume=min_volume), reviewers=reviewer_stats(entries),
-                         shadow=shadow_report(entries, tickets, live=self._shadow))
-        return with_changes(report, self.policy, tickets)  # each recommendation as a diff, replayed
-
-    async def replay(self, policy: Policy | PolicySpec | Mapping[str, Any] | str | Path) -> ReplayReport:
-        """What ``policy`` would have done with the decided requests in the store."""
-        new = Policy.coerce(policy)
-        tickets = await self.list_tickets(kind="approval", status=_DECIDED_STATUSES, limit=1_000_000)
-        return replay(tickets, new.evaluate)
-
-    async def verify_audit(self) -> VerifyResult:
-        entries = await self._engine.run(self.store.audit_entries())
-        head = await self._engine.run(self.store.audit_head())
-        base = await self._engine.run(self.store.audit_base())
-        return verify_chain(entries, head, base)
 
     # -- sync twins: the methods are in signoff._gate_sync; this runs each on the engine ---------
     def _sync(self, name: str, coro: Awaitable[R]) -> R:
