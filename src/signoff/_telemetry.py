@@ -1,8 +1,9 @@
 """OpenTelemetry spans for the gate's steps, when the ``otel`` extra (opentelemetry-api) is installed.
 
-``@traced("signoff.submit")`` on a Gate or RemoteGate coroutine method opens a span around each
-call, with the ticket id (``signoff.ticket_id``) taken from a ``ticket_id`` argument, the Decision
-executed, or the Ticket/Decision returned. Without opentelemetry the decorator returns the function itself, so
+``@traced("signoff.submit")`` on a Gate or RemoteGate method (a coroutine, or a RemoteGate sync
+twin, which makes its own HTTP calls) opens a span around each call, with the ticket id
+(``signoff.ticket_id``) taken from a ``ticket_id`` argument, the Decision executed, or the
+Ticket/Decision returned. Without opentelemetry the decorator returns the function itself, so
 an install without the extra pays nothing, not even a wrapper call; the import is tried once,
 here. With the API but no tracer provider configured, the call goes straight through too
 (checked per call, so a provider set later is picked up).
@@ -15,8 +16,9 @@ shows the server's work for its request as children.
 from __future__ import annotations
 
 import functools
+import inspect
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -35,7 +37,7 @@ ENABLED = _trace is not None
 """Whether opentelemetry-api is importable (the ``otel`` extra)."""
 _IDLE: tuple[type, ...] = (_trace.ProxyTracerProvider, _trace.NoOpTracerProvider) if _trace is not None else ()
 
-F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+F = TypeVar("F", bound=Callable[..., Any])
 _TICKET = re.compile(r"tk_[0-9a-f]{16}")
 
 
@@ -52,23 +54,39 @@ def traced(name: str) -> Callable[[F], F]:
             return fn
         tracer, provider, idle = _trace.get_tracer("signoff"), _trace.get_tracer_provider, _IDLE
 
+        def opened(span: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+            recording: bool = span.is_recording()
+            if recording:
+                first = kwargs.get("ticket_id", args[1] if len(args) > 1 else None)  # (self, ticket_id, ...)
+                tid = first if isinstance(first, str) else getattr(first, "ticket_id", None)  # a Decision
+                if isinstance(tid, str):
+                    span.set_attribute("signoff.ticket_id", tid)
+            return recording
+
+        def closing(span: Any, recording: bool, result: Any) -> Any:
+            tid = _ticket_of(result) if recording else None
+            if tid is not None:
+                span.set_attribute("signoff.ticket_id", tid)
+            return result
+
+        if not inspect.iscoroutinefunction(fn):  # a sync twin (RemoteGate's run their own HTTP calls)
+            @functools.wraps(fn)
+            def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+                if type(provider()) in idle:
+                    return fn(*args, **kwargs)
+                with tracer.start_as_current_span(name) as span:
+                    recording = opened(span, args, kwargs)
+                    return closing(span, recording, fn(*args, **kwargs))
+
+            return sync_wrapper  # type: ignore[return-value]
+
         @functools.wraps(fn)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
             if type(provider()) in idle:  # no SDK configured (yet): a no-op span would cost ~3 us a call
                 return await fn(*args, **kwargs)
             with tracer.start_as_current_span(name) as span:
-                recording = span.is_recording()
-                if recording:
-                    first = kwargs.get("ticket_id", args[1] if len(args) > 1 else None)  # (self, ticket_id, ...)
-                    tid = first if isinstance(first, str) else getattr(first, "ticket_id", None)  # a Decision
-                    if isinstance(tid, str):
-                        span.set_attribute("signoff.ticket_id", tid)
-                result = await fn(*args, **kwargs)
-                if recording:
-                    tid = _ticket_of(result)
-                    if tid is not None:
-                        span.set_attribute("signoff.ticket_id", tid)
-                return result
+                recording = opened(span, args, kwargs)
+                return closing(span, recording, await fn(*args, **kwargs))
 
         return wrapper  # type: ignore[return-value]
 

@@ -251,10 +251,12 @@ class RemoteGate(RemoteFlows):
                         "where the server's database is")
 
     # -- sync twins (keep in sync with the async methods above) ---------------------------------
+    @traced("signoff.guard")
     def guard_sync(self, action: Action, *, state: Any = None, idempotency_key: str | None = None,
                    timeout: float | None = None) -> Decision:
         return self._twin("guard_sync", self._f_guard(action, state, idempotency_key, timeout))
 
+    @traced("signoff.submit")
     def submit_sync(self, action: Action, *, state: Any = None, idempotency_key: str | None = None) -> Ticket:
         return self._twin("submit_sync", self._f_submit(action, state, idempotency_key))
 
@@ -263,6 +265,7 @@ class RemoteGate(RemoteFlows):
                          require_review: Sequence[bool] | None = None) -> list[Ticket]:
         return self._twin("submit_many_sync", self._f_submit_many(actions, states, idempotency_keys, require_review))
 
+    @traced("signoff.wait")
     def wait_sync(self, ticket_id: str, timeout: float | None = None) -> Decision:
         return self._twin("wait_sync", self._f_wait_decision(ticket_id, timeout))
 
@@ -285,10 +288,12 @@ class RemoteGate(RemoteFlows):
     def cancel_sync(self, ticket_id: str, *, actor: str = "agent", reason: str = "") -> Ticket:
         return self._twin("cancel_sync", self._f_cancel(ticket_id, reason))
 
+    @traced("signoff.decide")
     def approve_sync(self, ticket_id: str, *, reviewer: str | None = None, args: Mapping[str, Any] | None = None,
                      comment: str = "") -> Ticket:
         return self._twin("approve_sync", self._f_approve(ticket_id, reviewer, args, comment))
 
+    @traced("signoff.decide")
     def reject_sync(self, ticket_id: str, *, reviewer: str | None = None, feedback: str = "") -> Ticket:
         return self._twin("reject_sync", self._f_reject(ticket_id, reviewer, feedback))
 
@@ -327,6 +332,7 @@ class RemoteGate(RemoteFlows):
     def verify_audit_sync(self) -> VerifyResult:
         return self._twin("verify_audit_sync", self._f_verify())
 
+    @traced("signoff.execute")
     def execute_sync(self, decision: Decision, fn: Callable[..., Any], *, lease: float | None = None) -> Any:
         """Sync twin of ``execute``: ``fn`` runs in the calling thread."""
         return execution.drive_sync(

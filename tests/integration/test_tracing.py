@@ -158,6 +158,28 @@ class TestTraceContext:
         for name in ("signoff.wait", "signoff.execute"):
             assert tid in [(s.attributes or {}).get("signoff.ticket_id") for s in named(spans, name)], name
 
+    def test_the_sync_twins_of_gate_remote_are_spans_too(self, traced: tuple[Served, InMemorySpanExporter]) -> None:
+        """``submit_sync``, ``approve_sync``, ``wait_sync`` and ``execute_sync`` on Gate.remote open the same
+        spans as their async twins, under the caller's span, and the server's request spans are theirs."""
+        served, exporter = traced
+        agent = Gate.remote(served.url, token=served.token("agent", "bot"))
+        alice = Gate.remote(served.url, token=served.token("reviewer", "alice"))
+        with trace.get_tracer("test").start_as_current_span("sync-run") as root:
+            ticket = agent.submit_sync(Action(name="deploy", args={"v": 2}, agent="bot", reasoning="ship"))
+            alice.approve_sync(ticket.id)
+            decision = agent.wait_sync(ticket.id, timeout=10)
+            assert "ran" == agent.execute_sync(decision, lambda **_: "ran")
+        agent.close()
+        alice.close()
+        spans = list(exporter.get_finished_spans())
+        top = root.get_span_context().span_id
+        mine = {s.name: s for s in spans if s.parent is not None and s.parent.span_id == top}
+        assert {"signoff.submit", "signoff.decide", "signoff.wait", "signoff.execute"} <= set(mine)
+        for name in ("signoff.submit", "signoff.decide", "signoff.wait", "signoff.execute"):
+            assert ticket.id == (mine[name].attributes or {}).get("signoff.ticket_id"), name
+        server_submit = [s for s in spans if s.kind == trace.SpanKind.SERVER and s.name == "POST /api/v1/tickets"]
+        assert [mine["signoff.submit"].context.span_id] == [s.parent.span_id for s in server_submit if s.parent]
+
     def test_local_gate_guard_span(self, traced: tuple[Served, InMemorySpanExporter]) -> None:
         """A local Gate's guard is a span too, with the ticket of an action that needs no human."""
         served, exporter = traced
@@ -167,6 +189,10 @@ class TestTraceContext:
 
         asyncio.run(run())
         assert named(list(exporter.get_finished_spans()), "signoff.guard")
+        with trace.get_tracer("test").start_as_current_span("sync-caller") as caller:  # the sync twin, too
+            served.gate.guard_sync(Action(name="read", args={}, agent="bot", reasoning="look again"))
+        guards = named(list(exporter.get_finished_spans()), "signoff.guard")
+        assert caller.get_span_context().span_id in [s.parent.span_id for s in guards if s.parent]
 
 
 class TestTraceMiddleware:
