@@ -26,6 +26,7 @@ from signoff._gate_allowances import Allowances
 from signoff._gate_deadlines import Deadlines, deadline_before
 from signoff._gate_doors import ServerDoors
 from signoff._gate_figures import Figures
+from signoff._gate_modes import Modes
 from signoff._gate_reviews import Reviews
 from signoff._gate_sync import SyncTwins
 from signoff._model import Action, Decision, Level, Outcome, Ticket, utcnow
@@ -56,7 +57,7 @@ def _new_id() -> str:
     return "tk_" + secrets.token_hex(8)
 
 
-class Gate(SyncTwins, Deadlines, ServerDoors, Reviews, Allowances, Figures):
+class Gate(SyncTwins, Deadlines, ServerDoors, Reviews, Allowances, Figures, Modes):
     """The approval gate. Open with ``Gate.open(policy=..., store=...)``; close with ``close()``."""
 
     def __init__(self, policy: Policy, store: Store, *, sweep: bool = True, poll_interval: float = 0.02,
@@ -66,7 +67,6 @@ class Gate(SyncTwins, Deadlines, ServerDoors, Reviews, Allowances, Figures):
         self.store = store
         self.instance = instance or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._known: set[str] = set()
-        self._mode: str | None = None
         self._engine = Engine()
         self._engine.inline = bool(getattr(store, "inline_safe", False))
         self._tasks: list[asyncio.Task[None]] = []
@@ -111,10 +111,8 @@ class Gate(SyncTwins, Deadlines, ServerDoors, Reviews, Allowances, Figures):
     async def _start(self) -> None:
         await self.store.open()
         self._known = await self.store.known_fingerprints()
-        self._mode = await self.store.get_mode()
+        await self._load_mode()
         await self._load_allowances()
-        if self._mode is not None and self._mode not in self.policy.modes:
-            self._mode = None  # a mode the current policy no longer defines is off
         if self.policy.spec.notifications is not None:
             # Ticket events from now on are announced, whoever opens the store first (an agent's gate
             # or a server); history from before notifications were configured is not.
@@ -179,8 +177,7 @@ class Gate(SyncTwins, Deadlines, ServerDoors, Reviews, Allowances, Figures):
             if fp:
                 self._known.add(str(fp))
         elif ev.kind == "mode":
-            mode = ev.data.get("mode")
-            self._mode = str(mode) if mode and mode in self.policy.modes else None
+            self._mode_event(ev)
         elif ev.kind.startswith("allowance_") or ev.kind == "reviewer":
             self._allowance_event(ev)
         if ev.kind in ("submitted", "escalated", "retried") and self._wake_sweeper is not None \
@@ -188,11 +185,6 @@ class Gate(SyncTwins, Deadlines, ServerDoors, Reviews, Allowances, Figures):
             self._engine.loop.call_soon_threadsafe(self._wake_sweeper.set)
 
     # -- evaluation -------------------------------------------------------------------------
-    @property
-    def mode(self) -> str | None:
-        """The mode in force (``None`` when none is switched on)."""
-        return self._mode
-
     def evaluate(self, action: Action) -> Outcome:
         """Pure and fast: the level, reasons, matched rules and reviewers needed for ``action``."""
         outcome = self.policy.evaluate(action, mode=self._mode, is_known=self._known.__contains__)
@@ -216,13 +208,6 @@ class Gate(SyncTwins, Deadlines, ServerDoors, Reviews, Allowances, Figures):
     async def evaluate_async(self, action: Action) -> Outcome:
         """``evaluate`` for code written against ``GateLike`` (a RemoteGate asks its server)."""
         return self.evaluate(action)
-
-    async def get_mode(self) -> str | None:
-        """The mode in force; the same as ``mode`` here (a RemoteGate asks its server)."""
-        return self._mode
-
-    def get_mode_sync(self) -> str | None:
-        return self._mode
 
     # -- agent side -------------------------------------------------------------------------
     def _ticket_for(self, action: Action, outcome: Outcome, *, now: datetime, idempotency_key: str | None,
@@ -415,27 +400,6 @@ class Gate(SyncTwins, Deadlines, ServerDoors, Reviews, Allowances, Figures):
             hashed = hash_password(password)
         self._engine.run_sync(self.store.put_reviewer(Reviewer(name=name, tier=tier, password_hash=hashed),
                                                       actor=actor))
-
-    def set_mode(self, mode: str | None, *, actor: str = "operator", reviewer: str | None = None) -> None:
-        """Switch a mode on (``None``: off). Audited; every gate on the store follows.
-
-        A mode changes what runs without a human for every agent, so a ``reviewer`` must be of the
-        policy's top tier (NotAuthorized otherwise) and is recorded as the actor. Without one, the
-        call is the operator's own (local code with the store in hand), recorded as ``actor``."""
-        self._engine.run_sync(self._set_mode(mode, actor=actor, reviewer=reviewer))
-
-    async def set_mode_async(self, mode: str | None, *, actor: str = "operator", reviewer: str | None = None) -> None:
-        """Async twin of ``set_mode`` (keep in sync)."""
-        await self._engine.run(self._set_mode(mode, actor=actor, reviewer=reviewer))
-
-    async def _set_mode(self, mode: str | None, *, actor: str, reviewer: str | None) -> None:
-        if mode is not None and mode not in self.policy.modes:
-            raise UserError(f"unknown mode {mode!r}; the policy defines {list(self.policy.modes) or 'no modes'}")
-        if reviewer is not None:
-            tr.check_mode_switch(await self._reviewer(reviewer), tiers=self.policy.tiers)
-            actor = reviewer
-        await self.store.set_mode(mode, actor=actor)
-        self._mode = mode
 
     # -- sync twins: the methods are in signoff._gate_sync; this runs each on the engine ---------
     def _sync(self, name: str, coro: Awaitable[R]) -> R:
