@@ -26,6 +26,7 @@ from signoff._allowances import (
 from signoff._errors import Conflict, NotAuthorized, NotFound, UserError
 from signoff._model import Action, Outcome, Ticket, utcnow
 from signoff._records import AuditDraft, Event, Reviewer
+from signoff._via import current_via
 from signoff.review import _transitions as tr
 
 if TYPE_CHECKING:
@@ -147,7 +148,7 @@ class Allowances:
             id=new_allowance_id(), action=t.action.name, agent=agent,
             condition=cond, tier=rv.tier, required=t.required_approvals, reviewers=(rv.name,), ticket_id=t.id,
             created_at=now, expires_at=until, comment=comment)
-        made = await self.store.insert_allowance(allowance, actor=rv.name)
+        made = await self.store.insert_allowance(allowance, actor=rv.name, via=current_via())
         self._allowances.put(made)
         return made
 
@@ -178,7 +179,7 @@ class Allowances:
             lowest = a.tier if tr.reviewer_rank(tiers, a.tier) <= tr.reviewer_rank(tiers, rv.tier) else rv.tier
             return _evolve(a, reviewers=(*a.reviewers, rv.name), tier=lowest), "allowance_confirmed"
 
-        made = await self.store.update_allowance(allowance_id, change, actor=rv.name)
+        made = await self.store.update_allowance(allowance_id, change, actor=rv.name, via=current_via())
         self._allowances.put(made)
         return made
 

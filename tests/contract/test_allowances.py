@@ -10,7 +10,8 @@ import pytest
 from signoff import Action, Gate, Level
 from signoff._errors import Conflict, NotAuthorized, UserError
 from signoff._model import utcnow
-from tests.contract.conftest import GateFactory, audit_kinds
+from signoff._via import decided_via
+from tests.contract.conftest import GateFactory, audit_kinds, read_audit
 
 
 def refund(amount: float, agent: str = "shop-bot") -> Action:
@@ -41,6 +42,21 @@ class TestWhatItAllows:
         assert ("notification", "standing_approval") == (ticket.kind, ticket.reasons[-1].code)
         assert ["allowance_created", "allowance_used"] == [k for k in audit_kinds(store_url)
                                                            if k.startswith("allowance")]
+
+    async def test_the_door_an_allowance_came_through_is_audited(self, gate: Gate, store_url: str) -> None:
+        """Created through the API (or a local call), the entry says ``via: api``; through a door that
+        names itself (Slack, the inbox), that door, on the approval and on the allowance alike."""
+        await allowed_refund(gate)
+        created = [e for e in read_audit(store_url) if e.kind == "allowance_created"]
+        assert ["api"] == [e.data.get("via") for e in created]
+
+    @pytest.mark.local_only("the door is set by the server's own routes over HTTP")
+    async def test_an_allowance_made_in_slack_says_so(self, gate: Gate, store_url: str) -> None:
+        with decided_via("slack"):
+            await allowed_refund(gate)
+        entries = read_audit(store_url)
+        assert ["slack"] == [e.data.get("via") for e in entries if e.kind == "allowance_created"]
+        assert "slack" == next(e.data.get("via") for e in entries if e.kind == "approved")
 
     async def test_outside_its_scope_a_human_is_asked(self, gate: Gate) -> None:
         """Another agent, arguments outside the condition, and a rule needing a higher tier all still ask."""

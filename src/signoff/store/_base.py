@@ -385,16 +385,16 @@ class BaseStore(ABC):
                                       decide=decide))
 
     # -- standing approvals (signoff._allowances) -------------------------------------------------
-    async def insert_allowance(self, allowance: Allowance, *, actor: str) -> Allowance:
+    async def insert_allowance(self, allowance: Allowance, *, actor: str, via: str | None = None) -> Allowance:
         """Store a new allowance; audited as ``allowance_created`` (its event carries the record, so
-        every gate on the store learns of it)."""
+        every gate on the store learns of it), with the door it came through (``via``) if given."""
         return await self._apply(Transaction(decide=lambda _: Writes(
             result=allowance, writes=[Query("insert_allowance", _allowance_row(allowance))],
             audit=[AuditDraft(kind="allowance_created", actor=actor, ticket_id=allowance.ticket_id,
-                              data={"allowance": allowance.to_dict()})])))
+                              data=_allowance_data(allowance, via))])))
 
     async def update_allowance(self, allowance_id: str, change: Callable[[Allowance], tuple[Allowance, str]],
-                               *, actor: str) -> Allowance:
+                               *, actor: str, via: str | None = None) -> Allowance:
         """Change an allowance under its lock: ``change`` returns the new record and the audit kind."""
 
         def decide(rows: list[list[Row]]) -> Writes[Allowance]:
@@ -403,7 +403,7 @@ class BaseStore(ABC):
             new, kind = change(Allowance.from_dict(json.loads(rows[0][0][0])))
             return Writes(result=new, writes=[Query("update_allowance", _allowance_row(new))],
                           audit=[AuditDraft(kind=kind, actor=actor, ticket_id=new.ticket_id,
-                                            data={"allowance": new.to_dict()})])
+                                            data=_allowance_data(new, via))])
 
         return await self._apply(Transaction(reads=[Query("lock_allowance", {"id": allowance_id})], decide=decide))
 
@@ -417,6 +417,10 @@ class BaseStore(ABC):
         rows = await self._fetch(Query("allowance_uses"))
         return {str(r[0]): (int(r[1]), datetime.fromisoformat(str(r[2])).astimezone(UTC)) for r in rows
                 if r[0] is not None}
+
+
+def _allowance_data(a: Allowance, via: str | None) -> dict[str, Any]:
+    return {"allowance": a.to_dict(), **({"via": via} if via else {})}
 
 
 def _allowance_row(a: Allowance) -> dict[str, Any]:
