@@ -34,8 +34,8 @@ from typing import Any
 
 from signoff._allowances import before_allowance
 from signoff._model import Action, Level, Outcome, Ticket, utcnow
+from signoff._records import AuditDraft, AuditEntry
 from signoff.policy import Policy
-from signoff.store._records import AuditDraft, AuditEntry
 
 __all__ = ["AUDIT_KIND", "Change", "Observation", "PolicyComparison", "ShadowRecorder", "compare",
            "comparison_from_dict", "comparison_to_dict", "flush", "observations_from_audit",
