@@ -7,26 +7,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
-import httpx
-import pytest
-
-from signoff import Action, Gate
+from signoff import Action
 from signoff._model import Level, Reason
 from signoff.notify._slack_allow import ALLOW, ALLOW_VIEW, allow_modal, allowable
 from signoff.notify._slack_blocks import render
-from signoff.notify.slack import SlackChannel
 from signoff.notify.slack_interactions import parse
-from signoff.server import ServerSettings, create_app
-from tests.notify import _slack_api
-from tests.notify._slack_api import CHANNEL_ID, TOKEN, SlackAPI
+from tests.notify import test_slack_interactions as interactions
+from tests.notify._slack_api import CHANNEL_ID
 from tests.notify._tickets import StaticLinks, ticket
-from tests.notify.conftest import POLICY
-from tests.notify.test_slack_interactions import BASE, PATH, REVIEWERS, SECRET, Slack, form, press, sign
+from tests.notify.test_slack_interactions import PATH, REVIEWERS, Slack, form, press, sign
 
 
 def allow_submit(user: str, metadata: str, condition: str | None, *, expires: str = "1d",
@@ -107,24 +99,7 @@ def test_parse_the_allow_dialog() -> None:
 
 # -- through the real server app ------------------------------------------------------------------
 
-@pytest.fixture
-def api() -> Iterator[SlackAPI]:
-    yield from _slack_api.serve()
-
-
-@pytest.fixture
-async def slack(tmp_path: Path, api: SlackAPI) -> AsyncIterator[Slack]:
-    (tmp_path / "policy.yaml").write_text(POLICY)
-    gate = Gate.open(policy=tmp_path / "policy.yaml", store=f"sqlite:///{tmp_path}/s.db", sweep=False)
-    for r in REVIEWERS:
-        await gate._engine.run(gate.store.put_reviewer(r))
-    channel = SlackChannel("approvals", channel="#approvals", token=TOKEN, signing_secret=SECRET,
-                           api_url=api.api_url)
-    app = create_app(gate, settings=ServerSettings(public_url=BASE), channels={"approvals": channel})
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
-        yield Slack(gate, api, client)
-    await gate.aclose()
-
+api, slack = interactions.api, interactions.slack  # the fixtures: the real app, the local Slack API
 
 async def open_modal(slack: Slack, user: str, ticket_id: str) -> dict[str, Any]:
     resp = await slack.post(press(user, ALLOW, ticket_id, response_url=slack.api.response_url(), trigger="T.9"))

@@ -6,8 +6,6 @@ message the allowance is still told (in the thread) and lets the next matching r
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,15 +13,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from signoff import Action, Gate, RemoteGate
+from signoff import Action, RemoteGate
 from signoff.notify._slack_allow import ALLOW
-from signoff.store._records import Reviewer
 from tests.notify import _slack_api
-from tests.notify._slack_api import CHANNEL_ID, TOKEN, SlackAPI
+from tests.notify._slack_api import CHANNEL_ID, SlackAPI
+from tests.notify._slack_serve import slack_server
 from tests.notify.test_served import until
 from tests.notify.test_slack_allow import allow_submit
-from tests.notify.test_slack_interactions import SECRET, press, sign
-from tests.server.conftest import free_port, signoff_exe, stop_process, wait_until_up
+from tests.notify.test_slack_interactions import press, sign
 
 
 @pytest.fixture
@@ -32,28 +29,7 @@ def api() -> Iterator[SlackAPI]:
 
 
 async def test_allowed_in_slack_through_a_real_server(tmp_path: Path, api: SlackAPI) -> None:
-    path = tmp_path / "policy.json"
-    path.write_text(json.dumps({
-        "version": 1, "tiers": ["ops"],
-        "rules": [{"name": "deploys", "match": {"action": "deploy"}, "level": "approve"}],
-        "notifications": {"channels": {"approvals": {"kind": "slack", "channel": "#approvals",
-                                                     "token": "env:SLACK_BOT_TOKEN",
-                                                     "signing_secret": "env:SLACK_SIGNING_SECRET",
-                                                     "api_url": api.api_url}},
-                          "routes": [{"to": ["approvals"]}], "events": ["created", "decided"]}}))
-    db = f"sqlite:///{tmp_path}/s.db"
-    setup = Gate.open(path, store=db, sweep=False)
-    await setup._engine.run(setup.store.put_reviewer(Reviewer(name="olga", tier="ops", slack_id="U0OLGA")))
-    token = await setup.create_token("agent", "deployer")
-    port, log = free_port(), tmp_path / "serve.log"
-    with log.open("ab") as out:
-        proc = subprocess.Popen([signoff_exe(), "serve", "--policy", str(path), "--db", db, "--port", str(port),
-                                 "--log-level", "warning"], stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL,
-                                env={**os.environ, "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET})
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_until_up(base, proc, log)
+    async with slack_server(tmp_path, api) as (base, token, setup):
 
         async def post(body: bytes) -> httpx.Response:
             async with httpx.AsyncClient() as client:
@@ -87,7 +63,3 @@ async def test_allowed_in_slack_through_a_real_server(tmp_path: Path, api: Slack
             assert again.kind == "notification"
         (made,) = await setup.list_allowances()
         assert (made.agent, made.reviewers, made.status()) == (None, ("olga",), "active")
-    finally:
-        if proc.poll() is None:
-            stop_process(proc)
-        await setup.aclose()
