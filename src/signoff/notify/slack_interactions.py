@@ -187,27 +187,27 @@ def _block_action(p: dict[str, Any], user: str) -> Interaction:
                        message_ref=f"{chan}:{ts}" if chan and ts else None)
 
 
-def _reject_submitted(p: dict[str, Any], user: str) -> Interaction:
+def _submitted(p: dict[str, Any], dialog: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A dialog submission's metadata (ours, round-tripped by Slack) and its input values."""
     view = _dict(p.get("view"))
     try:
         meta = _dict(json.loads(_str(view.get("private_metadata")) or "{}"))
     except ValueError as exc:
-        raise InvalidAction("the reject dialog's metadata is not JSON") from exc
+        raise InvalidAction(f"the {dialog} dialog's metadata is not JSON") from exc
+    return meta, _dict(_dict(view.get("state")).get("values"))
+
+
+def _reject_submitted(p: dict[str, Any], user: str) -> Interaction:
+    meta, values = _submitted(p, "reject")
     ids = _ids(meta.get("tickets"))
-    values = _dict(_dict(view.get("state")).get("values"))
     feedback = _str(_dict(_dict(values.get(FEEDBACK_BLOCK)).get(FEEDBACK_ACTION)).get("value"))
     return Interaction(kind="reject_submitted", user_id=user, ticket_ids=ids, feedback=feedback.strip(),
                        response_url=_str(meta.get("response_url")) or None)
 
 
 def _allow_submitted(p: dict[str, Any], user: str) -> Interaction:
-    view = _dict(p.get("view"))
-    try:
-        meta = _dict(json.loads(_str(view.get("private_metadata")) or "{}"))
-    except ValueError as exc:
-        raise InvalidAction("the allow dialog's metadata is not JSON") from exc
+    meta, values = _submitted(p, "allow")
     ids = _ids([meta.get("ticket")])
-    values = _dict(_dict(view.get("state")).get("values"))
 
     def field(block: str) -> dict[str, Any]:
         return _dict(_dict(values.get(block)).get(block))
