@@ -24,24 +24,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import logging
 import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-import httpx
 from fastapi import APIRouter, Request
 from starlette.background import BackgroundTask
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 
 from signoff._errors import InvalidAction, NotAuthorized, SignoffError, public_message
 from signoff._model import utcnow
 from signoff._via import decided_via
 from signoff.notify._base import Channel, Links
 from signoff.notify._slack_blocks import reject_modal, render
-from signoff.review._transitions import may_decide
 from signoff.server._context import get_context
+from signoff.server._slack_reply import ERROR_CHARS, log, refuse, respond, why_not
 
 if TYPE_CHECKING:
     from signoff._records import Reviewer
@@ -53,8 +51,6 @@ __all__ = ["PATH", "SLACK_ROUTER", "SlackInteractions"]
 
 PATH = "/integrations/slack/interactions"
 SLACK_ROUTER = APIRouter()
-log = logging.getLogger("signoff.slack")
-_ERROR_CHARS = 1000
 _LOOKUP_SECONDS = 1.5
 """How long a user's email may take to come from Slack (``users.info``) before they count as unlinked."""
 
@@ -114,7 +110,7 @@ async def interactions(request: Request) -> Response:
     links = ctx.notifications.links if ctx.notifications is not None else None
     reviewer = await _reviewer(ctx.gate, channel, it.user_id)
     if isinstance(reviewer, str):  # why nobody may decide here
-        return _refuse(it, reviewer)
+        return refuse(it, reviewer)
     if it.kind in ("allow", "allow_submitted"):  # "Approve and always allow…"
         from signoff.server._slack_allow import allow_pressed, allow_submitted
 
@@ -122,21 +118,21 @@ async def interactions(request: Request) -> Response:
             return await allow_pressed(ctx.gate, channel, it, reviewer)
         return await allow_submitted(ctx.gate, channel, it, reviewer, links)
     if it.kind in ("reject", "reject_all"):
-        why_not = await _why_not(ctx.gate, it.ticket_ids, reviewer)
-        if why_not:  # no dialog to fill in for nothing
-            return _refuse(it, f"You cannot reject {why_not}")
+        refusal = await why_not(ctx.gate, it.ticket_ids, reviewer)
+        if refusal:  # no dialog to fill in for nothing
+            return refuse(it, f"You cannot reject {refusal}")
         try:
             await channel.open_view(it.trigger_id, reject_modal(it.ticket_ids, response_url=it.response_url))
         except SignoffError as exc:
             log.warning("slack: could not open the reject dialog: %s", exc)
-            return _refuse(it, "Could not open the reject dialog; reject in the inbox instead.")
+            return refuse(it, "Could not open the reject dialog; reject in the inbox instead.")
         return Response(status_code=200)
     try:
         failed = await _decide(ctx.gate, it, reviewer.name)
     except SignoffError as exc:
-        return _refuse(it, f"Nothing was decided: {public_message(exc)}")
+        return refuse(it, f"Nothing was decided: {public_message(exc)}")
     if failed and len(failed) == len(it.ticket_ids):
-        return _refuse(it, "Nothing was decided: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
+        return refuse(it, "Nothing was decided: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
     replace = _replace_message(ctx.gate, it, links, failed)
     return Response(status_code=200, background=BackgroundTask(replace))
 
@@ -156,28 +152,6 @@ async def _reviewer(gate: Gate, channel: SlackChannel, user_id: str) -> Reviewer
     if reviewer.disabled:
         return f"The signoff reviewer {reviewer.name} is disabled, so nothing was decided."
     return reviewer
-
-
-async def _why_not(gate: Gate, ticket_ids: tuple[str, ...], reviewer: Reviewer) -> str:
-    """Why ``reviewer`` may decide none of these tickets (the gate's own rule), or "" when they may
-    decide one. Asked before the reject dialog opens; the gate still decides on its submission."""
-    reasons: list[str] = []
-    for tid in ticket_ids:
-        try:
-            t = await gate.get_ticket(tid)
-        except SignoffError as exc:
-            reasons.append(f"{tid}: {public_message(exc)}")
-            continue
-        if t.status != "pending":
-            reasons.append(f"{t.id}: it is already {t.status}")
-            continue
-        refusal = may_decide(t, reviewer, gate.policy.tiers)
-        if refusal is None:
-            return ""
-        reasons.append(f"{t.id}: " + {"disabled": "your reviewer account is disabled",
-                                      "own_request": "you requested it, so someone else must decide it",
-                                      "tier": f"it needs a {t.tier} reviewer"}.get(refusal, refusal))
-    return "; ".join(reasons)
 
 
 async def _seen_elsewhere(gate: Gate, signature: str, window: int) -> bool:
@@ -208,18 +182,6 @@ async def _decide_here(gate: Gate, it: Interaction, reviewer: str) -> dict[str, 
     return dict(result.failed)
 
 
-def _refuse(it: Interaction, text: str) -> Response:
-    """Tell the person who pressed, and only them: in the dialog, or as an ephemeral message."""
-    text = text[:_ERROR_CHARS]
-    if it.kind in ("reject_submitted", "allow_submitted"):  # the dialog's first field shows it
-        field = "feedback" if it.kind == "reject_submitted" else "condition"
-        return JSONResponse({"response_action": "errors", "errors": {field: text}})
-    if it.response_url:
-        return Response(status_code=200, background=BackgroundTask(
-            _respond, it.response_url, {"response_type": "ephemeral", "replace_original": False, "text": text}))
-    return PlainTextResponse(text)
-
-
 def _replace_message(gate: Gate, it: Interaction, links: Links | None,
                      failed: dict[str, str]) -> Callable[[], Any]:
     async def run() -> None:
@@ -232,20 +194,9 @@ def _replace_message(gate: Gate, it: Interaction, links: Links | None,
             return
         type_ = "ticket.decided" if all(t.status != "pending" for t in tickets) else "ticket.created"
         text, blocks = render(type_, tickets, links)
-        await _respond(it.response_url, {"replace_original": True, "text": text, "blocks": blocks})
+        await respond(it.response_url, {"replace_original": True, "text": text, "blocks": blocks})
         if failed:
             note = "Some were not decided: " + "; ".join(f"{k}: {v}" for k, v in failed.items())
-            await _respond(it.response_url, {"response_type": "ephemeral", "replace_original": False,
-                                             "text": note[:_ERROR_CHARS]})
+            await respond(it.response_url, {"response_type": "ephemeral", "replace_original": False,
+                                             "text": note[:ERROR_CHARS]})
     return run
-
-
-async def _respond(url: str, body: dict[str, Any]) -> None:
-    """POST to a ``response_url`` (signed by Slack in the verified payload); failures are logged."""
-    try:
-        async with httpx.AsyncClient(timeout=10.0) as client:
-            resp = await client.post(url, json=body)
-        if resp.status_code >= 300:
-            log.warning("slack: response_url answered HTTP %s", resp.status_code)
-    except httpx.HTTPError as exc:
-        log.warning("slack: response_url failed: %s", exc)

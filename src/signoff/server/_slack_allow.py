@@ -28,7 +28,7 @@ from signoff.notify._slack_allow import (
     allowed_line,
 )
 from signoff.notify._slack_blocks import render
-from signoff.server._slack import _ERROR_CHARS, _refuse, _respond, _why_not, log
+from signoff.server._slack_reply import ERROR_CHARS, log, refuse, respond, why_not
 
 if TYPE_CHECKING:
     from signoff._records import Reviewer
@@ -48,19 +48,19 @@ def _top_tier(gate: Gate, reviewer: Reviewer) -> bool:
 
 async def allow_pressed(gate: Gate, channel: SlackChannel, it: Interaction, reviewer: Reviewer) -> Response:
     """Open the modal, or tell the reviewer (only them) why they cannot allow this ticket."""
-    why_not = await _why_not(gate, it.ticket_ids, reviewer)
-    if why_not:
-        return _refuse(it, f"You cannot allow {why_not}")
+    refusal = await why_not(gate, it.ticket_ids, reviewer)
+    if refusal:
+        return refuse(it, f"You cannot allow {refusal}")
     ticket = await gate.get_ticket(it.ticket_ids[0])
     if not allowable(ticket):
-        return _refuse(it, f"{ticket.id} cannot be allowed standing: only a request for approval raised by a "
+        return refuse(it, f"{ticket.id} cannot be allowed standing: only a request for approval raised by a "
                            "rule can (not a suggestion, nor one a mode raised). Approve or reject it instead.")
     try:
         await channel.open_view(it.trigger_id, allow_modal(ticket, any_agent=_top_tier(gate, reviewer),
                                                            response_url=it.response_url, message_ref=it.message_ref))
     except SignoffError as exc:
         log.warning("slack: could not open the allow dialog: %s", exc)
-        return _refuse(it, "Could not open the allow dialog; allow it in the inbox instead.")
+        return refuse(it, "Could not open the allow dialog; allow it in the inbox instead.")
     return Response(status_code=200)
 
 
@@ -90,7 +90,7 @@ async def allow_submitted(gate: Gate, channel: SlackChannel, it: Interaction, re
 
 
 def _errors(block: str, text: str) -> JSONResponse:
-    return JSONResponse({"response_action": "errors", "errors": {block: text[:_ERROR_CHARS]}})
+    return JSONResponse({"response_action": "errors", "errors": {block: text[:ERROR_CHARS]}})
 
 
 async def _replace(gate: Gate, channel: SlackChannel, it: Interaction, links: Links | None,
@@ -112,4 +112,4 @@ async def _replace(gate: Gate, channel: SlackChannel, it: Interaction, links: Li
     type_ = "ticket.decided" if ticket.status != "pending" else "ticket.created"
     text, blocks = render(type_, (ticket,), links, {"decided_via": "slack"}, allowance=made)
     body: dict[str, Any] = {"replace_original": True, "text": text, "blocks": blocks}
-    await _respond(it.response_url, body)
+    await respond(it.response_url, body)
