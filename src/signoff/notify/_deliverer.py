@@ -18,8 +18,9 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from signoff._errors import DeliveryFailed, NotFound
 from signoff._model import Ticket, utcnow
@@ -27,10 +28,23 @@ from signoff._records import AuditDraft, Event, OutboxClaim, OutboxResult
 from signoff.notify._base import Channel, Links, Message
 from signoff.notify._routing import Router
 
-if TYPE_CHECKING:
-    from signoff.gate import Gate
+__all__ = ["Deliverer", "Outbox", "backoff"]
 
-__all__ = ["Deliverer", "backoff"]
+
+class Outbox(Protocol):
+    """What the deliverer needs of a gate (``Gate`` has it: ``_gate_doors``); named here so that
+    notify/ does not import the gate it serves."""
+
+    def subscribe(self) -> AbstractAsyncContextManager[asyncio.Queue[Event]]: ...
+    async def next_notification(self) -> datetime | None: ...
+    async def expand_outbox(self, router: Router, *, limit: int = 500) -> int: ...
+    async def claim_notifications(self, *, lease: timedelta, limit: int = 100,
+                                  now: datetime | None = None) -> list[OutboxClaim]: ...
+    async def finish_notifications(self, results: Sequence[OutboxResult],
+                                   audit: Sequence[AuditDraft] = ()) -> None: ...
+    async def get_ticket(self, ticket_id: str) -> Ticket: ...
+    async def message_tickets(self, channel: str, ref: str) -> list[str]: ...
+    async def message_ref(self, ticket_id: str, channel: str) -> str | None: ...
 
 log = logging.getLogger("signoff.notify")
 _WAITING = ("pending", "suggested", "notified")
@@ -46,7 +60,7 @@ def backoff(attempt: int, *, base: float = 2.0, cap: float = 3600.0, retry_after
 class Deliverer:
     """Claims due notifications and sends them through the channels (one per server)."""
 
-    def __init__(self, gate: Gate, router: Router, channels: Mapping[str, Channel], links: Links, *,
+    def __init__(self, gate: Outbox, router: Router, channels: Mapping[str, Channel], links: Links, *,
                  per_channel: int = 4,
                  max_in_flight: int = 64, lease: timedelta = timedelta(minutes=2), max_attempts: int = 10,
                  send_timeout: float = 60.0, idle: float = 2.0, retry_base: float = 2.0, retry_cap: float = 3600.0,
