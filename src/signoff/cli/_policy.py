@@ -25,6 +25,7 @@ from signoff._model import Action, Level, Outcome
 from signoff._text import reveal, reveal_value
 from signoff.policy import Policy, format_duration
 from signoff.policy._compiled import LEVEL_WORDS
+from signoff.review._transitions import tier_rank
 
 __all__ = ["register"]
 
@@ -36,7 +37,6 @@ _LEVEL_COLOURS = {
     Level.DENY: "red",
 }
 _ON_TIMEOUT_WORDS = {
-    "escalate": "then escalate to the next tier",
     "retry": "then notify the reviewers again",
     "abort": "then abort (the agent is told why)",
 }
@@ -315,6 +315,11 @@ def render(policy: Policy, action: Action, outcome: Outcome) -> list[str]:
         lines.append(_label("reviewers") + who)
         if outcome.timeout is not None:
             then = _ON_TIMEOUT_WORDS.get(outcome.on_timeout, f"then {outcome.on_timeout}")
+            if outcome.on_timeout == "escalate":
+                tiers = policy.tiers
+                rank = tier_rank(tiers, reviewers.tier)
+                then = (f"then escalate to {tiers[rank + 1]}" if rank + 1 < len(tiers)
+                        else "then expire (no higher tier to escalate to)")
             if outcome.on_timeout == "retry":
                 then += f" (up to {outcome.retries} times)"
             lines.append(_label("timeout") + f"{format_duration(outcome.timeout)}, {then}")

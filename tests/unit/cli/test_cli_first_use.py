@@ -4,6 +4,7 @@ in ``tickets show``. In-process (CliRunner) on real SQLite files."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -207,3 +208,20 @@ class TestPolicyFileMissing:
         bad.write_text("version: 1\nrules:\n  - {name: x, match: {action: a}, level: aprove}\n")
         r = cli("insights", "--db", db, "--policy", str(bad))
         assert (2, True) == (r.exit_code, r.output.startswith(f"error: {bad}:3:"))
+
+
+class TestExplainTimeout:
+    @pytest.mark.parametrize(("tier", "then"), [
+        (None, "then escalate to junior"),
+        ("junior", "then escalate to senior"),
+        ("senior", "then expire (no higher tier to escalate to)"),
+    ])
+    def test_escalation_names_where_it_goes(self, tmp_path: Path, tier: str | None, then: str) -> None:
+        """``explain`` says which tier an escalation reaches, and that at the top tier the request expires."""
+        rule = {"name": "deploys", "match": {"action": "deploy"}, "level": "approve", "timeout": "10m",
+                "on_timeout": "escalate", **({"reviewers": {"tier": tier}} if tier else {})}
+        policy = tmp_path / "policy.json"
+        policy.write_text(json.dumps({"version": 1, "tiers": ["junior", "senior"], "rules": [rule]}))
+        r = cli("explain", "--policy", str(policy), '{"name": "deploy"}')
+        assert (0, f"timeout     10m, {then}") == (r.exit_code, next(ln for ln in r.output.splitlines()
+                                                                     if ln.startswith("timeout")))
