@@ -111,7 +111,7 @@ def reviewer_list(db: str) -> None:
         return await store.list_reviewers()
 
     with signoff_errors():
-        people = run_store(db, fetch)
+        people = run_store(db, fetch, existing=True)
     if not people:
         click.echo("no reviewers; add one with `signoff reviewer add --db URL NAME --tier TIER`")
         return

@@ -41,7 +41,7 @@ def list_cmd(db: str, ticket_id: str | None, status: str | None, channel: str | 
         return await store.list_notifications(ticket_id=ticket_id, status=status, channel=channel, limit=limit)
 
     with signoff_errors():
-        found = run_store(db, fetch)
+        found = run_store(db, fetch, existing=True)
     if as_json:
         for n in found:
             click.echo(json.dumps(_as_dict(n), sort_keys=True, ensure_ascii=True))

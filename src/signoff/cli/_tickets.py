@@ -82,7 +82,7 @@ def list_cmd(db: str, status: str, kind: str | None, agent: str | None, action: 
         return await store.list_tickets(query), await store.count_tickets(query), surging
 
     with signoff_errors():
-        found, total, surging = run_store(db, fetch)
+        found, total, surging = run_store(db, fetch, existing=True)
     for s in surging.values():  # agent names are the agent's words: revealed
         click.echo(click.style("flood guard: ", fg="red", bold=True)
                    + reveal(f"agent {s.agent!r} is submitting far above its usual rate ({s.describe()}); "
@@ -150,7 +150,7 @@ def show(db: str, ticket_id: str, as_json: bool) -> None:
         return t, await store.get_state(ticket_id), await store.audit_entries(ticket_id=ticket_id)
 
     with signoff_errors():
-        t, state, history = run_store(db, fetch)
+        t, state, history = run_store(db, fetch, existing=True)
     if as_json:
         click.echo(_json_line(t))
         return

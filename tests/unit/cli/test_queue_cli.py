@@ -84,8 +84,18 @@ def queue(env: dict[str, str]) -> list[str]:
 class TestTicketsList:
     def test_empty_queue(self, env: dict[str, str]) -> None:
         """An empty queue says so and exits 0."""
+        Gate.open(policy={"version": 1}, store=env["SIGNOFF_DB"], sweep=False).close()  # the store, empty
         r = run(env, "tickets", "list")
         assert (0, "no pending tickets\n") == (r.returncode, r.stdout)
+
+    @pytest.mark.parametrize("command", [("tickets", "list"), ("tickets", "show", "tk_0123456789abcdef"),
+                                         ("reviewer", "list"), ("notifications", "list")])
+    def test_a_store_that_is_not_there_is_named_not_created(self, env: dict[str, str], tmp_path: Path,
+                                                           command: tuple[str, ...]) -> None:
+        """A mistyped --db is refused by name (exit 2) instead of answering from a new, empty store."""
+        r = run(env, *command, "--db", f"sqlite:///{tmp_path}/typo.db")
+        assert (2, True) == (r.returncode, f"{tmp_path}/typo.db: no such database file" in r.stderr)
+        assert not (tmp_path / "typo.db").exists()
 
     def test_aligned_table(self, env: dict[str, str], queue: list[str]) -> None:
         """Pending tickets are listed oldest first, one per line, in aligned columns."""
@@ -113,6 +123,7 @@ class TestTicketsList:
 
     def test_db_flag_overrides_env(self, env: dict[str, str], queue: list[str], tmp_path: Path) -> None:
         """--db wins over SIGNOFF_DB."""
+        Gate.open(policy={"version": 1}, store=f"sqlite:///{tmp_path}/other.db", sweep=False).close()
         r = run(env, "tickets", "list", "--db", f"sqlite:///{tmp_path}/other.db")
         assert "no pending tickets\n" == r.stdout
 
