@@ -40,7 +40,7 @@ REASON_CODE = "standing_approval"
 EXPIRIES: dict[str, timedelta | None] = {"1h": timedelta(hours=1), "1d": timedelta(days=1),
                                          "7d": timedelta(days=7), "never": None}
 """The expiries the inbox offers (``never``: until revoked); ``gate.allow`` also takes any timedelta."""
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def new_allowance_id() -> str:
@@ -170,37 +170,54 @@ def propose_condition(args: Mapping[str, Any], *, seen: Sequence[Mapping[str, An
 
     ``{"env": "staging", "amount": 120.0}`` gives ``args.amount <= 120.0 && args.env == "staging"``.
     Lists, maps and names that are not identifiers are left out (the reviewer can add them).
+    ``seen``: the other approved requests of the same action (``proposal``)."""
+    return proposal(args, seen=seen)[0]
 
-    ``seen``: the other approved requests of the same kind (the insights page's offers). Then a
-    number's bound is the largest approved; a text that took a few values, each more than once, is
-    one of them (``args.env in ["prod", "staging"]``); a text or boolean that changed with nearly
-    every request (an order number, a version) is left out, since pinning it would allow only an
-    exact repeat; and a name missing from any of them is left out too."""
+
+def proposal(args: Mapping[str, Any], *, seen: Sequence[Mapping[str, Any]] = ()) -> tuple[str, tuple[str, ...]]:
+    """``propose_condition``, and the names it leaves out (any value of them passes: say so).
+
+    With ``seen``, the approved arguments of the same action before ``args``, each name of ``args``
+    covers exactly the values approved, never more: a number at most the largest approved of its
+    type; a text or boolean one of those approved (``args.env in ["prod", "staging"]``). A text
+    that was new in every one of three or more requests (an order number, a version) is left out,
+    since pinning it would allow only an exact repeat, and so is a text of more than
+    ``_LISTED`` values; those names are returned, to be shown beside the offer."""
     every = [args, *seen]
-    parts = []
+    parts: list[str] = []
+    left: list[str] = []
     for key in sorted(args):
         value = args[key]
         values = [a[key] for a in every if key in a]
-        if not _IDENT.match(key) or len(values) < len(every):
-            continue
-        if isinstance(value, bool):
-            if all(v is value for v in values):
-                parts.append(f"args.{key} == {'true' if value else 'false'}")
-        elif isinstance(value, (int, float)):
-            numbers = [v for v in values if type(v) is type(value) and math.isfinite(v)]
-            if len(numbers) == len(values):  # one type throughout (CEL compares int and double apart)
-                parts.append(f"args.{key} <= {max(numbers)!r}")
-        elif isinstance(value, str) and all(isinstance(v, str) for v in values):
-            distinct = sorted(set(values))
+        if not _IDENT.fullmatch(key):
+            left.append(key)
+        elif isinstance(value, bool):
+            flags = sorted({v for v in values if isinstance(v, bool)})
+            parts.append(f"args.{key} == {_cel_bool(value)}" if len(flags) == 1
+                         else f"args.{key} in [{', '.join(_cel_bool(v) for v in flags)}]")
+        elif isinstance(value, (int, float)) and math.isfinite(value):
+            same = [v for v in values if type(v) is type(value) and math.isfinite(v)]  # CEL: int and double apart
+            parts.append(f"args.{key} <= {max(same)!r}")
+        elif isinstance(value, str):
+            texts = [v for v in values if isinstance(v, str)]
+            distinct = sorted(set(texts))
             if len(distinct) == 1:
                 parts.append(f"args.{key} == {canonical_json(value)}")
-            elif len(distinct) <= _FEW_VALUES and 2 * len(distinct) <= len(values):
+            elif (len(distinct) == len(texts) and len(texts) >= 3) or len(distinct) > _LISTED:
+                left.append(key)
+            else:
                 parts.append(f"args.{key} in [{', '.join(canonical_json(v) for v in distinct)}]")
-    return " && ".join(parts)
+        else:
+            left.append(key)
+    return " && ".join(parts), tuple(left)
 
 
-_FEW_VALUES = 3
-"""At most this many distinct approved texts are listed in a proposal; more, and it is an identifier."""
+def _cel_bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+_LISTED = 10
+"""At most this many distinct approved texts are listed in a proposal; more, and the name is left out."""
 
 
 @dataclass(frozen=True, slots=True)

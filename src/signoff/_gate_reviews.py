@@ -192,8 +192,11 @@ class Reviews:
 
 
 def _known(name: str, reviewer: Reviewer | None) -> Reviewer:
+    """The reviewer as stored, if they may act at all: unknown or disabled, nothing (fail closed)."""
     if reviewer is None:
         raise NotAuthorized(f"unknown reviewer {name!r}: add them with `signoff reviewer add` or gate.add_reviewer()")
+    if reviewer.disabled:
+        raise NotAuthorized(f"reviewer {name!r} is disabled")
     return reviewer
 
 

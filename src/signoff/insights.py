@@ -272,38 +272,45 @@ class StandingOption:
 
     rule: str
     agent: str
+    action: str
     approved: int
-    """How many of the rule's requests by this agent reviewers approved."""
+    """How many of the rule's requests of this action by this agent reviewers approved."""
     ticket_id: str
     """Its latest approved request: what ``gate.allow`` starts from."""
     condition: str
-    """A condition proposed from the arguments of the agent's approved requests (``propose_condition``
-    with ``seen``): what they had in common, the largest number of each."""
+    """What the approved arguments (as approved, edits included) had: each name bounded to the values
+    approved (``signoff._allowances.proposal``)."""
+    left_out: tuple[str, ...] = ()
+    """Names any value of which passes (a text new in every request, like an order number): shown
+    beside the offer."""
 
 
 def standing_options(report: Insights, tickets: Iterable[Ticket], *,
                      per_rule: int = 3) -> dict[str, list[StandingOption]]:
-    """For each rule recommended for ``notify``, the agents whose approvals made it, most approved first:
-    allowing one of them standing loosens the policy for that agent alone, within a condition drawn
-    from all its approved requests. An offer whose condition would carry hidden characters is left
-    out (the reviewer could not see what they allow)."""
-    from signoff._allowances import propose_condition
+    """For each rule recommended for ``notify``, the agents (and actions) whose approvals made it, most
+    approved first: allowing one of them standing loosens the policy for that agent and action alone,
+    within a condition drawn from all its approved requests. No offer is made without a condition (it
+    would allow any arguments: the ticket's page is the place for that), nor with one that would
+    carry hidden characters (the reviewer could not see what they allow)."""
+    from signoff._allowances import proposal
     from signoff._text import has_hidden
 
     wanted = {r.rule for r in report.recommendations if r.rule and r.suggest_level is Level.NOTIFY}
-    approved: dict[tuple[str, str], list[Ticket]] = defaultdict(list)
+    approved: dict[tuple[str, str, str], list[Ticket]] = defaultdict(list)
     for t in tickets:
         if t.kind != "approval" or t.status != "approved" or not t.action.agent:
             continue
         for rule in wanted.intersection(t.rules):
-            approved[(rule, t.action.agent)].append(t)
+            approved[(rule, t.action.agent, t.executable_action.name)].append(t)
     out: dict[str, list[StandingOption]] = {}
-    for (rule, agent), made in sorted(approved.items(), key=lambda kv: -len(kv[1])):
+    for (rule, agent, action), made in sorted(approved.items(), key=lambda kv: -len(kv[1])):
         made.sort(key=lambda t: t.decided_at or t.created_at)
         latest = made[-1]
-        condition = propose_condition(latest.action.args, seen=[t.action.args for t in made[:-1]])
-        if has_hidden(condition) or len(out.get(rule, [])) >= per_rule:
+        condition, left_out = proposal(latest.executable_action.args,
+                                       seen=[t.executable_action.args for t in made[:-1]])
+        if not condition or has_hidden(condition) or len(out.get(rule, [])) >= per_rule:
             continue
-        out.setdefault(rule, []).append(StandingOption(rule=rule, agent=agent, approved=len(made),
-                                                       ticket_id=latest.id, condition=condition))
+        out.setdefault(rule, []).append(StandingOption(rule=rule, agent=agent, action=action, approved=len(made),
+                                                       ticket_id=latest.id, condition=condition,
+                                                       left_out=left_out))
     return out

@@ -123,14 +123,18 @@ class TestTransitions:
             await gate._engine.run(gate.store.update_ticket_by("tk_nope", "alice", refuse))
 
     @pytest.mark.local_only("writes a reviewer through the local gate's admin door")
-    async def test_a_reviewer_disabled_meanwhile_cannot_decide(self, gate: Gate) -> None:
-        """The reviewer's record is read in the decision's own transaction: disabled a moment ago (by
-        an admin, on any server), they are refused and the ticket stays pending."""
+    async def test_a_disabled_reviewer_can_do_nothing_as_a_reviewer(self, gate: Gate) -> None:
+        """Disabled a moment ago (by an admin, on any server), a reviewer is refused by every reviewer's
+        action on a ticket, flagging a feed item included, and nothing changes."""
         t = await gate.submit(refund())
+        fed = await gate.submit(Action(name="send_digest", agent="bot"))
         await gate.put_reviewer(Reviewer(name="alice", tier="junior", disabled=True), actor="admin")
-        with pytest.raises(NotAuthorized):
-            await gate.approve(t.id, reviewer="alice")
-        assert "pending" == (await gate.get_ticket(t.id)).status
+        for act in (lambda: gate.approve(t.id, reviewer="alice"), lambda: gate.reject(t.id, reviewer="alice"),
+                    lambda: gate.flag(fed.id, reviewer="alice", note="look")):
+            with pytest.raises(NotAuthorized, match="disabled"):
+                await act()
+        assert ("pending", "notified") == ((await gate.get_ticket(t.id)).status,
+                                           (await gate.get_ticket(fed.id)).status)
 
     async def test_waiter_is_woken_by_the_decision(self, gate: Gate) -> None:
         """A guard waiting in a task returns the decision made while it waits."""

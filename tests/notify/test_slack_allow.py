@@ -78,6 +78,10 @@ def test_no_condition_is_proposed_from_arguments_with_hidden_characters() -> Non
     view = allow_modal(t, any_agent=False)
     assert "initial_value" not in blocks_of(view)["condition"]["element"]
     assert "hidden or control characters" in json.dumps(view["blocks"])
+    # Nothing proposed: the field must be filled (submitting it empty would allow any arguments).
+    assert (False, True) == (blocks_of(view)["condition"]["optional"],
+                             blocks_of(allow_modal(ticket(action=Action(name="deploy", agent="a", args={"n": 1})),
+                                                   any_agent=False))["condition"]["optional"])
 
 
 def test_the_longest_names_fit_the_dialog() -> None:

@@ -17,6 +17,7 @@ from signoff._allowances import (
     check_condition,
     covers,
     expiry_of,
+    proposal,
     propose_condition,
 )
 from signoff._errors import UserError
@@ -45,22 +46,27 @@ class TestProposeCondition:
     def test_the_proposal_compiles(self) -> None:
         assert check_condition(propose_condition({"env": "staging", "amount": 1.5})) is not None
 
-    def test_from_several_approvals_what_they_share(self) -> None:
-        """With the other approved requests: the largest number; a text taking a few repeated values
-        becomes a list, one changing with every request (an order) goes; a name not always there goes."""
+    def test_from_several_approvals_exactly_what_was_approved(self) -> None:
+        """With the other approved requests: the largest number; the texts approved, listed; a text new in
+        every request (an order) left out and named; a flag both ways, both values; a name missing from
+        an earlier request still bounded by the values it had."""
         latest = {"env": "prod", "order": "A-9", "amount": 40.0, "n": 2, "dry": False, "note": "x"}
-        seen = [{"env": "staging", "order": f"A-{i}", "amount": 10.0 * i, "n": 7, "dry": False} for i in range(5)]
+        seen = [{"env": "staging", "order": f"A-{i}", "amount": 10.0 * i, "n": 7, "dry": i % 2 == 0}
+                for i in range(5)]
         seen.append({"env": "prod", "order": "A-8", "amount": 5.0, "n": 1, "dry": False})
-        condition = propose_condition(latest, seen=seen)
-        assert 'args.amount <= 40.0 && args.dry == false && args.env in ["prod", "staging"] && args.n <= 7' \
-            == condition
+        condition, left_out = proposal(latest, seen=seen)
+        assert ('args.amount <= 40.0 && args.dry in [false, true] && args.env in ["prod", "staging"] '
+                '&& args.n <= 7 && args.note == "x"', ("order",)) == (condition, left_out)
         assert check_condition(condition) is not None
 
-    def test_mixed_number_types_and_varied_flags_are_left_out(self) -> None:
-        """CEL compares int and double apart: a name that was both gets no bound; a flag that changed, none."""
-        assert "" == propose_condition({"amount": 3, "dry": True}, seen=[{"amount": 2.5, "dry": False}])
+    def test_never_wider_than_what_was_approved(self) -> None:
+        """Mixed number types keep the latest's type (a bound, never none); a text seen once beside others
+        is listed, not dropped; a name that is not an identifier (a trailing newline too) is named."""
+        assert ("args.amount <= 3", ()) == proposal({"amount": 3}, seen=[{"amount": 120.5}])
+        assert ('args.env in ["prod-eu", "staging"]', ()) == proposal(
+            {"env": "prod-eu"}, seen=[{"env": "staging"}] * 3)
+        assert ("args.n <= 5", ("amount\n",)) == proposal({"amount\n": 5, "n": 5})
         assert 'args.env == "staging"' == propose_condition({"env": "staging"}, seen=[{"env": "staging"}])
-
 
 class TestChecks:
     def test_conditions(self) -> None:

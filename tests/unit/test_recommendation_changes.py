@@ -106,7 +106,7 @@ def test_standing_options_name_the_agents_behind_a_notify_recommendation(tmp_pat
 
 def test_a_standing_option_leaves_out_what_changed_with_every_request(tmp_path: Path) -> None:
     """A release bot's approved deploys differ in version each time and share the environment: the
-    offer allows its releases to staging, not one exact repeat of the last version."""
+    offer allows its releases to staging, any version (named beside the offer), not one exact repeat."""
     policy, db = history(tmp_path)
     with Gate.open(policy=policy, store=db, sweep=False) as g:
         for i in range(4):
@@ -114,5 +114,33 @@ def test_a_standing_option_leaves_out_what_changed_with_every_request(tmp_path: 
             g.approve_sync(t.id, reviewer="alice")
         tickets = g.list_tickets_sync(kind="approval", limit=1000)
     options = standing_options(compute_insights(tickets, min_volume=3), tickets)
-    assert {"bot": "args.n <= 5", "release": 'args.env == "staging"'} == \
-        {o.agent: o.condition for o in options["deploys"]}
+    assert {"bot": ("args.n <= 5", ()), "release": ('args.env == "staging"', ("version",))} == \
+        {o.agent: (o.condition, o.left_out) for o in options["deploys"]}
+
+
+def test_an_offer_is_per_action_takes_the_approved_arguments_and_is_never_unbounded(tmp_path: Path) -> None:
+    """One rule over two actions: each action its own offer, bounded by its own approvals; an approval
+    with edited arguments counts as edited; an agent whose requests share nothing gets no offer."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("version: 1\nrules:\n  - name: money\n    match: {action: [refund, pay]}\n"
+                      "    level: approve\n")
+    db = f"sqlite:///{tmp_path}/q.db"
+    with Gate.open(policy=policy, store=db, sweep=False) as g:
+        g.add_reviewer("alice")
+        for amount in (10000.0,) * 4:
+            g.approve_sync(g.submit_sync(Action(name="refund", args={"amount": amount}, agent="bot")).id,
+                           reviewer="alice")
+        g.approve_sync(g.submit_sync(Action(name="pay", args={"amount": 5.0}, agent="bot")).id, reviewer="alice")
+        for _ in range(3):
+            g.approve_sync(g.submit_sync(Action(name="pay", args={"amount": 10.0}, agent="edited")).id,
+                           reviewer="alice")
+        big = g.submit_sync(Action(name="pay", args={"amount": 99999.0}, agent="edited"))
+        g.approve_sync(big.id, reviewer="alice", args={"amount": 20.0})
+        for i in range(3):
+            g.approve_sync(g.submit_sync(Action(name="pay", args={"ref": f"r-{i}"}, agent="loose")).id,
+                           reviewer="alice")
+        tickets = g.list_tickets_sync(kind="approval", limit=1000)
+    report = compute_insights([t for t in tickets if t.id != big.id], min_volume=3)  # "consider notify"
+    options = standing_options(report, tickets, per_rule=10)
+    assert {("bot", "refund"): "args.amount <= 10000.0", ("bot", "pay"): "args.amount <= 5.0",
+            ("edited", "pay"): "args.amount <= 20.0"} == {(o.agent, o.action): o.condition for o in options["money"]}

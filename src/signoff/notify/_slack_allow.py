@@ -77,10 +77,11 @@ def allow_modal(ticket: Ticket, *, any_agent: bool, response_url: str | None = N
         cond_element["initial_value"] = proposal
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": intro}},
-        {"type": "input", "block_id": CONDITION_BLOCK, "optional": True,
+        {"type": "input", "block_id": CONDITION_BLOCK, "optional": bool(proposal),
          "label": {"type": "plain_text", "text": "Condition on the arguments (CEL over args)"},
-         "hint": {"type": "plain_text", "text": "Proposed from the agent's arguments (unverified): check it. "
-                                                "Empty: any arguments."},
+         "hint": {"type": "plain_text", "text": (
+             "Proposed from the agent's arguments (unverified): check it. Empty: any arguments." if proposal
+             else "Nothing is proposed: write the condition (`true` allows any arguments).")},
          "element": cond_element},
     ]
     blocks.extend({"type": "context", "elements": [{"type": "mrkdwn", "text": w}]} for w in warnings)

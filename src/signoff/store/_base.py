@@ -267,7 +267,7 @@ class BaseStore(ABC):
                                change: Callable[[Ticket, Reviewer | None], Change | None]) -> Ticket:
         reads = [Query("lock_ticket", {"id": ticket_id})]
         if reviewer is not None:
-            reads.append(Query("get_reviewer", {"name": reviewer}))
+            reads.append(Query("lock_reviewer", {"name": reviewer}))
 
         def decide(rows: list[list[Row]]) -> Writes[Ticket]:
             # Under the ticket's lock: a second decision sees the first (and ``change`` raises Conflict).

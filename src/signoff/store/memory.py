@@ -293,6 +293,8 @@ class MemoryStore(BaseStore, OutboxMixin, ArchiveMixin):
         row = self.db.reviewers.get(p["name"])
         return [row] if row else []
 
+    _q_lock_reviewer = _q_get_reviewer
+
     def _q_list_reviewers(self, p: Params, f: Any) -> list[Row]:
         return [self.db.reviewers[name] for name in sorted(self.db.reviewers)]
 

@@ -134,6 +134,10 @@ ON CONFLICT (name) DO UPDATE SET tier = excluded.tier,
 -- get_reviewer: one reviewer
 SELECT name, tier, password_hash, disabled, email, slack_id FROM reviewers WHERE name = %(name)s;
 
+-- lock_reviewer: the reviewer deciding, read in the decision's transaction and share-locked: a change
+-- to their record (disabled, another tier) waits for the decision's COMMIT, or is seen by it
+SELECT name, tier, password_hash, disabled, email, slack_id FROM reviewers WHERE name = %(name)s FOR SHARE;
+
 -- list_reviewers: every reviewer, by name
 SELECT name, tier, password_hash, disabled, email, slack_id FROM reviewers ORDER BY name;
 

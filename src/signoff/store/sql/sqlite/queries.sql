@@ -111,6 +111,9 @@ ON CONFLICT(name) DO UPDATE SET tier = excluded.tier,
 -- get_reviewer: one reviewer
 SELECT name, tier, password_hash, disabled, email, slack_id FROM reviewers WHERE name = :name;
 
+-- lock_reviewer: the reviewer deciding, in the decision's transaction (BEGIN IMMEDIATE locks the database)
+SELECT name, tier, password_hash, disabled, email, slack_id FROM reviewers WHERE name = :name;
+
 -- list_reviewers: every reviewer, by name
 SELECT name, tier, password_hash, disabled, email, slack_id FROM reviewers ORDER BY name;
 
