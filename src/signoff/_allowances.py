@@ -29,11 +29,23 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from signoff._errors import UserError
-from signoff._model import Action, Level, Outcome, Reason, canonical_json, utcnow
+from signoff._model import Action, Level, Outcome, Reason, Ticket, canonical_json, utcnow
 from signoff.policy._cel import ConditionSyntaxError, compile_condition
 
-__all__ = ["EXPIRIES", "Allowance", "AllowanceIndex", "AllowanceStatus", "before_allowance", "check_condition",
-           "expiry_of", "new_allowance_id", "propose_condition"]
+__all__ = [
+    "EXPIRIES",
+    "Allowance",
+    "AllowanceIndex",
+    "AllowanceStatus",
+    "allowable",
+    "before_allowance",
+    "check_condition",
+    "expiry_of",
+    "new_allowance_id",
+    "proposal",
+    "propose_condition",
+    "raised_by_mode",
+]
 
 AllowanceStatus = Literal["pending", "active", "expired", "revoked"]
 REASON_CODE = "standing_approval"
@@ -332,8 +344,19 @@ def _rank(tiers: Sequence[str], tier: str | None) -> int:
 def covers(outcome: Outcome) -> bool:
     """May an allowance lower this outcome? Only an ``approve`` the policy's rules asked for: never
     ``deny``/``suggest``, and never one a mode imposed (a mode is the operator's call for everyone)."""
-    return outcome.level is Level.APPROVE and not any(
-        r.code == "mode" and r.level is Level.APPROVE for r in outcome.reasons)
+    return outcome.level is Level.APPROVE and not raised_by_mode(outcome.reasons)
+
+
+def allowable(ticket: Ticket) -> bool:
+    """May this ticket be approved and allowed standing (what the inbox and Slack offer): a pending
+    request for approval whose ``approve`` an allowance could lower (``covers``)."""
+    return (ticket.kind == "approval" and ticket.status == "pending" and ticket.level is Level.APPROVE
+            and not raised_by_mode(ticket.reasons))
+
+
+def raised_by_mode(reasons: Iterable[Reason]) -> bool:
+    """Did a mode ask for the ``approve`` (not the policy's rules)?"""
+    return any(r.code == "mode" and r.level is Level.APPROVE for r in reasons)
 
 
 def allowed_outcome(outcome: Outcome, allowance: Allowance) -> Outcome:

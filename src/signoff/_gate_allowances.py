@@ -22,6 +22,7 @@ from signoff._allowances import (
     covers,
     expiry_of,
     new_allowance_id,
+    raised_by_mode,
 )
 from signoff._errors import Conflict, NotAuthorized, NotFound, UserError
 from signoff._model import Action, Outcome, Ticket, utcnow
@@ -132,6 +133,9 @@ class Allowances:
         t = await self.store.get_ticket(ticket_id)
         if t.kind != "approval":
             raise UserError(f"ticket {t.id} is a {t.kind}: only a request for approval can be allowed standing")
+        if raised_by_mode(t.reasons):
+            raise UserError(f"ticket {t.id} asks a human because of the mode in force, which an allowance never "
+                            "lowers: approve it without allowing")
         _check_may(t, rv, tiers)
         if t.status == "pending" and rv.name not in t.approvals:
             t = await self._approve(ticket_id, reviewer=rv.name, comment=comment)

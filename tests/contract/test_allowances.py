@@ -223,3 +223,16 @@ async def _eventually(check: object, within: float = 10.0) -> None:
     while not check():  # type: ignore[operator]
         assert loop.time() < end, "the change never arrived"
         await asyncio.sleep(0.02)
+
+
+@pytest.mark.local_only("switching the mode as the operator")
+async def test_a_request_a_mode_raised_cannot_be_allowed(gate: Gate) -> None:
+    """An allowance never lowers a mode's approve, so the Gate refuses to make one from such a request
+    (the inbox and Slack do not offer it either); approving it plainly still works."""
+    await gate.set_mode_async("incident")
+    ticket = await gate.submit(Action(name="read_logs", agent="shop-bot", confidence=0.5))
+    assert "mode" in [r.code for r in ticket.reasons]
+    with pytest.raises(UserError, match="mode in force"):
+        await gate.allow(ticket.id, reviewer="alice")
+    assert ([], "pending") == (await gate.list_allowances(), (await gate.get_ticket(ticket.id)).status)
+    assert "approved" == (await gate.approve(ticket.id, reviewer="alice")).status

@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from signoff._allowances import EXPIRIES, Allowance, propose_condition
-from signoff._model import Level, Ticket
+from signoff._allowances import EXPIRIES, Allowance, allowable, propose_condition
+from signoff._model import Ticket
 from signoff._text import has_hidden
 from signoff.notify._mrkdwn import escape, inline_code, plain
 from signoff.notify._summary import AGENT_WORDS
@@ -39,12 +39,6 @@ _OPTION_LIMIT = 75
 _TEXT_LIMIT = 3000
 _NAME_LIMIT = 200
 """An action's or agent's name in the dialog's text, at most (cut with a visible …)."""
-
-
-def allowable(ticket: Ticket) -> bool:
-    """May this ticket be approved and allowed standing: a pending request for approval raised by a rule."""
-    return (ticket.kind == "approval" and ticket.status == "pending" and ticket.level is Level.APPROVE
-            and not any(r.code == "mode" and r.level is Level.APPROVE for r in ticket.reasons))
 
 
 def allow_modal(ticket: Ticket, *, any_agent: bool, response_url: str | None = None,

@@ -12,9 +12,9 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from signoff._allowances import allowable
 from signoff._model import Ticket
 from signoff._seen import seen_for
-from signoff.notify._slack_allow import allowable
 from signoff.server.ui._allowances import allow_form
 from signoff.server.ui._base import HTTPProblem, InboxUI, Viewer, local_path, wants_json
 from signoff.server.ui._doubt import doubt_permission
