@@ -26,19 +26,13 @@ import pytest
 
 from signoff import Action, Conflict, Gate
 from signoff.store.postgres import SCHEMA_VERSION
+from tests.integration._policies import DEPLOYS
 from tests.postgres_server import create_database
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 SIGNOFF = str(Path(sys.executable).parent / "signoff")
-POLICY = """\
-version: 1
-defaults: {level: auto, timeout: 30m, on_timeout: abort}
-tiers: [senior]
-rules:
-  - name: deploys
-    match: {action: deploy}
-    level: approve
+POLICY = DEPLOYS + """\
   - name: quick
     match: {action: quick}
     level: approve
